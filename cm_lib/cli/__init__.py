@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="chatmusician-course: every stage of the pipeline, for scripts, graders and accelerate.",
     )
     sub = parser.add_subparsers(dest="stage", metavar="STAGE")
-    for name, module in STAGES.items():
+    for module in STAGES.values():
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as err:
