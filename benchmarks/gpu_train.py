@@ -1,0 +1,181 @@
+"""GPU training figures for the course's model sizes (run by hand on a CUDA machine).
+
+Prints one table: tokens/s, MFU and peak GPU memory for
+  * SmolLM2-135M's architecture (LoRA r=64 on all linear layers, and full fine-tuning),
+  * a randomly initialised ~1B Llama (TinyLlama-1.1B's shape; full fine-tuning and LoRA),
+  * a randomly initialised 7B Llama (LLaMA-2-7B's shape) under QLoRA 4-bit (nf4) at 2,048 tokens.
+Weights are random (LlamaConfig, no download): speed and memory do not depend on their values.
+Needs only torch, transformers, peft and (for QLoRA) bitsandbytes: no TRL, no datasets.
+
+    python benchmarks/gpu_train.py [--steps 10] [--seq 2048] [--skip-7b]
+
+MFU counts model FLOPs as PaLM does: 6·N·T for the dense part (4·N·T when the frozen base weights
+get no weight gradient, i.e. LoRA/QLoRA) plus 12·L·d·s·T for attention, over the GPU's dense bf16
+peak (H100 SXM: 989 TFLOP/s; pass --peak-tflops for other cards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import tempfile
+import time
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+SHAPES = {
+    # SmolLM2-135M (HuggingFaceTB/SmolLM2-135M config.json)
+    "smollm2-135m": dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
+                         num_key_value_heads=3, vocab_size=49152, tie_word_embeddings=True,
+                         max_position_embeddings=8192, rope_theta=100000.0),
+    # TinyLlama-1.1B
+    "llama-1.1b": dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
+                       num_key_value_heads=4, vocab_size=32000, max_position_embeddings=4096),
+    # LLaMA-2-7B
+    "llama2-7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
+                      num_key_value_heads=32, vocab_size=32000, max_position_embeddings=4096),
+}
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def _lora(model: torch.nn.Module) -> torch.nn.Module:
+    from peft import LoraConfig, get_peft_model
+
+    cfg = LoraConfig(r=64, lora_alpha=16, lora_dropout=0.1, target_modules=LORA_TARGETS, task_type="CAUSAL_LM")
+    return get_peft_model(model, cfg)
+
+
+def _step_loop(model: torch.nn.Module, vocab: int, batch: int, seq: int, steps: int) -> tuple[float, float]:
+    """Train `steps` AdamW steps on random tokens after 3 warm-up steps; returns (seconds/step, last loss)."""
+    model.train()  # from_pretrained returns eval mode, where gradient checkpointing and dropout are off
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    ids = torch.randint(0, vocab, (batch, seq), device="cuda", generator=gen)
+    loss = torch.tensor(0.0)
+    for i in range(steps + 3):
+        if i == 3:
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    torch.cuda.synchronize()
+    return (time.perf_counter() - start) / steps, loss.item()
+
+
+def _flops_per_token(cfg: LlamaConfig, n_params: int, seq: int, lora: bool) -> float:
+    dense = (4 if lora else 6) * n_params
+    attention = 12 * cfg.num_hidden_layers * cfg.hidden_size * seq
+    return dense + attention
+
+
+def _count(model: torch.nn.Module) -> int:
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    seen, total = set(), 0
+    for name, p in base.named_parameters():
+        if "lora_" in name or id(p) in seen:
+            continue
+        seen.add(id(p))
+        total += p.numel() * (2 if p.dtype == torch.uint8 else 1)  # 4-bit params pack two per byte
+    return total
+
+
+def run_dense(name: str, method: str, batch: int, seq: int, steps: int, peak: float) -> dict:
+    """Random-init model in bf16 weights (fp32 master for full FT) with LoRA or full fine-tuning."""
+    cfg = LlamaConfig(**SHAPES[name])
+    cfg._attn_implementation = "sdpa"
+    torch.manual_seed(0)
+    dtype = torch.bfloat16 if method == "lora" else torch.float32
+    with torch.device("cuda"):
+        model = LlamaForCausalLM(cfg).to(dtype)
+    n_params = _count(model)
+    if method == "lora":
+        model = _lora(model)
+    if name == "llama-1.1b" and method == "full":
+        model.gradient_checkpointing_enable()
+    torch.cuda.reset_peak_memory_stats()
+    sec, loss = _step_loop(model, cfg.vocab_size, batch, seq, steps)
+    tokens = batch * seq / sec
+    mfu = tokens * _flops_per_token(cfg, n_params, seq, lora=method == "lora") / (peak * 1e12)
+    out = dict(model=name, method=method, params=n_params, batch=batch, seq=seq, tokens_per_s=round(tokens),
+               mfu=round(mfu, 3), peak_gib=round(torch.cuda.max_memory_allocated() / 2**30, 2),
+               loss=round(loss, 3))
+    del model
+    gc.collect()
+    torch.cuda.empty_cache()
+    return out
+
+
+def run_qlora_7b(seq: int, steps: int, peak: float) -> dict:
+    """LLaMA-2-7B shape, random weights saved once, reloaded in 4-bit nf4, LoRA r=64, batch 1."""
+    from peft import prepare_model_for_kbit_training
+    from transformers import BitsAndBytesConfig
+
+    cfg = LlamaConfig(**SHAPES["llama2-7b"])
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        with torch.device("cuda"):
+            model = LlamaForCausalLM(cfg).to(torch.bfloat16)
+        model.save_pretrained(tmp)
+        del model
+        gc.collect()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        bnb = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                                 bnb_4bit_compute_dtype=torch.bfloat16)
+        model = LlamaForCausalLM.from_pretrained(tmp, quantization_config=bnb, dtype=torch.bfloat16,
+                                                 device_map={"": 0})
+        prep_s = time.perf_counter() - t0
+    load_gib = torch.cuda.max_memory_allocated() / 2**30
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+    model = _lora(model)
+    n_params = _count(model)
+    torch.cuda.reset_peak_memory_stats()
+    sec, loss = _step_loop(model, cfg.vocab_size, 1, seq, steps)
+    tokens = seq / sec
+    mfu = tokens * _flops_per_token(cfg, n_params, seq, lora=True) / (peak * 1e12)
+    out = dict(model="llama2-7b", method="qlora-nf4", params=n_params, batch=1, seq=seq, tokens_per_s=round(tokens),
+               mfu=round(mfu, 3), peak_gib=round(torch.cuda.max_memory_allocated() / 2**30, 2),
+               loaded_gib=round(load_gib, 2), loss=round(loss, 3), prepare_s=round(prep_s, 1))
+    del model
+    gc.collect()
+    torch.cuda.empty_cache()
+    return out
+
+
+def main() -> None:
+    """Run every configuration and print a table (and JSON lines)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--seq", type=int, default=2048)
+    ap.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak of the GPU")
+    ap.add_argument("--skip-7b", action="store_true")
+    ap.add_argument("--only-7b", action="store_true")
+    args = ap.parse_args()
+    if not torch.cuda.is_available():
+        raise SystemExit("needs a CUDA GPU; on CPU use benchmarks/train_throughput.py")
+    print(f"GPU: {torch.cuda.get_device_name()}  torch {torch.__version__}  peak {args.peak_tflops} TFLOP/s bf16")
+    rows = [] if args.only_7b else [
+        run_dense("smollm2-135m", "lora", 16, args.seq, args.steps, args.peak_tflops),
+        run_dense("smollm2-135m", "full", 16, args.seq, args.steps, args.peak_tflops),
+        run_dense("llama-1.1b", "lora", 8, args.seq, args.steps, args.peak_tflops),
+        run_dense("llama-1.1b", "full", 4, args.seq, args.steps, args.peak_tflops),
+    ]
+    if not args.skip_7b:
+        rows.append(run_qlora_7b(args.seq, args.steps, args.peak_tflops))
+    cols = ["model", "method", "params", "batch", "seq", "tokens_per_s", "mfu", "peak_gib", "loss"]
+    print(" | ".join(cols))
+    for r in rows:
+        print(" | ".join(str(r.get(c, "")) for c in cols))
+    for r in rows:
+        print(json.dumps(r))
+
+
+if __name__ == "__main__":
+    main()
