@@ -1,0 +1,670 @@
+"""Check ABC tunes: typed, located problems at two strictness levels (`syntax`, `bars`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+
+from cm_lib.abc.lexer import Token, tokenize_body
+from cm_lib.abc.theory import default_unit, meter_numerator, parse_key, parse_meter, parse_unit
+from cm_lib.abc.tune import Tune, split_tunes
+from cm_lib.errors import AbcError
+
+LEVELS = ("syntax", "bars")
+
+# Every problem code the checker can report, with what it means (for notebooks and docs).
+PROBLEM_CODES = {
+    "no-tune": "no tune in the text (no X: or K: line)",
+    "missing-X": "the tune does not start with an X: field",
+    "bad-X": "X: is not a reference number",
+    "missing-K": "no K: field ends the header",
+    "bad-K": "a K: field (header, body or inline) is not a valid key",
+    "bad-M": "an M: field is not a valid meter",
+    "bad-L": "an L: field is not a valid unit note length",
+    "bad-inline-field": "an inline [X:...] field with an unknown letter",
+    "no-notes": "the body has no notes or rests",
+    "unknown-symbol": "a character that is not ABC music here",
+    "unclosed-quote": "a chord symbol or annotation without its closing quote",
+    "unclosed-chord": "a [chord without its closing ]",
+    "unopened-chord": "a ] with no chord open",
+    "empty-chord": "a chord with no notes",
+    "bad-chord": "something other than notes inside a [chord]",
+    "unclosed-grace": "grace notes { without their closing }",
+    "unopened-grace": "a } with no grace notes open",
+    "empty-grace": "grace notes {} with no notes",
+    "bad-grace": "something other than notes inside {grace notes}",
+    "bad-length": "a note length of zero (A0, A/0)",
+    "bad-tuplet": "a tuplet (p:q:r with values out of range",
+    "dangling-tuplet": "a tuplet not followed by its notes",
+    "bad-broken-rhythm": "> or < not between two notes",
+    "dangling-tie": "a tie - not after a note, or with no note after it",
+    "unbalanced-slur": "a ) with no slur open, or a ( never closed (warning)",
+    "tie-on-rest": "a tie - after a rest (warning: nothing to tie)",
+    "decoration-without-note": "a decoration letter not attached to a note",
+    "not-music": "a body line that reads as prose: many letters that are neither notes nor attached decorations",
+    "bar-too-long": "a bar longer than the meter allows",
+    "missing-bar-line": "a bar longer than the meter that runs over a line end with no bar line",
+    "bar-too-short": "a bar shorter than the meter (not a pickup or a section's partial bar)",
+}
+
+# Defects that music engravers and players tolerate: reported, but the tune stays ok.
+WARNING_CODES = frozenset({"unbalanced-slur", "tie-on-rest"})
+
+_INLINE_FIELDS = set("IKLMmNPQRrTUVWw")
+_NOTE_LIKE = {"note", "rest", "chord_close", "mrest"}
+_AFTER_DECO_OK = {"note", "rest", "mrest", "chord_open", "grace_open", "decochar", "deco", "quote", "bar",
+                  "slur_open", "tuplet", "ending"}
+
+
+@dataclass
+class Problem:
+    """One problem: a code from PROBLEM_CODES, a message, and where (1-based line in the tune, bar)."""
+
+    code: str
+    message: str
+    line: int | None = None
+    bar: int | None = None
+    severity: str = "error"  # "error" or "warning" (WARNING_CODES); only errors make a tune not ok
+
+    def as_dict(self) -> dict:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass
+class CheckResult:
+    """The verdict on one tune: ok when there is no problem."""
+
+    ok: bool
+    problems: list[Problem] = field(default_factory=list)
+    level: str = "syntax"
+
+    @property
+    def codes(self) -> list[str]:
+        """The problem codes, in order."""
+        return [p.code for p in self.problems]
+
+    @property
+    def errors(self) -> list[Problem]:
+        """The problems that make the tune not ok."""
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """Problems reported as warnings (the tune can still be ok)."""
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+@dataclass
+class _Bar:
+    dur: int | Fraction  # in TICKS
+    measure: int | Fraction | None  # in TICKS; None for free meter
+    line: int
+    number: int
+    left_section: bool
+    right_section: bool
+    only_mrest: bool
+    end_line: int = 0
+
+
+@dataclass
+class _Voice:
+    measure: int | Fraction | None  # TICKS
+    unit: Fraction
+    compound: bool
+    bars: list[_Bar] = field(default_factory=list)
+    dur: int | Fraction = 0
+    n_elems: int = 0
+    n_mrest: int = 0
+    line: int = 0
+    left_section: bool = True
+    overlay: bool = False
+    bar_measure: int | Fraction | None = None
+    tuplet_left: int = 0
+    tuplet_q: int = 1
+    tuplet_p: int = 1
+    tuplet_line: int = 0
+    tuplet_total: int = 0
+
+
+_LEN_CACHE: dict[tuple[str, str, str], Fraction | None] = {}
+# Durations are counted in integer ticks (exact for tuplets up to 13 and lengths down to 1/1024):
+# Fraction arithmetic was 40% of the checker's time. A non-integral value falls back to a Fraction.
+TICKS = 2**10 * 3**4 * 5**2 * 7 * 11 * 13
+_TICK_CACHE: dict[tuple[str, str, str, Fraction], int | Fraction | None] = {}
+
+
+def _ticks(value: Fraction) -> int | Fraction:
+    t = value * TICKS
+    return t.numerator if t.denominator == 1 else t
+
+
+def _scale(d: int | Fraction, num: int, den: int) -> int | Fraction:
+    x = d * num
+    if isinstance(x, int) and x % den == 0:
+        return x // den
+    return Fraction(x, den)
+
+
+def note_ticks(num: str, slashes: str, den: str, unit: Fraction) -> int | Fraction | None:
+    """Duration in TICKS of a written length at unit length `unit`; None for a zero length."""
+    key = (num, slashes, den, unit)
+    try:
+        return _TICK_CACHE[key]
+    except KeyError:
+        pass
+    ln = length_of(num, slashes, den)
+    value = None if ln is None else _ticks(ln * unit)
+    if len(_TICK_CACHE) < 20000:
+        _TICK_CACHE[key] = value
+    return value
+
+
+def length_of(num: str, slashes: str, den: str) -> Fraction | None:
+    """The multiplier written after a note ("3", "/", "3/2", "//"); None if it is zero."""
+    key = (num, slashes, den)
+    try:
+        return _LEN_CACHE[key]
+    except KeyError:
+        pass
+    n = int(num) if num else 1
+    if slashes:
+        d = int(den) if den else 2
+        d *= 2 ** (len(slashes) - 1)
+    else:
+        d = int(den) if den else 1  # digits after a note with no slash cannot occur (regex)
+    value = None if n == 0 or d == 0 else Fraction(n, d)
+    if len(_LEN_CACHE) < 10000:
+        _LEN_CACHE[key] = value
+    return value
+
+
+def _is_section(text: str) -> bool:
+    return ":" in text or "||" in text or "]" in text or "[" in text or text[-1:].isdigit()
+
+
+class _Checker:
+    def __init__(self, tune: Tune, level: str) -> None:
+        self.tune = tune
+        self.bars = level == "bars"
+        self.problems: list[Problem] = []
+        self.offset = tune.header_lines + 1
+        self.meter: Fraction | None = None
+        self.meter_text = ""
+        self.unit: Fraction | None = None
+        self.voices: dict[str, _Voice] = {}
+        self.vid = "1"
+
+    def add(self, code: str, message: str, line: int | None = None, bar: int | None = None) -> None:
+        self.problems.append(Problem(code, message, line, bar, "warning" if code in WARNING_CODES else "error"))
+
+    # -- header -------------------------------------------------------------------------
+    def header(self) -> None:
+        t = self.tune
+        lines = t.text.split("\n")
+        field_line = {}
+        for i, line in enumerate(lines[: t.header_lines]):
+            if len(line) > 1 and line[1] == ":":
+                field_line.setdefault(line[0], i + 1)
+        if not t.fields or t.fields[0][0] != "X":
+            self.add("missing-X", "the tune does not start with an X: field", 1)
+        elif not t.fields[0][1].split("%")[0].strip().isdigit():
+            self.add("bad-X", f"X:{t.fields[0][1]} is not a reference number", 1)
+        if t.key is None or t.fields[-1][0] != "K":
+            self.add("missing-K", "no K: field ends the header", max(t.header_lines, 1))
+        for name, value in t.fields:
+            line = field_line.get(name)
+            if name == "K":
+                self._key(value, line)
+            elif name == "M":
+                try:
+                    self.meter = parse_meter(value)
+                    self.meter_text = value
+                except ValueError as err:
+                    self.add("bad-M", str(err), line)
+            elif name == "L":
+                try:
+                    self.unit = parse_unit(value)
+                except ValueError as err:
+                    self.add("bad-L", str(err), line)
+
+    def _key(self, value: str, line: int | None) -> None:
+        try:
+            parse_key(value)
+        except ValueError as err:
+            self.add("bad-K", str(err), line)
+
+    # -- voices -------------------------------------------------------------------------
+    def voice(self) -> _Voice:
+        v = self.voices.get(self.vid)
+        if v is None:
+            unit = self.unit if self.unit is not None else default_unit(self.meter)
+            num = meter_numerator(self.meter_text) if self.meter_text else None
+            v = _Voice(None if self.meter is None else _ticks(self.meter), unit, bool(num and num % 3 == 0 and num > 3))
+            self.voices[self.vid] = v
+        return v
+
+    def set_meter(self, value: str, line: int) -> None:
+        try:
+            meter = parse_meter(value)
+        except ValueError as err:
+            self.add("bad-M", str(err), line)
+            return
+        v = self.voice()
+        v.measure = None if meter is None else _ticks(meter)
+        num = meter_numerator(value)
+        v.compound = bool(num and num % 3 == 0 and num > 3)
+        if len(self.voices) == 1:
+            self.meter, self.meter_text = meter, value
+        if self.unit is None:
+            v.unit = default_unit(meter)
+
+    def set_unit(self, value: str, line: int) -> None:
+        try:
+            unit = parse_unit(value)
+        except ValueError as err:
+            self.add("bad-L", str(err), line)
+            return
+        self.voice().unit = unit
+        if len(self.voices) == 1:
+            self.unit = unit
+
+    def switch_voice(self, value: str) -> None:
+        parts = value.split()
+        self.vid = parts[0] if parts else "1"
+
+    def close_bar(self, v: _Voice, text: str, line: int) -> None:
+        section = _is_section(text)
+        if v.n_elems == 0:
+            v.left_section = v.left_section or section
+            if v.bars and section:
+                v.bars[-1].right_section = True
+            return
+        v.bars.append(
+            _Bar(v.dur, v.bar_measure, v.line, len(v.bars) + 1, v.left_section, section,
+                 v.n_mrest == v.n_elems, line)
+        )
+        v.dur = 0
+        v.n_elems = v.n_mrest = 0
+        v.left_section = section
+        v.overlay = False
+
+    # -- body ---------------------------------------------------------------------------
+    def body(self, tokens: list[Token]) -> None:  # noqa: C901 - one state machine, kept in one place
+        add = self.add
+        off = self.offset
+        in_chord = False
+        chord_first: int | Fraction | None = None
+        chord_notes = 0
+        chord_line = 0
+        in_grace = False
+        grace_notes = 0
+        grace_line = 0
+        slurs = 0
+        n_music = 0
+        broken: tuple[int, int] | None = None
+        broken_line = 0
+        last_added: int | Fraction | None = None
+        prev_kind = ""  # last token kind other than space
+        tie_open = False
+        tie_line = 0
+        pending_deco: tuple[str, int] | None = None
+        prev_line = -1
+        v = self.voice()
+
+        for tok in tokens:
+            kind = tok.kind
+            line = tok.line + off
+            if tok.line != prev_line:
+                if in_chord:
+                    add("unclosed-chord", "chord [ not closed on its line", chord_line, len(v.bars) + 1)
+                    in_chord = False
+                if in_grace:
+                    add("unclosed-grace", "grace notes { not closed on their line", grace_line, len(v.bars) + 1)
+                    in_grace = False
+                prev_line = tok.line
+            if pending_deco is not None:
+                if kind not in _AFTER_DECO_OK:
+                    add("decoration-without-note", f"decoration {pending_deco[0]!r} is not followed by a note",
+                        pending_deco[1], len(v.bars) + 1)
+                pending_deco = None
+            if kind == "space":
+                continue
+            m = tok.m
+            if kind == "note":
+                n_music += 1
+                ln = note_ticks(m.group("nnum"), m.group("nsl"), m.group("nden"), v.unit)
+                if ln is None:
+                    add("bad-length", f"note {m.group()!r} has length zero", line, len(v.bars) + 1)
+                    ln = _ticks(v.unit)
+                tie_open = False
+                if in_chord:
+                    chord_notes += 1
+                    if chord_first is None:
+                        chord_first = ln
+                elif in_grace:
+                    grace_notes += 1
+                else:
+                    if v.n_elems == 0:
+                        v.line = line
+                        v.bar_measure = v.measure
+                    last_added = self._element(v, ln, broken)
+                    broken = None
+            elif kind == "rest":
+                n_music += 1
+                ln = note_ticks(m.group("rnum"), m.group("rsl"), m.group("rden"), v.unit)
+                if ln is None:
+                    add("bad-length", f"rest {m.group()!r} has length zero", line, len(v.bars) + 1)
+                    ln = _ticks(v.unit)
+                if in_chord or in_grace:
+                    add("bad-chord" if in_chord else "bad-grace", f"rest {m.group()!r} inside a chord or grace",
+                        line, len(v.bars) + 1)
+                    continue
+                if v.n_elems == 0:
+                    v.line = line
+                    v.bar_measure = v.measure
+                last_added = self._element(v, ln, broken)
+                broken = None
+            elif kind == "mrest":
+                n_music += 1
+                if in_chord or in_grace:
+                    add("bad-chord" if in_chord else "bad-grace", f"{m.group()!r} inside a chord or grace",
+                        line, len(v.bars) + 1)
+                    continue
+                count = int(m.group("mcount") or 1)
+                if v.n_elems == 0:
+                    v.line = line
+                    v.bar_measure = v.measure
+                v.n_elems += 1
+                v.n_mrest += 1
+                if v.measure is not None and not v.overlay:
+                    v.dur += v.measure * count
+                last_added = None
+            elif kind == "chord_open":
+                if in_chord:
+                    add("bad-chord", "[ inside a chord", line, len(v.bars) + 1)
+                    continue
+                in_chord, chord_first, chord_notes, chord_line = True, None, 0, line
+            elif kind == "chord_close":
+                if not in_chord:
+                    add("unopened-chord", "] with no chord open", line, len(v.bars) + 1)
+                    continue
+                in_chord = False
+                if chord_notes == 0:
+                    add("empty-chord", "chord with no notes", line, len(v.bars) + 1)
+                    continue
+                ln = length_of(m.group("cnum"), m.group("csl"), m.group("cden"))
+                if ln is None:
+                    add("bad-length", "chord has length zero", line, len(v.bars) + 1)
+                    ln = Fraction(1)
+                if in_grace:
+                    grace_notes += 1
+                    continue
+                if v.n_elems == 0:
+                    v.line = line
+                    v.bar_measure = v.measure
+                first = chord_first if chord_first is not None else _ticks(v.unit)
+                last_added = self._element(v, _scale(first, ln.numerator, ln.denominator), broken)
+                broken = None
+            elif kind == "grace_open":
+                if in_grace or in_chord:
+                    add("bad-grace", "{ inside grace notes or a chord", line, len(v.bars) + 1)
+                    continue
+                in_grace, grace_notes, grace_line = True, 0, line
+            elif kind == "grace_close":
+                if not in_grace:
+                    add("unopened-grace", "} with no grace notes open", line, len(v.bars) + 1)
+                    continue
+                in_grace = False
+                if grace_notes == 0:
+                    add("empty-grace", "grace notes {} with no notes", line, len(v.bars) + 1)
+            elif kind == "bar":
+                if in_chord or in_grace:
+                    add("unclosed-chord" if in_chord else "unclosed-grace",
+                        f"bar line inside a {'chord' if in_chord else 'grace group'}", line, len(v.bars) + 1)
+                    in_chord = in_grace = False
+                if broken is not None:
+                    add("bad-broken-rhythm", "broken rhythm with no note after it", broken_line, len(v.bars) + 1)
+                    broken = None
+                if v.tuplet_left and v.tuplet_left == v.tuplet_total:
+                    add("dangling-tuplet", "tuplet followed by a bar line instead of its notes",
+                        v.tuplet_line, len(v.bars) + 1)
+                    v.tuplet_left = 0
+                self.close_bar(v, m.group(), line)
+                last_added = None
+            elif kind == "ending":
+                v.left_section = True
+                if v.bars and v.n_elems == 0:
+                    v.bars[-1].right_section = True
+            elif kind == "tuplet":
+                p = int(m.group("tp"))
+                q_text, r_text = m.group("tq"), m.group("tr")
+                if p < 2 or (p > 9 and not q_text) or q_text == "0" or r_text == "0":
+                    add("bad-tuplet", f"tuplet {m.group()!r} out of range", line, len(v.bars) + 1)
+                    continue
+                if q_text:
+                    q = int(q_text)
+                elif p in (2, 4, 8):
+                    q = 3
+                elif p in (3, 6):
+                    q = 2
+                else:
+                    q = 3 if v.compound else 2
+                v.tuplet_left = v.tuplet_total = int(r_text) if r_text else p
+                v.tuplet_q, v.tuplet_p = q, p
+                v.tuplet_line = line
+            elif kind == "broken":
+                if prev_kind not in _NOTE_LIKE or last_added is None:
+                    add("bad-broken-rhythm", f"{m.group()!r} does not follow a note", line, len(v.bars) + 1)
+                    continue
+                n = len(m.group())
+                den = 2**n
+                big = 2 * den - 1  # > : 3/2, >> : 7/4, >>> : 15/8 ; the other note gets 1/den
+                if m.group()[0] == ">":
+                    extra, broken = _scale(last_added, big - den, den), (1, den)
+                else:
+                    extra, broken = _scale(last_added, 1 - den, den), (big, den)
+                if not v.overlay:
+                    v.dur += extra
+                broken_line = line
+                last_added = None
+            elif kind == "tie":
+                if prev_kind == "rest":
+                    add("tie-on-rest", "tie - after a rest", line, len(v.bars) + 1)
+                elif prev_kind not in ("note", "chord_close", "broken"):
+                    add("dangling-tie", "tie - not after a note", line, len(v.bars) + 1)
+                else:
+                    tie_open, tie_line = True, line
+                continue  # a tie is transparent for what follows (A-<B, A>-B)
+            elif kind == "slur_open":
+                slurs += 1
+            elif kind == "slur_close":
+                if slurs == 0:
+                    add("unbalanced-slur", ") with no slur open", line, len(v.bars) + 1)
+                else:
+                    slurs -= 1
+            elif kind == "decochar":
+                pending_deco = (m.group(), line)
+            elif kind == "field":
+                self._inline_field(m.group("fname"), m.group("fvalue"), line)
+                v = self.voice()
+            elif kind == "fieldline":
+                name = tok.name
+                if name == "K":
+                    self._key(tok.value, line)
+                elif name == "M":
+                    self.set_meter(tok.value, line)
+                elif name == "L":
+                    self.set_unit(tok.value, line)
+                elif name == "V":
+                    self.switch_voice(tok.value)
+                    v = self.voice()
+                continue  # a field line does not change prev_kind
+            elif kind == "unclosed_quote":
+                add("unclosed-quote", "chord symbol or annotation without its closing quote", line, len(v.bars) + 1)
+            elif kind == "overlay":
+                v.overlay = True
+            elif kind == "other":
+                add("unknown-symbol", f"unexpected {m.group()!r}", line, len(v.bars) + 1)
+            if in_chord and kind not in ("note", "chord_open", "tie", "decochar", "deco", "unclosed_quote", "other",
+                                         "slur_open", "slur_close"):
+                add("bad-chord", f"{m.group()!r} inside a chord", line, len(v.bars) + 1)
+                in_chord = False
+            if in_grace and kind not in ("note", "grace_open", "chord_open", "chord_close", "tie", "slur_open",
+                                         "slur_close", "tuplet", "broken", "unclosed_quote", "other", "quote",
+                                         "decochar", "deco"):
+                add("bad-grace", f"{m.group()!r} inside grace notes", line, len(v.bars) + 1)
+                in_grace = False
+            if kind != "slur_close" and kind != "quote":
+                prev_kind = kind
+
+        last = self.tune.text.count("\n") + 1
+        if pending_deco is not None:
+            add("decoration-without-note", f"decoration {pending_deco[0]!r} is not followed by a note",
+                pending_deco[1], len(v.bars) + 1)
+        if in_chord:
+            add("unclosed-chord", "chord [ not closed", chord_line, len(v.bars) + 1)
+        if in_grace:
+            add("unclosed-grace", "grace notes { not closed", grace_line, len(v.bars) + 1)
+        if broken is not None:
+            add("bad-broken-rhythm", "broken rhythm with no note after it", broken_line, len(v.bars) + 1)
+        if tie_open:
+            add("dangling-tie", "tie - with no note after it", tie_line, len(v.bars) + 1)
+        for vid, voice in self.voices.items():
+            if voice.tuplet_left:
+                add("dangling-tuplet", f"tuplet in voice {vid} not followed by its notes", voice.tuplet_line,
+                    len(voice.bars) + 1)
+        if slurs:
+            add("unbalanced-slur", f"{slurs} slur(s) ( never closed", last)
+        if n_music == 0 and self.tune.key is not None:
+            add("no-notes", "the tune has no notes or rests", last)
+
+    def _element(self, v: _Voice, dur: int | Fraction, broken: tuple[int, int] | None) -> int | Fraction:
+        if v.tuplet_left:
+            dur = _scale(dur, v.tuplet_q, v.tuplet_p)
+            v.tuplet_left -= 1
+        if broken is not None:
+            dur = _scale(dur, broken[0], broken[1])
+        if not v.overlay:
+            v.dur += dur
+        v.n_elems += 1
+        return dur
+
+    def _inline_field(self, name: str, value: str, line: int) -> None:
+        if name not in _INLINE_FIELDS:
+            self.add("bad-inline-field", f"[{name}:...] is not an inline field", line)
+        elif name == "K":
+            self._key(value, line)
+        elif name == "M":
+            self.set_meter(value, line)
+        elif name == "L":
+            self.set_unit(value, line)
+        elif name == "V":
+            self.switch_voice(value)
+
+    # -- bars level -----------------------------------------------------------------------
+    def finish_bars(self) -> None:
+        for vid, v in self.voices.items():
+            if v.n_elems:
+                self.close_bar(v, "|]", self.tune.header_lines + self.tune.body.count("\n") + 1)
+            bars = v.bars
+            if not bars:
+                continue
+            first = bars[0]
+            pickup = first.dur if first.measure is not None and first.dur < first.measure else 0
+            label = f" in voice {vid}" if len(self.voices) > 1 else ""
+            for i, b in enumerate(bars):
+                if b.measure is None or b.only_mrest or b.dur == b.measure:
+                    continue
+                if b.dur > b.measure:
+                    spans = b.end_line > b.line
+                    self.add("missing-bar-line" if spans else "bar-too-long",
+                             f"bar {b.number}{label} lasts {_whole(b.dur)} of a whole note, the meter "
+                             f"{_whole(b.measure)}{' (it runs over a line end that has no bar line)' if spans else ''}",
+                             b.line, b.number)
+                    continue
+                if i == 0:
+                    continue
+                completes = pickup and b.dur + pickup == b.measure
+                if i == len(bars) - 1 and (completes or b.right_section):
+                    if completes or b.dur == pickup or (bars[i - 1].right_section and _pair(bars[i - 1], b)):
+                        continue
+                if b.right_section or b.left_section or (i + 1 < len(bars) and bars[i + 1].left_section):
+                    if completes or b.dur == pickup:
+                        continue
+                    if b.left_section and _pair(bars[i - 1], b):
+                        continue
+                    # a new section's own pickup after a complete bar: "D2||(g/f)|eAA ..." (idiomatic)
+                    if (b.left_section and not b.right_section and i + 1 < len(bars)
+                            and bars[i - 1].dur == bars[i - 1].measure):
+                        continue
+                    if i + 1 < len(bars) and (b.right_section or bars[i + 1].left_section) and _pair(b, bars[i + 1]):
+                        continue
+                self.add("bar-too-short", f"bar {b.number}{label} lasts {_whole(b.dur)} of a whole note, the meter "
+                         f"{_whole(b.measure)}", b.line, b.number)
+
+
+def _whole(ticks: int | Fraction) -> Fraction:
+    return Fraction(ticks) / TICKS
+
+
+def _pair(a: _Bar, b: _Bar) -> bool:
+    return a.measure is not None and a.measure == b.measure and a.dur + b.dur == a.measure
+
+
+_PROSE_CODES = ("decoration-without-note", "unknown-symbol")
+
+
+def _merge_prose(problems: list[Problem]) -> list[Problem]:
+    """Replace three or more prose-like problems on one line by a single `not-music` problem."""
+    per_line = Counter(p.line for p in problems if p.code in _PROSE_CODES)
+    prose = {line for line, n in per_line.items() if n >= 3}
+    if not prose:
+        return problems
+    out = [p for p in problems if not (p.code in _PROSE_CODES and p.line in prose)]
+    for line in sorted(prose, key=lambda x: x or 0):
+        bar = next(p.bar for p in problems if p.line == line and p.code in _PROSE_CODES)
+        out.append(Problem("not-music", f"line reads as text, not ABC music ({per_line[line]} stray symbols)",
+                           line, bar))
+    return out
+
+
+def check_tune(tune: Tune, level: str = "syntax") -> CheckResult:
+    """Check one parsed tune at `level` ("syntax" or "bars"); never raises on bad text."""
+    if level not in LEVELS:
+        raise AbcError(f"unknown level {level!r}; choose from {LEVELS}")
+    checker = _Checker(tune, level)
+    try:
+        checker.header()
+        checker.body(tokenize_body(tune.body))
+        if level == "bars":
+            checker.finish_bars()
+    except Exception as err:  # noqa: BLE001 - check() must never raise; a bug shows as a problem
+        checker.add("internal-error", f"{type(err).__name__}: {err}")
+    problems = sorted(_merge_prose(checker.problems), key=lambda p: (p.line or 0))
+    return CheckResult(not any(p.severity == "error" for p in problems), problems, level)
+
+
+def check(text: str, level: str = "syntax") -> CheckResult:
+    """Check the first tune of `text` at `level`; a text with no tune gets a `no-tune` problem."""
+    if level not in LEVELS:
+        raise AbcError(f"unknown level {level!r}; choose from {LEVELS}")
+    tunes = split_tunes(text)
+    if not tunes:
+        return CheckResult(False, [Problem("no-tune", "no tune in the text (no X: or K: line)", None, None)], level)
+    return check_tune(tunes[0], level)
+
+
+def check_all(text: str, level: str = "syntax") -> list[tuple[Tune, CheckResult]]:
+    """Check every tune of `text`; [] when there is none."""
+    return [(t, check_tune(t, level)) for t in split_tunes(text)]
+
+
+def classify(results: Iterable[CheckResult]) -> Counter:
+    """Counter of problem codes over many results (each tune counts once per code)."""
+    counts: Counter = Counter()
+    for r in results:
+        counts.update(set(r.codes))
+    return counts

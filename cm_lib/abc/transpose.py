@@ -1,0 +1,232 @@
+"""Transpose ABC by semitones: key signatures (with modes), notes and accidentals, chord symbols."""
+
+from __future__ import annotations
+
+import re
+
+from cm_lib.abc.lexer import tokenize_body
+from cm_lib.abc.pitch import midi_of
+from cm_lib.abc.theory import (
+    ACC_TEXT,
+    LETTER_FIFTHS,
+    LETTER_SEMITONE,
+    LETTERS,
+    Key,
+    parse_key,
+)
+from cm_lib.abc.tune import Tune, split_tunes
+from cm_lib.errors import AbcError
+
+_KEY_TONIC_RE = re.compile(r"^(\s*)([A-G][#b]?)")
+_KEY_EXTRA_RE = re.compile(r"(?<!\S)(\^\^|\^|__|_|=)([A-Ga-g])(?!\S)")
+_CHORD_RE = re.compile(
+    r"^([A-G])([#b]?)((?:maj|min|dim|aug|sus|add|m|M|\+|o|\u00f8|\d|\(|\)|#|b|-|,|\^|\s)*)(?:/([A-G])([#b]?))?$"
+)
+_MODE_OFFSET_BY_NAME = {"major": 0, "minor": -3, "dorian": -2, "mixolydian": -1, "phrygian": -4, "lydian": 1,
+                        "locrian": -5}
+
+
+def _pc(letter: str, alt: int) -> int:
+    return (LETTER_SEMITONE[letter] + alt) % 12
+
+
+def _alt_for(letter: str, pc: int) -> int:
+    """Alteration (-6..5) that makes `letter` sound pitch class `pc`."""
+    a = (pc - LETTER_SEMITONE[letter]) % 12
+    return a - 12 if a > 5 else a
+
+
+def _diatonic_shift(old_letter: str, new_letter: str, semitones: int) -> int:
+    d0 = (LETTERS.index(new_letter) - LETTERS.index(old_letter)) % 7
+    return min((d0 + 7 * k for k in range(-4, 5)), key=lambda d: (abs(d * 12 / 7 - semitones), d))
+
+
+def _spell_tonic(letter: str, alt: int, mode_offset: int, semitones: int) -> tuple[str, int]:
+    """Best spelling (fewest sharps/flats in the key signature) of a tonic moved by `semitones`."""
+    pc = _pc(letter, alt) + semitones
+    best: tuple[int, int, str, int] | None = None
+    for cand in LETTERS:
+        a = _alt_for(cand, pc % 12)
+        if a not in (-1, 0, 1):
+            continue
+        sharps = LETTER_FIFTHS[cand] + 7 * a + mode_offset
+        if abs(sharps) > 7:
+            continue
+        rank = (abs(sharps), 0 if sharps <= 0 else 1)  # ties (F#/Gb): flats
+        if best is None or rank < best[:2]:
+            best = (*rank, cand, a)
+    assert best is not None
+    return best[2], best[3]
+
+
+def _tonic_text(letter: str, alt: int) -> str:
+    return letter + {1: "#", -1: "b", 0: ""}[alt]
+
+
+class _KeyMove:
+    """How one key field transposes: its new text, the diatonic shift and both signatures."""
+
+    def __init__(self, value: str, semitones: int) -> None:
+        try:
+            key: Key | None = parse_key(value)
+        except ValueError:
+            key = None
+        self.old_acc = dict(key.accidentals) if key else {}
+        if key is None or key.tonic is None:  # K:none or invalid: spell as if in C major
+            letter, _ = _spell_tonic("C", 0, 0, semitones)
+            self.shift = _diatonic_shift("C", letter, semitones)
+            self.text = value
+            self.new_acc: dict[str, int] = {}
+            return
+        old_letter, old_alt = key.tonic[0], {"#": 1, "b": -1}.get(key.tonic[1:], 0)
+        hp = key.mode in ("HP", "Hp")
+        offset = -1 if hp else _MODE_OFFSET_BY_NAME.get(key.mode, 0)
+        if semitones % 12 == 0:  # octaves keep the key as written (no C# -> Db respelling)
+            letter, alt = old_letter, old_alt
+        else:
+            letter, alt = _spell_tonic(old_letter, old_alt, offset, semitones)
+        self.shift = _diatonic_shift(old_letter, letter, semitones)
+        new_tonic = _tonic_text(letter, alt)
+        if hp:
+            self.text = value if semitones % 12 == 0 and letter == "D" else f"{new_tonic}mix"
+            new_key = parse_key(self.text)
+        else:
+            text = _KEY_TONIC_RE.sub(lambda m: m.group(1) + new_tonic, value, count=1)
+            head_end = len(_KEY_TONIC_RE.match(text).group(0)) if _KEY_TONIC_RE.match(text) else 0
+            tail = _KEY_EXTRA_RE.sub(lambda m: self._move_extra(m, semitones), text[head_end:])
+            self.text = text[:head_end] + tail
+            try:
+                new_key = parse_key(self.text)
+            except ValueError:  # a spelled extra accidental out of range: drop the extras
+                self.text = text[:head_end]
+                new_key = parse_key(self.text)
+        self.new_acc = dict(new_key.accidentals)
+
+    def _move_extra(self, m: re.Match[str], semitones: int) -> str:
+        letter = m.group(2)
+        alt = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}[m.group(1)]
+        idx = (LETTERS.index(letter.upper()) + self.shift) % 7
+        new_letter = LETTERS[idx]
+        a = _alt_for(new_letter, (_pc(letter.upper(), alt) + semitones) % 12)
+        return ACC_TEXT.get(a, "=") + (new_letter if letter.isupper() else new_letter.lower())
+
+
+def _move_chord_symbol(symbol: str, shift: int, semitones: int) -> str:
+    inner = symbol[1:-1]
+    m = _CHORD_RE.match(inner)
+    if not m:
+        return symbol
+
+    def root(letter: str, acc: str) -> str:
+        alt = {"#": 1, "b": -1}.get(acc, 0)
+        new_letter = LETTERS[(LETTERS.index(letter) + shift) % 7]
+        pc = (_pc(letter, alt) + semitones) % 12
+        a = _alt_for(new_letter, pc)
+        if a not in (-1, 0, 1):
+            new_letter, a = min(((c, _alt_for(c, pc)) for c in LETTERS), key=lambda x: (abs(x[1]), x[1] < 0))
+        return _tonic_text(new_letter, a)
+
+    out = root(m.group(1), m.group(2)) + m.group(3)
+    if m.group(4):
+        out += "/" + root(m.group(4), m.group(5))
+    return f'"{out}"'
+
+
+def _note_text(step: int, alt_text: str) -> str:
+    octave, idx = divmod(step, 7)
+    letter = LETTERS[idx]
+    if octave >= 5:
+        return alt_text + letter.lower() + "'" * (octave - 5)
+    return alt_text + letter + "," * (4 - octave)
+
+
+def transpose_tune(tune: Tune, semitones: int) -> str:
+    """The text of one parsed tune transposed by `semitones`."""
+    lines = tune.text.split("\n")
+    header_key_line = None
+    for i in range(tune.header_lines):
+        if lines[i].startswith("K:"):
+            header_key_line = i
+    raw_key = lines[header_key_line][2:] if header_key_line is not None else "C"
+    move0 = _KeyMove(raw_key, semitones)
+    if header_key_line is not None:
+        lines[header_key_line] = "K:" + move0.text
+    body_lines = lines[tune.header_lines:]
+    edits: dict[int, list[tuple[int, int, str]]] = {}
+    states: dict[str, dict] = {}
+    vid = "1"
+
+    def vstate(v: str) -> dict:
+        if v not in states:
+            states[v] = {"move": move0, "old": {}, "new": {}}
+        return states[v]
+
+    s = vstate(vid)
+    for tok in tokenize_body(tune.body):
+        kind = tok.kind
+        m = tok.m
+        if kind == "note":
+            move: _KeyMove = s["move"]
+            letter, octs, acc = m.group("letter"), m.group("oct"), m.group("acc")
+            old_midi = midi_of(letter, octs, acc, move.old_acc, s["old"])
+            midi = old_midi + semitones
+            octave = (5 if letter.islower() else 4) + octs.count("'") - octs.count(",")
+            old_alt = old_midi - (12 * (octave + 1) + LETTER_SEMITONE[letter.upper()])
+            step = octave * 7 + LETTERS.index(letter.upper()) + move.shift
+            new_letter = LETTERS[step % 7]
+            natural = 12 * (step // 7 + 1) + LETTER_SEMITONE[new_letter]
+            alt = midi - natural
+            if alt not in ACC_TEXT or (abs(alt) == 2 and abs(old_alt) < 2):  # no new double accidentals
+                step += 1 if alt > 0 else -1
+                new_letter = LETTERS[step % 7]
+                alt = midi - (12 * (step // 7 + 1) + LETTER_SEMITONE[new_letter])
+            slot = (new_letter, step // 7)
+            current = s["new"].get(slot, move.new_acc.get(new_letter, 0))
+            if acc or alt != current:
+                s["new"][slot] = alt
+                acc_text = ACC_TEXT[alt]
+            else:
+                acc_text = ""
+            edits.setdefault(tok.line, []).append((m.start(), m.start("nnum"), _note_text(step, acc_text)))
+        elif kind == "bar":
+            s["old"] = {}
+            s["new"] = {}
+        elif kind == "quote":
+            new = _move_chord_symbol(m.group(), s["move"].shift, semitones)
+            if new != m.group():
+                edits.setdefault(tok.line, []).append((m.start(), m.end(), new))
+        elif kind == "field" or kind == "fieldline":
+            name, value = (m.group("fname"), m.group("fvalue")) if kind == "field" else (tok.name, tok.value)
+            if name == "K":
+                move = _KeyMove(value, semitones)
+                s["move"], s["old"], s["new"] = move, {}, {}
+                if kind == "field":
+                    edits.setdefault(tok.line, []).append((m.start(), m.end(), f"[K:{move.text}]"))
+                else:
+                    body_lines[tok.line] = "K:" + move.text
+            elif name == "V":
+                parts = value.split()
+                vid = parts[0] if parts else "1"
+                s = vstate(vid)
+    for i, line_edits in edits.items():
+        line = body_lines[i]
+        for start, end, new in sorted(line_edits, reverse=True):
+            line = line[:start] + new + line[end:]
+        body_lines[i] = line
+    return "\n".join(lines[: tune.header_lines] + body_lines)
+
+
+def transpose(text: str, semitones: int) -> str:
+    """Transpose every tune in `text` by `semitones` (key, notes, accidentals, chord symbols, [K:])."""
+    if not isinstance(semitones, int):
+        raise AbcError(f"semitones must be an integer, not {semitones!r}")
+    norm = text.replace("\r\n", "\n").replace("\r", "\n")
+    tunes = split_tunes(norm)
+    if not tunes:
+        raise AbcError("no tune found (no X: or K: line)")
+    lines = norm.split("\n")
+    for tune in reversed(tunes):
+        start = tune.start_line - 1
+        n = tune.text.count("\n") + 1
+        lines[start : start + n] = transpose_tune(tune, semitones).split("\n")
+    return "\n".join(lines)

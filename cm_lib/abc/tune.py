@@ -1,0 +1,206 @@
+"""Tunes as data: split ABC text into tunes, parse headers, read files (with the Essen cp437 repair)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cm_lib.errors import AbcError
+
+_FIELD_RE = re.compile(r"^([A-Za-z+]):(.*)$")
+_X_RE = re.compile(r"^X:")
+_INLINE_V_RE = re.compile(r"\[V:\s*([^\]\s]*)[^\]]*\]")
+# Header fields that may legitimately appear before K: (ABC 2.1, plus common extensions).
+HEADER_FIELDS = frozenset("ABCDFGHIKLMmNOPQRSTUVWwXZr+")
+
+
+@dataclass
+class Tune:
+    """One tune: ordered header fields, the body, and where it came from."""
+
+    index: int
+    fields: list[tuple[str, str]]
+    body: str
+    text: str
+    start_line: int = 1
+    source: str = ""
+    header_lines: int = field(default=0, repr=False)
+
+    def get(self, name: str) -> str | None:
+        """The first value of header field `name` (e.g. "T"), or None."""
+        for key, value in self.fields:
+            if key == name:
+                return value
+        return None
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of header field `name`, in order."""
+        return [value for key, value in self.fields if key == name]
+
+    @property
+    def title(self) -> str | None:
+        """The first T: field."""
+        return self.get("T")
+
+    @property
+    def key(self) -> str | None:
+        """The K: field (the last one in the header)."""
+        values = self.get_all("K")
+        return values[-1] if values else None
+
+    @property
+    def meter(self) -> str | None:
+        """The M: field of the header."""
+        return self.get("M")
+
+    @property
+    def unit_length(self) -> str | None:
+        """The L: field of the header."""
+        return self.get("L")
+
+    def voices(self) -> dict[str, str]:
+        """Voice id -> that voice's body text (V: blocks and inline [V:n]); one voice -> {"1": body}."""
+        return split_voices(self.body, [v.split()[0] for v in self.get_all("V") if v.split()])
+
+
+def split_voices(body: str, declared: list[str] | None = None) -> dict[str, str]:
+    """Split a tune body into voices: `V:` lines and inline `[V:n]` switch the current voice."""
+    voices: dict[str, list[str]] = {}
+    for vid in declared or []:
+        voices.setdefault(vid, [])
+    current: str | None = None
+    for line in body.split("\n"):
+        m = _FIELD_RE.match(line)
+        if m and m.group(1) == "V":
+            parts = m.group(2).split()
+            current = parts[0] if parts else "1"
+            voices.setdefault(current, [])
+            continue
+        pos = 0
+        for im in _INLINE_V_RE.finditer(line):
+            chunk = line[pos : im.start()]
+            if chunk.strip():
+                voices.setdefault(current or _first(voices), []).append(chunk)
+            current = im.group(1) or "1"
+            voices.setdefault(current, [])
+            pos = im.end()
+        rest = line[pos:]
+        if rest.strip() or pos == 0:
+            voices.setdefault(current or _first(voices), []).append(rest)
+    out = {vid: "\n".join(lines).strip("\n") for vid, lines in voices.items()}
+    out = {vid: text for vid, text in out.items() if text.strip()} or {"1": body}
+    return out
+
+
+def _first(voices: dict[str, list[str]]) -> str:
+    return next(iter(voices), "1")
+
+
+def _looks_like_continuation(line: str) -> bool:
+    s = line.strip()
+    return bool(s) and not s.startswith("%") and "|" in s and not _X_RE.match(s)
+
+
+def split_tunes(text: str, source: str = "") -> list[Tune]:
+    """Split ABC text into tunes: each starts at an `X:` line and ends at a blank line (ABC 2.1).
+
+    A blank line followed by more bar-lined music (before the next X:) does not end the tune.
+    Text with no X: line but a K: line is taken as one tune (as models often write it).
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    starts = [i for i, line in enumerate(lines) if _X_RE.match(line)]
+    if not starts:
+        if any(line.startswith("K:") for line in lines):
+            first = next(i for i, line in enumerate(lines) if line.strip())
+            starts = [first]
+        else:
+            return []
+    tunes: list[Tune] = []
+    for n, start in enumerate(starts):
+        stop = starts[n + 1] if n + 1 < len(starts) else len(lines)
+        end = start + 1
+        while end < stop:
+            if not lines[end].strip():
+                nxt = next((j for j in range(end, stop) if lines[j].strip()), None)
+                if nxt is None or not _looks_like_continuation(lines[nxt]):
+                    break
+            end += 1
+        chunk = lines[start:end]
+        while chunk and not chunk[-1].strip():
+            chunk.pop()
+        tunes.append(_parse_lines(chunk, index=n, start_line=start + 1, source=source))
+    return tunes
+
+
+def _parse_lines(lines: list[str], index: int = 0, start_line: int = 1, source: str = "") -> Tune:
+    fields: list[tuple[str, str]] = []
+    n_header = 0
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("%") or (i > 0 and not stripped):
+            n_header = i + 1
+            continue
+        m = _FIELD_RE.match(line)
+        if not m or (m.group(1) not in HEADER_FIELDS and i > 0):
+            break
+        fields.append((m.group(1), m.group(2).strip()))
+        n_header = i + 1
+        if m.group(1) == "K":
+            break
+    body = "\n".join(lines[n_header:])
+    return Tune(
+        index=index,
+        fields=fields,
+        body=body,
+        text="\n".join(lines),
+        start_line=start_line,
+        source=source,
+        header_lines=n_header,
+    )
+
+
+def parse_tune(text: str) -> Tune:
+    """The first tune of `text`; raises AbcError when there is none."""
+    tunes = split_tunes(text)
+    if not tunes:
+        raise AbcError("no tune found (no X: or K: line)")
+    return tunes[0]
+
+
+# The Essen files were encoded on Atari STs: bytes 0x80-0x9D match cp437 (0x84 "ä", 0x81 "ü", 0x94 "ö"),
+# and 0x9E is "ß" there (cp437 has a peseta sign): "Stra\x9een" is "Straßen".
+_CP437_C1 = {i: bytes([i]).decode("cp437") for i in range(0x80, 0xA0)}
+_CP437_C1[0x9E] = "ß"
+
+
+def decode_abc_bytes(data: bytes) -> str:
+    """Decode ABC bytes: UTF-8 where valid, C1 bytes as cp437 (Essen umlauts), other bytes as latin-1."""
+    text = data.decode("utf-8", errors="surrogateescape")
+    if not any(0x80 <= ord(c) < 0xA0 or 0xDC80 <= ord(c) <= 0xDCFF for c in text):
+        return text
+    out = []
+    for c in text:
+        o = ord(c)
+        if 0xDC80 <= o <= 0xDCFF:
+            b = o - 0xDC00
+            out.append(_CP437_C1[b] if b < 0xA0 else bytes([b]).decode("latin-1"))
+        elif 0x80 <= o < 0xA0:
+            out.append(_CP437_C1[o])
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def read_abc_file(path: str | Path) -> str:
+    """Read an ABC file as text (UTF-8, repairing cp437 umlaut bytes; latin-1 for other bad bytes)."""
+    p = Path(path)
+    if p.is_dir():
+        raise IsADirectoryError(f"{p} is a directory")
+    return decode_abc_bytes(p.read_bytes())
+
+
+def read_tunes(path: str | Path) -> list[Tune]:
+    """Every tune of an ABC file."""
+    return split_tunes(read_abc_file(path), source=str(path))
