@@ -156,7 +156,7 @@ def test_bar_durations(body: str) -> None:
 def test_bar_problem_details() -> None:
     result = check(HEAD + "A8|B8 C8\nD8|]", "bars")
     (p,) = result.problems
-    assert p.line == 6 and "lasts 3 of a whole note, the meter 1" in p.message and "line end" in p.message
+    assert p.line == 6 and "lasts 3 of a whole note; the meter asks for 1" in p.message and "line end" in p.message
     # the first bar is alone in being a short non-final bar when it is the pickup
     assert check(HEAD + "A2|B8|c6|]", "bars").ok
     # free meter is not measured; a meter change applies from its bar on

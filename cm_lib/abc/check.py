@@ -581,7 +581,7 @@ class _Checker:
                 if b.dur > b.measure:
                     spans = b.end_line > b.line
                     self.add("missing-bar-line" if spans else "bar-too-long",
-                             f"bar {b.number}{label} lasts {_whole(b.dur)} of a whole note, the meter "
+                             f"bar {b.number}{label} lasts {_whole(b.dur)} of a whole note; the meter asks for "
                              f"{_whole(b.measure)}{' (it runs over a line end that has no bar line)' if spans else ''}",
                              b.line, b.number)
                     continue
@@ -602,7 +602,7 @@ class _Checker:
                         continue
                     if i + 1 < len(bars) and (b.right_section or bars[i + 1].left_section) and _pair(b, bars[i + 1]):
                         continue
-                self.add("bar-too-short", f"bar {b.number}{label} lasts {_whole(b.dur)} of a whole note, the meter "
+                self.add("bar-too-short", f"bar {b.number}{label} lasts {_whole(b.dur)} of a whole note; the meter asks for "
                          f"{_whole(b.measure)}", b.line, b.number)
 
 
