@@ -1,0 +1,250 @@
+"""Tune analysis for the music-verbal data: bars, form (repeats + melodic similarity), a simple
+diatonic harmoniser, the most repeated motif and a textual summary, all computed from the ABC."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+# Bar lines, longest first; a volta number directly after a bar line belongs to the separator.
+BAR_RE = re.compile(r"(:\|\]|\|\]|\[\||\|\||\|:|:\||::|\|[12]?|\[[12])")
+STRUCTURAL = {":|]", "|]", "[|", "||", "|:", ":|", "::"}
+DURATION_NAMES = {
+    Fraction(1, 16): "sixteenth notes", Fraction(1, 8): "eighth notes", Fraction(3, 16): "dotted eighths",
+    Fraction(1, 4): "quarter notes", Fraction(3, 8): "dotted quarters", Fraction(1, 2): "half notes",
+    Fraction(1, 1): "whole notes", Fraction(3, 4): "dotted halves",
+}
+TEMPLATE_BASE = "X:1\nL:{L}\nM:{M}\nK:{K}\n"
+
+
+@dataclass
+class TuneInfo:
+    """What the tasks need to know about one tune."""
+
+    title: str
+    key_field: str
+    key_text: str  # "G major", "A dorian"
+    key_mode: str
+    sharps: int
+    meter: str
+    unit: str
+    header: str  # the header lines (X..K) of the tune
+    bars: list[str] = field(default_factory=list)  # bar contents of a single-voice body (no separators)
+    separators: list[str] = field(default_factory=list)
+    n_notes: int = 0
+    lowest: int = 0
+    highest: int = 0
+    common_duration: str = ""
+    form: str = "A"
+    has_chords: bool = False
+    single_voice: bool = True
+    simple_body: bool = True  # no inline fields, decorations or annotations that the harmoniser avoids
+    first_pitch: int = 0
+    last_pitch: int = 0
+
+    @property
+    def fragment_header(self) -> str:
+        """Header for a short ABC fragment of this tune (X:1, L, M, K)."""
+        return TEMPLATE_BASE.format(L=self.unit, M=self.meter, K=self.key_field)
+
+
+def split_bars(body: str) -> tuple[list[str], list[str]]:
+    """Bar contents and the bar line after each (the body joined into one line)."""
+    joined = " ".join(line.strip().rstrip("\\").strip() for line in body.splitlines() if line.strip())
+    parts = BAR_RE.split(joined)
+    bars, seps = [], []
+    for i in range(0, len(parts), 2):
+        content = parts[i].strip()
+        sep = parts[i + 1] if i + 1 < len(parts) else ""
+        if content:
+            bars.append(content)
+            seps.append(sep)
+        elif seps and sep:  # two bar lines in a row, e.g. "|" at a line end and "|" starting the next
+            prev = seps[-1]
+            seps[-1] = sep if prev == "|" else prev if sep == "|" else prev + sep
+    return bars, seps
+
+
+def _shingle_set(p: list[int], n: int = 3) -> set[tuple[int, ...]]:
+    iv = [b - a for a, b in zip(p, p[1:])]
+    return {tuple(iv[i:i + n]) for i in range(len(iv) - n + 1)}
+
+
+def similar(a: list[int], b: list[int], threshold: float = 0.5) -> bool:
+    """Two melodic passages count as the same section (transposition-invariant interval 3-grams)."""
+    if a[:8] and a[:8] == b[:8]:
+        return True
+    sa, sb = _shingle_set(a), _shingle_set(b)
+    if not sa or not sb:
+        return False
+    return len(sa & sb) / len(sa | sb) >= threshold
+
+
+def detect_form(info: TuneInfo, max_letters: int = 8) -> str:
+    """Form letters from repeat signs and section bar lines, else from 4-bar phrases (e.g. "AABB")."""
+    from cm_lib.abc import pitches
+
+    sections: list[tuple[list[str], bool]] = []
+    current: list[str] = []
+    for bar, sep in zip(info.bars, info.separators):
+        current.append(bar)
+        if any(s in sep for s in STRUCTURAL) or sep.endswith("2"):
+            repeated = ":|" in sep or "::" in sep
+            sections.append((current, repeated))
+            current = []
+    if current:
+        sections.append((current, False))
+    # first-ending bars ([1) belong to the repeated section; drop tiny sections (pickups, endings)
+    sections = [s for s in sections if len(s[0]) >= 2] or sections
+    if len(sections) == 1 and len(info.bars) >= 8:
+        size = 4 if len(info.bars) <= 16 else 8
+        sections = [(info.bars[i:i + size], False) for i in range(0, len(info.bars), size)]
+        sections = [s for s in sections if len(s[0]) >= 2]
+    letters: list[str] = []
+    reps: list[list[int]] = []
+    for bars, repeated in sections:
+        try:
+            melody = pitches(info.fragment_header + " | ".join(bars) + " |]\n")
+        except Exception:  # noqa: BLE001 - a passage we cannot read gets its own letter
+            melody = []
+        label = next((chr(65 + k) for k, ref in enumerate(reps) if melody and similar(melody, ref)), None)
+        if label is None:
+            reps.append(melody)
+            label = chr(64 + len(reps))
+        letters.extend([label] * (2 if repeated else 1))
+    return "".join(letters[:max_letters]) or "A"
+
+
+def analyse(text: str, form: str | None = None) -> TuneInfo:
+    """Key, meter, bars, range, rhythm and form of a cleaned tune (pass `form` if already known)."""
+    from cm_lib.abc import notes, parse_tune
+    from cm_lib.abc.theory import parse_key
+
+    tune = parse_tune(text)
+    key_field = (tune.key or "C").strip()
+    try:
+        key = parse_key(key_field)
+        tonic, mode, sharps = key.tonic or "C", key.mode, key.sharps
+    except ValueError:
+        tonic, mode, sharps = "C", "major", 0
+    lines = text.splitlines()
+    k_line = next((i for i, line in enumerate(lines) if line.startswith("K:")), len(lines) - 1)
+    header = "\n".join(lines[: k_line + 1])
+    info = TuneInfo(
+        title=(tune.title or "Untitled").strip(), key_field=key_field.split()[0] if key_field else "C",
+        key_text=f"{tonic} {mode}", key_mode=mode, sharps=sharps, meter=(tune.meter or "4/4").strip(),
+        unit=(tune.unit_length or "1/8").strip(), header=header,
+    )
+    info.single_voice = len(tune.voices()) <= 1
+    info.has_chords = bool(re.search(r'"[A-G][#b]?(m|maj|dim|aug|7|sus|\+)?[0-9]*(/[A-G][#b]?)?"', tune.body))
+    info.simple_body = not re.search(r'["!{\[][A-Za-z]:|"|!|\+', tune.body) and "K:" not in tune.body
+    if info.single_voice:
+        info.bars, info.separators = split_bars(tune.body)
+    events = [n for n in notes(text) if not n.tied]
+    if events:
+        melody = [n.midi for n in events]
+        info.n_notes, info.lowest, info.highest = len(melody), min(melody), max(melody)
+        info.first_pitch, info.last_pitch = melody[0], melody[-1]
+        common = Counter(n.duration for n in events).most_common(1)[0][0]
+        info.common_duration = DURATION_NAMES.get(common, f"notes of {common} whole")
+    if form is not None:
+        info.form = form
+    elif info.single_voice and info.bars:
+        info.form = detect_form(info)
+    return info
+
+
+def diatonic_chords(info: TuneInfo) -> list[tuple[str, set[int]]]:
+    """(chord name, pitch classes) of the major and minor triads of the tune's key signature."""
+    from cm_lib.abc.theory import LETTER_SEMITONE, LETTERS, signature
+
+    sig = signature(info.sharps)
+    degrees = [(letter, (LETTER_SEMITONE[letter] + sig.get(letter, 0)) % 12) for letter in LETTERS]
+    chords = []
+    for i, (letter, root) in enumerate(degrees):
+        third, fifth = degrees[(i + 2) % 7][1], degrees[(i + 4) % 7][1]
+        q3, q5 = (third - root) % 12, (fifth - root) % 12
+        if q5 != 7 or q3 not in (3, 4):
+            continue  # diminished or augmented: skipped by this simple harmoniser
+        acc = {1: "#", -1: "b"}.get(sig.get(letter, 0), "")
+        chords.append((letter + acc + ("m" if q3 == 3 else ""), {root, third, fifth}))
+    return chords
+
+
+def harmonise(info: TuneInfo) -> list[str] | None:
+    """One chord symbol per bar (the diatonic triad covering most of the bar's note time), or None."""
+    from cm_lib.abc import notes
+
+    if not (info.single_voice and info.simple_body and info.bars) or info.key_mode == "none":
+        return None
+    chords = diatonic_chords(info)
+    tonic_name = info.key_text.split()[0] + ("m" if info.key_mode == "minor" else "")
+    chosen: list[str] = []
+    for bar in info.bars:
+        try:
+            events = [n for n in notes(info.fragment_header + bar + " |]\n") if not n.tied]
+        except Exception:  # noqa: BLE001
+            return None
+        if not events:
+            chosen.append(chosen[-1] if chosen else tonic_name)
+            continue
+        weight: Counter = Counter()
+        for n in events:
+            weight[n.midi % 12] += float(n.duration)
+        first = events[0].midi % 12
+
+        previous = chosen[-1] if chosen else ""
+        scores = [
+            sum(weight[p] for p in pcs) + (0.1 if first in pcs else 0.0)
+            + (0.05 if name == tonic_name else 0.0) + (0.02 if name == previous else 0.0)
+            for name, pcs in chords
+        ]
+        chosen.append(chords[scores.index(max(scores))][0])
+    return chosen
+
+
+def with_chords(info: TuneInfo, chords: list[str]) -> str:
+    """The tune's text with one chord symbol at the start of each bar."""
+    out = []
+    for bar, sep, chord in zip(info.bars, info.separators, chords):
+        out.append(f'"{chord}"{bar} {sep}')
+    lines, line = [], ""
+    for i, piece in enumerate(out):
+        line += piece + " "
+        if (i + 1) % 4 == 0:
+            lines.append(line.strip())
+            line = ""
+    if line.strip():
+        lines.append(line.strip())
+    return info.header + "\n" + "\n".join(lines) + "\n"
+
+
+def motif(info: TuneInfo) -> tuple[str, int] | None:
+    """The most repeated bar of the tune (ignoring spaces) and how often it occurs, if any repeats."""
+    counts = Counter(re.sub(r"\s+", "", b) for b in info.bars if len(re.findall(r"[A-Ga-g]", b)) >= 3)
+    if not counts:
+        return None
+    best, n = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+    return (best, n) if n >= 2 else None
+
+
+def summary_text(info: TuneInfo) -> str:
+    """A textual summary of a tune: key, meter, form, size, range and rhythm."""
+    from cm_lib.abc.theory import midi_name
+
+    sig = ("no sharps or flats" if info.sharps == 0 else
+           f"{abs(info.sharps)} {'sharp' if info.sharps > 0 else 'flat'}{'s' if abs(info.sharps) > 1 else ''}")
+    parts = [f'"{info.title}" is in {info.key_text} ({sig}) and {info.meter} time.']
+    if info.bars:
+        parts.append(f"It has {len(info.bars)} bars and {info.n_notes} notes; its form is {info.form}.")
+    else:
+        parts.append(f"It has {info.n_notes} notes.")
+    if info.n_notes:
+        parts.append(
+            f"The melody spans {midi_name(info.lowest)} to {midi_name(info.highest)} "
+            f"({info.highest - info.lowest} semitones), starts on {midi_name(info.first_pitch)} and ends on "
+            f"{midi_name(info.last_pitch)}. Most notes are {info.common_duration}."
+        )
+    return " ".join(parts)
