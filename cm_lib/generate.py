@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from cm_lib.abc import CheckResult, check
 from cm_lib.chat import eos_marker, generation_prompt
 
 # ChatMusician's inference settings (paper and released demo).
@@ -142,26 +143,20 @@ def _has_body(tune: list[str]) -> bool:
 
 @dataclass
 class GeneratedTune:
-    """One generation: the raw answer, the ABC extracted from it (or None) and its check result (or None)."""
+    """One generation: the raw answer, the ABC extracted from it (or None) and its check result (None without ABC)."""
 
     raw: str
     abc: str | None
-    check: Any = None
+    check: CheckResult | None = None
 
     @property
     def ok(self) -> bool:
-        """True when ABC was found and (if a checker ran) it passed."""
-        if self.abc is None:
-            return False
-        return True if self.check is None else bool(self.check.ok)
+        """True when ABC was found and passed the checker."""
+        return self.abc is not None and self.check is not None and self.check.ok
 
 
-def check_abc(abc: str, level: str = "syntax") -> Any:
-    """cm_lib.abc.check(abc, level) (a CheckResult with .ok), or None if cm_lib.abc is unavailable."""
-    try:
-        from cm_lib.abc import check
-    except ImportError:
-        return None
+def check_abc(abc: str, level: str = "syntax") -> CheckResult:
+    """cm_lib.abc.check(abc, level): a CheckResult with .ok and located problems."""
     return check(abc, level=level)
 
 
