@@ -1,0 +1,145 @@
+"""Run a model over benchmark questions in one scoring mode; collect predictions, accuracy, timing."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from cm_lib.bench.prompts import build_prompt, shuffle_question
+from cm_lib.bench.results import CHANCE, PAPER_RESULTS, by_topic, summarize
+from cm_lib.bench.schema import Question
+from cm_lib.bench.scoring import IMPLS, generate_answer, letter_scores, ppl_scores, text_scores
+
+MODES = ("ppl", "letter", "text", "text_norm", "generate")
+
+
+def run_questions(
+    model: Any,
+    tokenizer: Any,
+    questions: list[Question],
+    dev: list[Question] | None = None,
+    mode: str = "ppl",
+    shots: int = 0,
+    shuffles: int = 1,
+    impl: str = "fast",
+    chat: bool = False,
+    seed: int = 0,
+    progress: bool = False,
+    prompts_out: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Score every question x shuffle in `mode`; returns the result dict written by `--json`."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    if impl not in IMPLS:
+        raise ValueError(f"impl must be one of {IMPLS}")
+    if shots not in (0, 5):
+        raise ValueError("shots must be 0 or 5 (the protocol uses the 5 dev questions)")
+    shots_list = list(dev or [])[:shots] if shots else []
+    if shots and len(shots_list) < shots:
+        raise ValueError(f"{shots}-shot needs {shots} dev questions, got {len(shots_list)}")
+    eos = "</s>"
+    if chat:
+        from cm_lib.chat import eos_marker
+
+        eos = eos_marker(tokenizer)
+    pairs = [(q, s) for s in range(shuffles) for q in questions]
+    if progress:
+        from tqdm.auto import tqdm
+
+        pairs = tqdm(pairs, desc=f"{mode}/{impl}", unit="q")
+    preds: list[dict[str, Any]] = []
+    start = time.perf_counter()
+    for q, s in pairs:
+        sq = shuffle_question(q, s, seed)
+        prompt = build_prompt(sq, shots_list, chat=chat, eos=eos)
+        if prompts_out is not None:
+            prompts_out.append({"id": q.id, "shuffle": s, "prompt": prompt})
+        if mode == "ppl":
+            res = ppl_scores(model, tokenizer, prompt, impl)
+        elif mode == "letter":
+            res = letter_scores(model, tokenizer, prompt)
+        elif mode in ("text", "text_norm"):
+            raw, norm = text_scores(model, tokenizer, prompt, sq.options, impl)
+            res = raw if mode == "text" else norm
+        else:
+            res = generate_answer(model, tokenizer, prompt)
+        row = {"id": q.id, "shuffle": s, "pred": res.pred, "answer": sq.answer, "subject": q.subject,
+               "topic": q.topic, "scores": [round(x, 6) for x in res.scores]}
+        if res.raw:
+            row["generated"] = res.raw
+        preds.append(row)
+    seconds = time.perf_counter() - start
+    out = summarize(preds)
+    out.update(
+        predictions=preds,
+        timing={"scoring_seconds": round(seconds, 3), "seconds_per_item": round(seconds / max(len(preds), 1), 4)},
+        mode=mode, shots=shots, shuffles=shuffles, impl=impl, chat=chat, seed=seed,
+        chance=CHANCE, paper=PAPER_RESULTS,
+    )
+    if any(p["topic"] for p in preds):
+        out["by_topic"] = by_topic(preds)
+    return out
+
+
+def run_bench(
+    model: str,
+    data: str = "sample",
+    split: str = "test",
+    mode: str = "ppl",
+    shots: int = 0,
+    shuffles: int = 1,
+    impl: str = "fast",
+    limit: int | None = None,
+    chat: bool = False,
+    seed: int = 0,
+    n_generated: int = 400,
+    progress: bool = False,
+    save_prompts: str | Path | None = None,
+    loaded: tuple[Any, Any] | None = None,
+) -> dict[str, Any]:
+    """Load data (and the model unless `loaded` is given) and run the benchmark: what the CLI calls."""
+    from cm_lib.bench.data import dev_questions, load_questions
+
+    questions = load_questions(data, split, n_generated=n_generated, seed=seed)
+    if limit:
+        questions = questions[:limit]
+    dev = dev_questions(data, seed=seed) if shots else []
+    if loaded is None:
+        from cm_lib.models import load_model
+
+        loaded = load_model(model)
+    prompts: list[dict[str, Any]] | None = [] if save_prompts else None
+    out = run_questions(*loaded, questions, dev, mode=mode, shots=shots, shuffles=shuffles, impl=impl,
+                        chat=chat, seed=seed, progress=progress, prompts_out=prompts)
+    out.update(model=str(model), data=str(data), split=split)
+    if save_prompts and prompts is not None:
+        path = Path(save_prompts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in prompts), encoding="utf-8")
+    return out
+
+
+def write_json(result: dict[str, Any], path: str | Path) -> Path:
+    """Write a result dict as pretty JSON."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def course_models(smoke: bool = False) -> dict[str, str]:
+    """The models to probe: the base preset, plus the CPT and SFT models of notebooks 03-04 if on disk."""
+    from cm_lib.paths import runs_dir
+
+    base = "tiny" if smoke else "smollm2-135m"
+    label = "tiny-lora" if smoke else "smollm2-135m"
+    models = {f"base ({base})": base}
+    for stage in ("cpt", "sft"):
+        for sub in ("merged", "model"):
+            path = runs_dir() / stage / label / sub
+            if (path / "config.json").is_file():
+                models[f"{stage.upper()} ({label})"] = str(path)
+                break
+    return models

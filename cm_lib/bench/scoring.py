@@ -1,0 +1,190 @@
+"""Scoring four-option questions with a causal LM: ppl (the paper's protocol), letter, text, generate.
+
+How OpenCompass computes the ppl score (`HuggingFace._get_ppl`, used by `PPLInferencer` with no
+`normalizing_str`, as in ChatMusician's MusicTheoryBench configs): the whole string is tokenized
+(with the tokenizer's BOS if it adds one), the per-token cross-entropy of every predicted token is
+summed over the WHOLE string (instruction, examples, question and answer letter, not only the
+answer), and the sum is divided by the number of tokens in the string (non-pad tokens, which
+includes the first token that is never predicted). The option whose string has the lowest value
+wins. We reproduce that divisor exactly (`mean_ce = ce_sum / n_tokens`).
+
+Two implementations give the same numbers:
+- naive: one forward pass per option string (four per question), as OpenCompass does;
+- fast: the four strings share a token prefix (everything up to "Answer:"), so it is run once
+  with a KV cache; when every option differs only in its last token (the letters " A".." D"),
+  the logits at the last prefix position already score all four and no second pass is needed;
+  otherwise the continuations are run as one batch on top of the repeated cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from cm_lib.bench.prompts import extract_letter
+from cm_lib.bench.schema import LETTERS
+
+IMPLS = ("fast", "naive")
+
+
+@dataclass
+class SeqScores:
+    """Per-sequence cross-entropy sums: over all predicted tokens and over the part from `start` on."""
+
+    total_ce: list[float]
+    cont_ce: list[float]
+    n_tokens: list[int]
+    n_cont: list[int]
+
+
+def _device_of(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def encode(tokenizer, text: str, special: bool = True) -> list[int]:
+    """Token ids of `text` (with the tokenizer's BOS when `special`, as OpenCompass does)."""
+    return list(tokenizer(text, add_special_tokens=special)["input_ids"])
+
+
+def _ce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(logits.float(), targets, reduction="none")
+
+
+@torch.inference_mode()
+def score_sequences_naive(model, seqs: Sequence[Sequence[int]], start: int) -> SeqScores:
+    """One full forward per sequence: CE sums over all tokens and over tokens at index >= start."""
+    dev = _device_of(model)
+    total, cont, n_tok, n_cont = [], [], [], []
+    for seq in seqs:
+        ids = torch.tensor([list(seq)], device=dev)
+        logits = model(input_ids=ids).logits[0, :-1]
+        ce = _ce(logits, ids[0, 1:])
+        total.append(float(ce.sum()))
+        cont.append(float(ce[max(start - 1, 0):].sum()))
+        n_tok.append(len(seq))
+        n_cont.append(len(seq) - start)
+    return SeqScores(total, cont, n_tok, n_cont)
+
+
+def _common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
+    n = min(len(s) for s in seqs)
+    for i in range(n):
+        if len({s[i] for s in seqs}) > 1:
+            return i
+    return n
+
+
+@torch.inference_mode()
+def score_sequences_fast(model, seqs: Sequence[Sequence[int]], start: int) -> SeqScores:
+    """Same numbers as score_sequences_naive: the shared prefix once (KV cache), continuations batched."""
+    dev = _device_of(model)
+    p = min(_common_prefix_len(seqs), max(len(s) for s in seqs) - 1)
+    p = max(1, min(p, min(len(s) for s in seqs) - 1))  # each sequence keeps >= 1 own token
+    prefix = torch.tensor([list(seqs[0][:p])], device=dev)
+    out = model(input_ids=prefix, use_cache=True)
+    logits = out.logits[0]  # (p, V)
+    prefix_ce = _ce(logits[:-1], prefix[0, 1:]) if p > 1 else logits.new_zeros(0)
+    last = logits[-1].float().log_softmax(-1)  # predicts token p of every sequence
+    conts = [list(s[p:]) for s in seqs]
+    first = torch.tensor([c[0] for c in conts], device=dev)
+    per_tok: list[list[torch.Tensor]] = [[-last[t]] for t in first]
+    longest = max(len(c) for c in conts)
+    if longest > 1:
+        k = len(conts)
+        cache = out.cache
+        cache.batch_repeat_interleave(k)
+        pad = conts[0][0]
+        inp = torch.tensor([c[:-1] + [pad] * (longest - len(c)) for c in conts], device=dev)
+        logp = model(input_ids=inp, cache=cache, use_cache=True).logits.float().log_softmax(-1)
+        for i, c in enumerate(conts):
+            for j in range(1, len(c)):
+                per_tok[i].append(-logp[i, j - 1, c[j]])
+    total, cont, n_tok, n_cont = [], [], [], []
+    for i, seq in enumerate(seqs):
+        own = torch.stack(per_tok[i])  # CE of tokens p .. len-1
+        full = torch.cat([prefix_ce, own])  # CE of tokens 1 .. len-1
+        total.append(float(full.sum()))
+        cont.append(float(full[max(start - 1, 0):].sum()))
+        n_tok.append(len(seq))
+        n_cont.append(len(seq) - start)
+    return SeqScores(total, cont, n_tok, n_cont)
+
+
+def score_sequences(model, seqs: Sequence[Sequence[int]], start: int, impl: str = "fast") -> SeqScores:
+    """Dispatch to the fast or naive implementation."""
+    if impl not in IMPLS:
+        raise ValueError(f"impl must be one of {IMPLS}")
+    fn = score_sequences_fast if impl == "fast" else score_sequences_naive
+    return fn(model, seqs, start)
+
+
+@dataclass
+class Scored:
+    """A mode's verdict on one question: predicted letter (None = unparseable) and per-option scores."""
+
+    pred: str | None
+    scores: list[float]
+    raw: str = ""
+
+
+def ppl_scores(model, tokenizer, prompt: str, impl: str = "fast") -> Scored:
+    """The paper's protocol: mean token CE of prompt + " X" over the whole string; lowest wins."""
+    seqs = [encode(tokenizer, f"{prompt} {k}") for k in LETTERS]
+    s = score_sequences(model, seqs, start=0, impl=impl)
+    means = [t / n for t, n in zip(s.total_ce, s.n_tokens)]
+    return Scored(LETTERS[min(range(4), key=means.__getitem__)], means)
+
+
+def letter_token_ids(tokenizer, prompt: str) -> list[int]:
+    """The token that follows `prompt` in prompt + " X" for each letter (the scored letter token)."""
+    base = encode(tokenizer, prompt)
+    ids = []
+    for k in LETTERS:
+        full = encode(tokenizer, f"{prompt} {k}")
+        p = _common_prefix_len([base, full])
+        ids.append(full[p])
+    return ids
+
+
+@torch.inference_mode()
+def letter_scores(model, tokenizer, prompt: str) -> Scored:
+    """Next-token log-probabilities of " A".." D" after "Answer:" from one forward; highest wins."""
+    ids = torch.tensor([encode(tokenizer, prompt)], device=_device_of(model))
+    logp = model(input_ids=ids, logits_to_keep=1).logits[0, -1].float().log_softmax(-1)
+    scores = [float(logp[t]) for t in letter_token_ids(tokenizer, prompt)]
+    return Scored(LETTERS[max(range(4), key=scores.__getitem__)], scores)
+
+
+def text_scores(model, tokenizer, prompt: str, options: dict[str, str], impl: str = "fast") -> tuple[Scored, Scored]:
+    """Log-likelihood of " <option text>" after the prompt: (raw sum, per-token mean); highest wins."""
+    ctx = encode(tokenizer, prompt)
+    seqs = [ctx + encode(tokenizer, " " + options[k], special=False) for k in LETTERS]
+    s = score_sequences(model, seqs, start=len(ctx), impl=impl)
+    raw = [-c for c in s.cont_ce]
+    norm = [-c / n for c, n in zip(s.cont_ce, s.n_cont)]
+    best = lambda xs: LETTERS[max(range(4), key=xs.__getitem__)]  # noqa: E731
+    return Scored(best(raw), raw), Scored(best(norm), norm)
+
+
+@torch.inference_mode()
+def generate_answer(model, tokenizer, prompt: str, max_new_tokens: int = 6) -> Scored:
+    """Greedy continuation of the prompt; the first standalone A-D letter is the answer (None if none)."""
+    ids = torch.tensor([encode(tokenizer, prompt)], device=_device_of(model))
+    out = model.generate(
+        input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
+        do_sample=False, pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+    )
+    text = tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+    return Scored(extract_letter(text), [], raw=text)
+
+
+@torch.inference_mode()
+def token_losses(model, tokenizer, text: str) -> list[tuple[str, float]]:
+    """(token text, cross-entropy in nats) for every predicted token of `text` (the first is never predicted)."""
+    ids = encode(tokenizer, text)
+    t = torch.tensor([ids], device=_device_of(model))
+    ce = _ce(model(input_ids=t).logits[0, :-1], t[0, 1:])
+    return [(tokenizer.decode([i]), float(c)) for i, c in zip(ids[1:], ce)]

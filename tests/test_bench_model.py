@@ -1,0 +1,102 @@
+"""cm_lib.bench with the real SmolLM2-135M: fast == naive, mode relations, the CLI's JSON and exit codes."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from cm_lib.bench.data import generated_questions, load_sample
+from cm_lib.bench.prompts import build_prompt, option_strings, shuffle_question
+from cm_lib.bench.scoring import encode, letter_scores, ppl_scores, score_sequences, text_scores
+from cm_lib.cli import main
+
+SAMPLE_TEST = load_sample("test")
+DEV = load_sample("dev")
+
+
+@pytest.fixture(scope="module")
+def smollm():
+    """SmolLM2-135M (converted once into the cache), on CPU."""
+    import torch
+
+    from cm_lib.device import pick_device
+    from cm_lib.models import load_model
+
+    # On a shared, oversubscribed 2-core machine two torch threads run ~10x slower than one.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield load_model("smollm2-135m", device=pick_device("cpu"))
+    torch.set_num_threads(threads)
+
+
+def test_ppl_matches_a_hand_computed_mean_cross_entropy(smollm) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    model, tok = smollm
+    prompt = build_prompt(SAMPLE_TEST[0])
+    text = option_strings(prompt)[1]
+    ids = torch.tensor([tok(text)["input_ids"]])
+    with torch.inference_mode():
+        logits = model(input_ids=ids).logits[0, :-1]
+    by_hand = F.cross_entropy(logits, ids[0, 1:], reduction="sum").item() / ids.shape[1]  # OpenCompass: / n tokens
+    assert ppl_scores(model, tok, prompt, "naive").scores[1] == pytest.approx(by_hand, abs=1e-5)
+    assert ppl_scores(model, tok, prompt, "fast").scores[1] == pytest.approx(by_hand, abs=1e-4)
+
+
+def test_fast_equals_naive_on_sample_and_generated(smollm) -> None:
+    model, tok = smollm
+    gen = [q for q in generated_questions(12, seed=0) if q.split == "test"][:4]
+    items = [(q, 0, []) for q in SAMPLE_TEST[:4]] + [(q, 1, []) for q in SAMPLE_TEST[13:16]]
+    items += [(q, 1, []) for q in gen] + [(SAMPLE_TEST[12], 2, DEV)]
+    for q, shuffle, dev in items:
+        prompt = build_prompt(shuffle_question(q, shuffle), dev)
+        fast, naive = ppl_scores(model, tok, prompt, "fast"), ppl_scores(model, tok, prompt, "naive")
+        assert fast.pred == naive.pred, q.id
+        assert fast.scores == pytest.approx(naive.scores, abs=1e-4)
+        # letters are single tokens here, so ppl ranks exactly like the letter logits
+        assert letter_scores(model, tok, prompt).pred == fast.pred
+
+
+def test_fast_equals_naive_for_multi_token_continuations(smollm) -> None:
+    model, tok = smollm
+    for q in (SAMPLE_TEST[2], SAMPLE_TEST[14]):
+        prompt = build_prompt(q)
+        (fr, fn), (nr, nn) = text_scores(model, tok, prompt, q.options, "fast"), text_scores(model, tok, prompt, q.options, "naive")
+        assert (fr.pred, fn.pred) == (nr.pred, nn.pred)
+        assert fr.scores == pytest.approx(nr.scores, abs=1e-4) and fn.scores == pytest.approx(nn.scores, abs=1e-4)
+    # sequences of different lengths sharing a prefix: totals and continuation parts agree
+    seqs = [encode(tok, "K:D\nd2 f2 | a2"), encode(tok, "K:D\nd2 f2 | g4 e2 c2"), encode(tok, "K:D\nd2 e2")]
+    f, n = score_sequences(model, seqs, start=3, impl="fast"), score_sequences(model, seqs, start=3, impl="naive")
+    assert f.n_tokens == n.n_tokens and f.n_cont == n.n_cont
+    assert f.total_ce == pytest.approx(n.total_ce, abs=1e-4) and f.cont_ce == pytest.approx(n.cont_ce, abs=1e-4)
+
+
+def test_cli_writes_json_and_prompts(smollm, tmp_path) -> None:
+    out, prompts = tmp_path / "r.json", tmp_path / "p.jsonl"
+    rc = main(["bench", "--model", "smollm2-135m", "--data", "sample", "--limit", "3", "--shuffles", "2",
+               "--json", str(out), "--save-prompts", str(prompts)])
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert set(res["accuracy"]) == set(res["n"]) == set(res["ci95"]) == {"knowledge", "reasoning", "overall"}
+    assert res["n"]["overall"] == 3 and len(res["predictions"]) == 6
+    assert all({"id", "shuffle", "pred", "answer"} <= set(p) for p in res["predictions"])
+    assert res["timing"]["scoring_seconds"] > 0 and res["paper"]["GPT-4"]["knowledge"] == 0.582
+    lines = [json.loads(x) for x in prompts.read_text().splitlines()]
+    assert [(x["id"], x["shuffle"]) for x in lines] == [(p["id"], p["shuffle"]) for p in res["predictions"]]
+    assert all(x["prompt"].endswith("\nAnswer:") for x in lines)
+    first = next(x for x in lines if x["shuffle"] == 0)
+    assert first["prompt"] == build_prompt(SAMPLE_TEST[0])
+
+
+def test_cli_errors_exit_2_fast(tmp_path, capsys) -> None:
+    start = time.perf_counter()
+    assert main(["bench", "--model", "smollm2-135m", "--data", "hub"]) == 2
+    assert "MusicTheoryBench" in capsys.readouterr().err
+    assert main(["bench", "--model", "no-such-model", "--data", "sample"]) == 2
+    assert "unknown model" in capsys.readouterr().err
+    assert time.perf_counter() - start < 5
+    assert main(["bench", "--export-lmeval", str(tmp_path / "t.yaml")]) == 0
+    assert "output_type: multiple_choice" in (tmp_path / "t.yaml").read_text()
