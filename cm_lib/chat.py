@@ -54,7 +54,13 @@ def split_record(record: Mapping[str, Any]) -> tuple[str, str]:
     answer = next((record[k] for k in ANSWER_KEYS if record.get(k) is not None), None)
     if prompt is None or answer is None:
         raise ValueError(f"record needs a prompt ({'/'.join(PROMPT_KEYS)}) and an answer ({'/'.join(ANSWER_KEYS)}): {sorted(record)}")
-    return str(prompt), str(answer)
+    return (record_prompt(record) if "instruction" in record else str(prompt)), str(answer)
+
+
+def record_prompt(record: Mapping[str, Any]) -> str:
+    """The Human turn of a MusicPile-sft record: its instruction, then its input (e.g. a tune to analyse) if any."""
+    inp = str(record.get("input") or "").strip()
+    return str(record["instruction"]).strip() + ("\n" + inp if inp else "")
 
 
 def generation_prompt(tokenizer: Any, prompt: str) -> str:

@@ -188,12 +188,12 @@ def answer_records(model: str | Path | Any, records: Sequence[Mapping[str, Any]]
     """The model's raw answers to each record's instruction (+ input) in the chat format, paper sampling."""
     from tqdm.auto import tqdm
 
+    from cm_lib.chat import record_prompt
     from cm_lib.generate import generate
     from cm_lib.models import load_model
-    from cm_lib.train import instruction_prompt
 
     net, tok = load_model(str(model)) if isinstance(model, (str, Path)) else model
-    return [generate(net, tok, instruction_prompt(dict(r)), max_new_tokens=max_new_tokens, seed=seed)
+    return [generate(net, tok, record_prompt(r), max_new_tokens=max_new_tokens, seed=seed)
             for r in tqdm(records, desc=f"answering ({Path(str(getattr(net, 'name_or_path', model))).name})")]
 
 

@@ -219,16 +219,9 @@ def _sft_dataset(ds: Any, tokenizer: Any) -> Any:
     from cm_lib.chat import to_prompt_completion
 
     def conv(rec: dict) -> dict:
-        pc = to_prompt_completion({"prompt": instruction_prompt(rec), "answer": rec["output"]}, tokenizer)
-        return {"prompt": pc["prompt"], "completion": pc["completion"]}
+        return to_prompt_completion(rec, tokenizer)
 
     return ds.map(conv, remove_columns=ds.column_names)
-
-
-def instruction_prompt(record: dict) -> str:
-    """The Human turn of an SFT record: its instruction, then its input (e.g. a tune to analyse) if any."""
-    inp = (record.get("input") or "").strip()
-    return record["instruction"].strip() + ("\n" + inp if inp else "")
 
 
 def _settings(stage: str, model: str, data: Path, hardware: str, max_steps: int | None, seed: int,
@@ -506,7 +499,7 @@ def trained_text(trainer: Any, index: int = 0) -> str:
 
 __all__ = [
     "HARDWARE_PRESETS", "HardwarePreset", "LORA_TARGETS", "TrainResult", "build_trainer", "example_labels",
-    "course_runs", "hardware_preset", "instruction_prompt", "load_result", "load_split", "lora_config", "loss_curve", "merge", "plot_loss_curves",
+    "course_runs", "hardware_preset", "load_result", "load_split", "lora_config", "loss_curve", "merge", "plot_loss_curves",
     "precision_kwargs", "train_cpt", "train_sft", "trained_text", "training_config_kwargs", "write_model_card",
 ]
 

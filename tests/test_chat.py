@@ -67,3 +67,13 @@ def test_split_record_variants() -> None:
     }
     with pytest.raises(ValueError, match="answer"):
         split_record({"prompt": "p"})
+
+
+def test_musicpile_sft_record_joins_instruction_and_input() -> None:
+    from cm_lib.chat import record_prompt, to_prompt_completion
+
+    rec = {"instruction": "Name the key of this tune.", "input": "X:1\nK:G\nGABc|", "output": "G major"}
+    assert record_prompt(rec) == "Name the key of this tune.\nX:1\nK:G\nGABc|"
+    pc = to_prompt_completion(rec)
+    assert pc == {"prompt": "Human: Name the key of this tune.\nX:1\nK:G\nGABc| </s> Assistant:", "completion": " G major"}
+    assert record_prompt({"instruction": "Write a jig.", "input": "", "output": "X:1"}) == "Write a jig."
