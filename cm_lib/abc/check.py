@@ -58,6 +58,17 @@ _AFTER_DECO_OK = {"note", "rest", "mrest", "chord_open", "grace_open", "decochar
                   "slur_open", "tuplet", "ending"}
 
 
+def tuplet_time(p: int, q_text: str | None, compound: bool) -> int:
+    """q of a tuplet (p:q:r): p notes in the time of q; ABC 2.1's default q when it is not written."""
+    if q_text and q_text != "0":
+        return int(q_text)
+    if p in (2, 4, 8):
+        return 3
+    if p in (3, 6):
+        return 2
+    return 3 if compound else 2
+
+
 @dataclass
 class Problem:
     """One problem: a code from PROBLEM_CODES, a message, and where (1-based line in the tune, bar)."""
@@ -444,14 +455,7 @@ class _Checker:
                 if p < 2 or (p > 9 and not q_text) or q_text == "0" or r_text == "0":
                     add("bad-tuplet", f"tuplet {m.group()!r} out of range", line, len(v.bars) + 1)
                     continue
-                if q_text:
-                    q = int(q_text)
-                elif p in (2, 4, 8):
-                    q = 3
-                elif p in (3, 6):
-                    q = 2
-                else:
-                    q = 3 if v.compound else 2
+                q = tuplet_time(p, q_text, v.compound)
                 v.tuplet_left = v.tuplet_total = int(r_text) if r_text else p
                 v.tuplet_q, v.tuplet_p = q, p
                 v.tuplet_line = line

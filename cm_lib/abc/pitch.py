@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from cm_lib.abc.check import length_of
+from cm_lib.abc.check import length_of, tuplet_time
 from cm_lib.abc.lexer import tokenize_body
 from cm_lib.abc.theory import (
     ACC_VALUE,
@@ -165,14 +165,7 @@ def tune_notes(tune: Tune, voice: str | None = None) -> list[NoteEvent]:
             if p < 2:
                 continue
             q_text, r_text = m.group("tq"), m.group("tr")
-            if q_text and q_text != "0":
-                q = int(q_text)
-            elif p in (2, 4, 8):
-                q = 3
-            elif p in (3, 6):
-                q = 2
-            else:
-                q = 3 if s["compound"] else 2
+            q = tuplet_time(p, q_text, s["compound"])
             s["tup"] = int(r_text) if r_text and r_text != "0" else p
             s["tf"] = Fraction(q, p)
         elif kind == "bar":
