@@ -80,7 +80,35 @@ def abc_to_musicxml(abc: str) -> str:
         lines = [line.strip("-* ") for line in log.splitlines() if line.strip()]
         detail = "; ".join(line for line in lines if not line.startswith("skipped header"))[:300]
         raise AbcError(f"cannot render this ABC: no notes could be read{': ' + detail if detail else ''}")
-    return xml
+    return add_default_clefs(xml)
+
+
+_PART_RE = re.compile(r"(<part\b[^>]*>.*?</part>)", re.S)
+_ATTRS_RE = re.compile(r"<attributes>.*?</attributes>", re.S)
+# MusicXML orders <attributes> children: divisions, key, time, staves, part-symbol, instruments, clef, ...
+_BEFORE_CLEF_RE = re.compile(r"</(?:divisions|key|time|staves|part-symbol|instruments)>|<(?:divisions|key|time|staves|part-symbol|instruments)\b[^>]*/>")
+TREBLE_CLEF = "<clef><sign>G</sign><line>2</line></clef>"
+
+
+def add_default_clefs(musicxml: str) -> str:
+    """Give every part whose first <attributes> has no <clef> a treble clef (ABC's default).
+
+    abc2xml writes a clef only when the ABC names one (e.g. `V:2 clef=bass`); verovio then draws no
+    clef at all and places key signatures as if there were none, so most tunes would look wrong.
+    """
+
+    def fix_part(match: re.Match[str]) -> str:
+        part = match.group(1)
+        attrs = _ATTRS_RE.search(part)
+        if attrs is None or "<clef" in attrs.group():
+            return part
+        block = attrs.group()
+        ends = list(_BEFORE_CLEF_RE.finditer(block))
+        cut = ends[-1].end() if ends else len("<attributes>")
+        fixed = block[:cut] + TREBLE_CLEF + block[cut:]
+        return part[: attrs.start()] + fixed + part[attrs.end():]
+
+    return _PART_RE.sub(fix_part, musicxml)
 
 
 def _toolkit(musicxml: str, width: int = DEFAULT_WIDTH, scale: int = DEFAULT_SCALE):

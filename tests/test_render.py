@@ -239,3 +239,17 @@ def test_cli_unrenderable_tune_exit_2(tmp_path: Path) -> None:
     bad.write_text("X:1\nT:nothing\nK:C\n")
     code, _, err = cli(str(bad))
     assert code == 2 and "cannot render" in err
+
+
+def test_every_staff_gets_a_clef_even_when_the_abc_names_none() -> None:
+    """abc2xml omits the default treble clef; without it verovio draws no clef and misplaces key signatures."""
+    from cm_lib.abc import iter_music21_tunes
+
+    texts = [tune.text for _, (_, tune) in zip(range(3), iter_music21_tunes(["oneill"]))]
+    texts += tunes_of("two_voices.abc") + tunes_of("barless.abc")
+    for text in texts:
+        drawing = render.svg(text)
+        assert len(re.findall(r'class="clef', drawing)) >= render.staff_count(drawing) >= 1  # one per staff per system
+    xml = render.abc_to_musicxml(tunes_of("two_voices.abc")[0])
+    assert "<sign>F</sign>" in xml and xml.count("<clef>") == 2  # the named bass clef kept, a treble added
+    assert render.add_default_clefs(xml) == xml
