@@ -148,3 +148,14 @@ def test_math_problems_answers_are_right() -> None:
         else:
             beats, bpm = map(int, re.search(r"has (\d+) quarter-note beats at (\d+)", text).groups())
             assert text.endswith(f"Answer: {float(Fraction(beats * 60, bpm)):g} seconds")
+
+
+def test_default_music21_sources_leave_out_the_gated_nottingham_file() -> None:
+    from cm_lib.abc import iter_music21_tunes
+    from cm_lib.corpus.sources import load_music21
+
+    shipped = sum(1 for _, t in iter_music21_tunes(["misc"]) if "nottingham" in t.source)
+    assert shipped == 2  # music21 10.5.1 ships reelsa-c.abc (Nottingham Music Database, GPL-3.0)
+    misc = load_music21("misc")
+    assert len(misc) == 216 - shipped
+    assert not any("reelsa" in r.ref for r in misc)

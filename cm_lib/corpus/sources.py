@@ -51,7 +51,7 @@ SOURCES: dict[str, SourceInfo] = {
         "music21:ryan", "abc", "public domain (Ryan's Mammoth Collection, 1883)",
         "Ryan's Mammoth Collection bundled in music21's corpus."),
     "music21:misc": SourceInfo(
-        "music21:misc", "abc", "BSD/LGPL (music21 corpus, see music21's licence)",
+        "music21:misc", "abc", "BSD/LGPL (music21 corpus, see music21's licence); its Nottingham (GPL-3.0) file is left out",
         "Other ABC files bundled in music21's corpus."),
     "bach": SourceInfo(
         "bach", "abc",
@@ -125,6 +125,8 @@ def load_music21(collection: str, limit: int | None = None) -> list[RawTune]:
     for _, tune in iter_music21_tunes([collection]):
         if limit is not None and len(out) >= limit:
             break
+        if "nottingham" in tune.source:  # music21 ships one Nottingham (GPL-3.0) file: gated as `nottingham`
+            continue
         ref = f"{Path(tune.source).name if tune.source else collection}#{tune.index}"
         out.append(RawTune(f"music21:{collection}", tune.text, ref))
     return out
