@@ -358,9 +358,7 @@ class _Checker:
                 elif in_grace:
                     grace_notes += 1
                 else:
-                    if v.n_elems == 0:
-                        v.line = line
-                        v.bar_measure = v.measure
+                    self._open_bar(v, line)
                     last_added = self._element(v, ln, broken)
                     broken = None
             elif kind == "rest":
@@ -373,9 +371,7 @@ class _Checker:
                     add("bad-chord" if in_chord else "bad-grace", f"rest {m.group()!r} inside a chord or grace",
                         line, len(v.bars) + 1)
                     continue
-                if v.n_elems == 0:
-                    v.line = line
-                    v.bar_measure = v.measure
+                self._open_bar(v, line)
                 last_added = self._element(v, ln, broken)
                 broken = None
             elif kind == "mrest":
@@ -385,9 +381,7 @@ class _Checker:
                         line, len(v.bars) + 1)
                     continue
                 count = int(m.group("mcount") or 1)
-                if v.n_elems == 0:
-                    v.line = line
-                    v.bar_measure = v.measure
+                self._open_bar(v, line)
                 v.n_elems += 1
                 v.n_mrest += 1
                 if v.measure is not None and not v.overlay:
@@ -413,9 +407,7 @@ class _Checker:
                 if in_grace:
                     grace_notes += 1
                     continue
-                if v.n_elems == 0:
-                    v.line = line
-                    v.bar_measure = v.measure
+                self._open_bar(v, line)
                 first = chord_first if chord_first is not None else _ticks(v.unit)
                 last_added = self._element(v, _scale(first, ln.numerator, ln.denominator), broken)
                 broken = None
@@ -544,6 +536,13 @@ class _Checker:
             add("unbalanced-slur", f"{slurs} slur(s) ( never closed", last)
         if n_music == 0 and self.tune.key is not None:
             add("no-notes", "the tune has no notes or rests", last)
+
+    @staticmethod
+    def _open_bar(v: _Voice, line: int) -> None:
+        """Record where the current bar starts and its meter, at its first element."""
+        if v.n_elems == 0:
+            v.line = line
+            v.bar_measure = v.measure
 
     def _element(self, v: _Voice, dur: int | Fraction, broken: tuple[int, int] | None) -> int | Fraction:
         if v.tuplet_left:
