@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from cm_lib.corpus.build import CATEGORIES, PAPER_SHARES
+from cm_lib.corpus.spec import CATEGORIES, PAPER_SHARES
 
 
 def count_tokens(pretrain: Any, tokenizer: Any, split: str = "train", max_records: int | None = None) -> dict[str, int]:

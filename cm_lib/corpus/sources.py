@@ -92,9 +92,6 @@ SOURCES: dict[str, SourceInfo] = {
         "English and American folk tunes.", trainable=False, offline=False),
 }
 
-MUSIC21_COLLECTIONS = ["essen", "oneill", "aird", "ryan", "misc"]
-
-
 def source_info(name: str) -> SourceInfo:
     """Metadata of a source name (`local:PATH` included)."""
     if name.startswith("local:"):
@@ -184,17 +181,64 @@ def load_bach(limit: int | None = None) -> list[RawTune]:
     return out
 
 
-def load_local(folder: str | Path) -> list[RawTune]:
-    """Every tune of every .abc file under `folder` (sorted, relative references)."""
+def local_abc_files(path: str | Path) -> tuple[list[Path], list[str]]:
+    """The .abc files of a `local:` source (a folder, searched recursively, or one file) and the skipped ones.
+
+    Returns (regular .abc files sorted by relative path, "relative/path: reason" for each .abc entry that is
+    not a readable regular file: a symlink loop, a dangling link, a FIFO, a folder). Links to folders are
+    not followed, so a loop of folder links cannot make the walk endless.
+    """
+    import os
+    import stat
+
+    root = Path(path).expanduser()
+    try:
+        mode = root.stat().st_mode
+    except OSError as err:
+        raise AssetNotFoundError(f"local source {str(path)!r} cannot be read: {err.strerror or err}") from None
+    if stat.S_ISREG(mode):
+        return [root], []
+    if not stat.S_ISDIR(mode):
+        raise AssetNotFoundError(f"local source {str(path)!r} is neither a folder nor a regular .abc file")
+    found: list[Path] = []
+    skipped: list[str] = []
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        dirs.sort()
+        for name in [*files, *dirs]:
+            if not name.endswith(".abc"):
+                continue
+            entry = Path(folder) / name
+            rel = entry.relative_to(root).as_posix()
+            try:
+                entry_mode = entry.stat().st_mode  # follows links: a loop or dangling link raises here
+            except OSError as err:
+                skipped.append(f"{rel}: {err.strerror or err}")
+                continue
+            if stat.S_ISREG(entry_mode):
+                found.append(entry)
+            else:
+                skipped.append(f"{rel}: not a regular file")
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix()), sorted(skipped)
+
+
+def load_local(path: str | Path) -> list[RawTune]:
+    """Every tune of every .abc file of a `local:` source: a folder (recursive) or one .abc file; notebook 02.
+
+    Entries that are not regular files are skipped with a warning on stderr (never read, never fatal).
+    """
+    import sys
+
     from cm_lib.abc import read_tunes
 
-    root = Path(folder).expanduser()
-    if not root.is_dir():
-        raise AssetNotFoundError(f"local source folder {str(folder)!r} does not exist")
+    root = Path(path).expanduser()
+    files, skipped = local_abc_files(root)
+    for line in skipped:
+        print(f"warning: local:{root.name}: skipped {line}", file=sys.stderr)
     out = []
-    for path in sorted(root.rglob("*.abc"), key=lambda p: p.relative_to(root).as_posix()):
-        for tune in read_tunes(path):
-            out.append(RawTune(f"local:{root.name}", tune.text, f"{path.relative_to(root).as_posix()}#{tune.index}"))
+    for file in files:
+        rel = file.name if file == root else file.relative_to(root).as_posix()
+        for tune in read_tunes(file):
+            out.append(RawTune(f"local:{root.name}", tune.text, f"{rel}#{tune.index}"))
     return out
 
 
