@@ -27,6 +27,7 @@ from cm_lib.corpus.spec import (
 )
 from cm_lib.errors import AssetNotFoundError, UsageError
 
+
 def public_name(name: str) -> str:
     """A source name safe for artefacts: `local:/abs/path/folder` -> `local:folder` (no absolute paths)."""
     return f"local:{Path(name.split(':', 1)[1]).name}" if name.startswith("local:") else name
