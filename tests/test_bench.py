@@ -227,7 +227,7 @@ def _midi(note: str) -> tuple[int, int]:
 
 
 def test_generated_set_is_seeded_mapped_and_correct() -> None:
-    from cm_lib.theory import generate_questions
+    from cm_lib.theory_questions import generate_questions
 
     qs = generated_questions(120, seed=3)
     assert qs == generated_questions(120, seed=3)

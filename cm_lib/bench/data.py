@@ -89,12 +89,12 @@ def load_hub(split: str | None = "test") -> list[Question]:
 
 
 def generated_questions(n: int = 400, seed: int = 0, kinds: list[str] | None = None, n_dev: int = 5) -> list[Question]:
-    """A verifiable set from cm_lib.theory in the benchmark schema: n test + n_dev dev questions.
+    """A verifiable set from cm_lib.theory_questions in the benchmark schema: n test + n_dev dev questions.
 
     Options are the answer and three distractors, shuffled by (seed, index); the answer letter
     follows the correct text. The theory kind is kept as `topic`.
     """
-    from cm_lib.theory import generate_questions
+    from cm_lib.theory_questions import generate_questions
 
     raw = generate_questions(n + n_dev, seed=seed, kinds=kinds)
     out: list[Question] = []

@@ -1,4 +1,4 @@
-"""Instruction (SFT) tasks modelled on MusicPile-sft, built from analysed tunes and cm_lib.theory.
+"""Instruction (SFT) tasks modelled on MusicPile-sft, built from analysed tunes and cm_lib.theory_questions.
 
 Each task function returns a record dict (instruction, input, output, task, meta) or None when the
 tune does not suit it. Templates vary with the seed. Generation tasks output a complete tune (X:1 ...);
@@ -194,8 +194,8 @@ def tasks_for_tune(info: TuneInfo, text: str, rng: random.Random, counts: dict[s
 
 
 def theory_records(n: int, seed: int = 0) -> list[dict]:
-    """Theory Q&A records from cm_lib.theory (answers computed with music21)."""
-    from cm_lib.theory import generate_questions
+    """Theory Q&A records from cm_lib.theory_questions (answers computed with music21)."""
+    from cm_lib.theory_questions import generate_questions
 
     out = []
     for q in generate_questions(n, seed=seed):
