@@ -7,8 +7,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
-from cm_lib.abc.describe import TuneDescription
+if TYPE_CHECKING:
+    from cm_lib.abc.describe import TuneDescription
 
 # Bar lines, longest first; a volta number directly after a bar line belongs to the separator.
 BAR_RE = re.compile(r"(:\|\]|\|\]|\[\||\|\||\|:|:\||::|\|[12]?|\[[12])")

@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from cm_lib.abc.music21_corpus import COLLECTIONS, MISC
-
 # A cache-key input of `ensure_corpus`: bump it whenever a change alters what a build writes.
 # 4: a completion marker (MARKER) is written last; empty score sources are listed in stats.inputs.
 BUILDER_VERSION = 4
@@ -22,8 +20,6 @@ CATEGORIES = list(PAPER_SHARES)
 SPLITS = ("train", "validation", "test")
 PRETRAIN_COLUMNS = ["id", "text", "src", "category"]
 SFT_COLUMNS = ["instruction", "input", "output", "src", "id", "task", "meta"]
-# The music21 collections a build reads by default, in the order of `cm_lib.abc.music21_corpus`.
-MUSIC21_COLLECTIONS: list[str] = [*COLLECTIONS.values(), MISC]
 
 
 @dataclass(frozen=True)
@@ -63,9 +59,16 @@ def corpus_preset(name: str) -> CorpusPreset:
     return CORPUS_PRESETS[name]
 
 
+def music21_collections() -> list[str]:
+    """The music21 collections a build reads by default, as `cm_lib.abc.music21_corpus` names them."""
+    from cm_lib.abc.music21_corpus import COLLECTIONS, MISC  # lazy: keeps `python -m cm_lib --help` light
+
+    return [*COLLECTIONS.values(), MISC]
+
+
 def default_sources(preset: CorpusPreset) -> list[str]:
     """The offline score sources of a preset: music21's collections (+ Bach chorales); notebook 02."""
-    names = [f"music21:{c}" for c in MUSIC21_COLLECTIONS]
+    names = [f"music21:{c}" for c in music21_collections()]
     return names + (["bach"] if preset.bach_chorales != 0 else [])
 
 
