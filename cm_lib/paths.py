@@ -17,7 +17,7 @@ def repo_root() -> Path | None:
 
 
 def data_samples_dir() -> Path:
-    """The data_samples/ folder of the checkout (small files written for the lessons)."""
+    """The data_samples/ folder of the checkout (small files written for the lessons); notebook 01."""
     from cm_lib.errors import AssetNotFoundError
 
     root = repo_root()
@@ -39,7 +39,7 @@ def runs_dir() -> Path:
 
 
 def stage_dir(stage: str, *parts: str) -> Path:
-    """Folder of one stage (corpus, cpt, sft, generate, bench, ...), created if missing."""
+    """Folder of one stage (corpus, cpt, sft, generate, bench, ...), created if missing; notebooks 04, 06."""
     path = runs_dir().joinpath(stage, *parts)
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -70,7 +70,7 @@ def load_local(path: str | Path, split: str | None = None) -> list[Question]:
 
 
 def load_sample(split: str | None = None) -> list[Question]:
-    """The course's own 26 questions (5 dev, 21 test) in data_samples/."""
+    """The course's own 26 questions (5 dev, 21 test) in data_samples/; notebook 06."""
     from cm_lib.paths import data_samples_dir
 
     return load_local(data_samples_dir() / SAMPLE_FILE, split)
@@ -95,7 +95,7 @@ def load_hub(split: str | None = "test") -> list[Question]:
 
 
 def generated_questions(n: int = 400, seed: int = 0, kinds: list[str] | None = None, n_dev: int = 5) -> list[Question]:
-    """A verifiable set from cm_lib.theory_questions in the benchmark schema: n test + n_dev dev questions.
+    """A verifiable set from cm_lib.theory_questions in the benchmark schema: n test + n_dev dev questions; notebook 06.
 
     Options are the answer and three distractors, shuffled by (seed, index); the answer letter
     follows the correct text. The theory kind is kept as `topic`.
@@ -129,7 +129,7 @@ def generated_questions(n: int = 400, seed: int = 0, kinds: list[str] | None = N
 
 
 def load_questions(data: str, split: str | None = "test", n_generated: int = 400, seed: int = 0) -> list[Question]:
-    """Resolve a --data value: hub | sample | generated | sample+generated | a file path."""
+    """Resolve a --data value: hub | sample | generated | sample+generated | a file path; notebook 06."""
     if data == "hub":
         return load_hub(split)
     if data == "sample":
@@ -144,7 +144,7 @@ def load_questions(data: str, split: str | None = "test", n_generated: int = 400
 
 
 def dev_questions(data: str, seed: int = 0) -> list[Question]:
-    """The 5 few-shot examples belonging to a --data source (its dev split)."""
+    """The 5 few-shot examples belonging to a --data source (its dev split); notebook 06."""
     if data == "hub":
         return load_hub("dev")
     if data in ("sample", "sample+generated"):

@@ -229,7 +229,7 @@ def harmonise(info: TuneInfo) -> list[str] | None:
 
 
 def with_chords(info: TuneInfo, chords: list[str]) -> str:
-    """The tune's text with one chord symbol at the start of each bar."""
+    """The tune's text with one chord symbol at the start of each bar; notebook 02."""
     out = []
     for bar, sep, chord in zip(info.bars, info.separators, chords):
         out.append(f'"{chord}"{bar} {sep}')
@@ -254,7 +254,7 @@ def motif(info: TuneInfo) -> tuple[str, int] | None:
 
 
 def summary_text(info: TuneInfo) -> str:
-    """A textual summary of a tune: key, meter, form, size, range and rhythm."""
+    """A textual summary of a tune: key, meter, form, size, range and rhythm; notebook 02."""
     from cm_lib.abc.theory import midi_name
 
     sig = ("no sharps or flats" if info.sharps == 0 else

@@ -56,7 +56,7 @@ def _progress(items: list, desc: str, enabled: bool) -> Any:
 
 
 def collect_raw(sources: list[str], preset: CorpusPreset) -> list[RawTune]:
-    """Raw tunes of every score source, in order."""
+    """Raw tunes of every score source, in order; notebook 02."""
     raws: list[RawTune] = []
     for name in sources:
         if name == "bach":
@@ -343,7 +343,7 @@ def read_stats(path: Path) -> dict[str, Any]:
 
 
 def ensure_corpus(preset: str = "small", seed: int = 0, out_dir: Path | None = None) -> Path:
-    """The corpus folder for (preset, seed), built only if missing, unfinished or built with other settings."""
+    """The corpus folder for (preset, seed), built only if missing, unfinished or built with other settings; notebook 02."""
     from cm_lib.paths import stage_dir
 
     out = Path(out_dir) if out_dir is not None else stage_dir("corpus") / preset
@@ -359,7 +359,7 @@ def ensure_corpus(preset: str = "small", seed: int = 0, out_dir: Path | None = N
 
 
 def load_corpus(path: Path) -> tuple[Any, Any]:
-    """(pretrain, sft) DatasetDicts of a built corpus folder."""
+    """(pretrain, sft) DatasetDicts of a built corpus folder; notebook 02."""
     from datasets import load_from_disk
 
     path = Path(path)

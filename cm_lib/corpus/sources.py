@@ -103,7 +103,7 @@ def source_info(name: str) -> SourceInfo:
 
 
 def check_licence(names: list[str], allow_restricted: bool = False) -> None:
-    """Raise LicenceError for sources whose terms forbid LLM training (before any data access)."""
+    """Raise LicenceError for sources whose terms forbid LLM training (before any data access); notebook 02."""
     for name in names:
         info = source_info(name)
         if not info.trainable and not allow_restricted:
