@@ -98,15 +98,17 @@ def test_out_that_is_a_file_is_refused_before_the_build(tmp_path: Path, monkeypa
         build.build_corpus(target, preset="smoke")
 
 
-def test_local_source_skips_a_symlink_loop_and_reads_the_rest(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_local_source_skips_a_symlink_loop_and_a_fifo_and_reads_the_rest(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     folder = tmp_path / "mytunes"
     folder.mkdir()
     (folder / "good.abc").write_text((data_samples_dir() / "basics.abc").read_text())
     os.symlink("loop.abc", folder / "loop.abc")  # a link to itself
     os.symlink(".", folder / "again")  # a folder link back to the folder
+    os.mkfifo(folder / "pipe.abc")  # reading it would block forever
     tunes = load_local(folder)
     assert tunes and {t.ref.split("#")[0] for t in tunes} == {"good.abc"}
-    assert "skipped loop.abc: Too many levels of symbolic links" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "skipped loop.abc: Too many levels of symbolic links" in err and "skipped pipe.abc: not a regular file" in err
 
 
 def test_local_file_source_works(tmp_path: Path) -> None:
