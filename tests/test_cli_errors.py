@@ -53,3 +53,14 @@ def test_full_device_is_one_line_and_exit_2(many_tunes: Path) -> None:
                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
     assert out.returncode == 2
     assert out.stderr == "error: cannot write the output: No space left on device\n"
+
+
+def test_a_multi_line_course_error_is_printed_as_one_line(monkeypatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import cm_lib.cli.corpus_cmd as corpus_cmd
+
+    def sources(args):
+        raise UsageError("first line\nsecond line")
+
+    monkeypatch.setattr(corpus_cmd, "_sources", sources)
+    assert cli.main(["corpus", "sources"]) == 2
+    assert capsys.readouterr().err == "error: first line second line\n"

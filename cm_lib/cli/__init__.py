@@ -106,5 +106,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = _flush_stdout()
     if failed and failed != "pipe":
         message = f"{message} (and cannot write the output: {failed})"
+    message = " ".join(message.split())  # one line, whatever the error's text holds
     print(message if code == EXIT_INTERRUPTED else f"error: {message}", file=sys.stderr)
     return code
