@@ -315,6 +315,7 @@ def no_model(monkeypatch):
     (["--limit", "0"], "--limit must be at least 1"),
     (["--shuffles", "0"], "--shuffles must be at least 1"),
     (["--impl", "slow"], "--impl must be one of fast, naive"),
+    (["--json", "."], "--json . is a folder"),
 ])
 def test_cli_rejects_numbers_that_would_mislead(args, message, no_model, capsys) -> None:
     from cm_lib.cli import main

@@ -44,6 +44,11 @@ def _run(args: argparse.Namespace) -> int:
     from cm_lib.bench.run import check_run_args, select_questions
 
     check_run_args(shuffles=args.shuffles, limit=args.limit, impl=args.impl, n_generated=args.n_generated)
+    from pathlib import Path
+
+    for flag, out in (("--json", args.json_out), ("--save-prompts", args.save_prompts)):
+        if out and Path(out).is_dir():
+            raise UsageError(f"{flag} {out} is a folder; give a file name (checked before scoring)")
     from cm_lib.models import prepare
 
     select_questions(args.data, args.split, args.limit, args.n_generated, args.seed)  # fail fast: hub, file, empty
