@@ -14,7 +14,7 @@ def smoke_mode() -> bool:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and (if imported) torch so that runs are repeatable."""
+    """Seed Python, NumPy and (if imported) torch so that runs are repeatable; notebooks 01, 02, 03, 04, 06."""
     random.seed(seed)
     try:
         import numpy as np

@@ -23,3 +23,7 @@ class HubUnavailableError(CourseError, ConnectionError):
 
 class LicenceError(CourseError, PermissionError):
     """A data source whose terms forbid the requested use (e.g. training LLMs)."""
+
+
+class UsageError(CourseError, ValueError):
+    """A bad command-line argument or call argument (a negative limit, an output folder we may not use)."""

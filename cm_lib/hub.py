@@ -29,7 +29,7 @@ def _host_reachable(host: str, timeout: float) -> bool:
 
 
 def hub_available(timeout: float = 3.0) -> bool:
-    """True when hub downloads can work: not in offline mode and the host answers within `timeout`."""
+    """True when hub downloads can work: not in offline mode and the host answers within `timeout`; notebook 06."""
     endpoint = os.environ.get("HF_ENDPOINT", "")
     host = endpoint.split("//")[-1].split("/")[0].split(":")[0] if endpoint else HUB_HOST
     return not hub_offline_flag() and _host_reachable(host, timeout)

@@ -17,10 +17,12 @@ def repo_root() -> Path | None:
 
 
 def data_samples_dir() -> Path:
-    """The data_samples/ folder of the checkout (small files written for the lessons)."""
+    """The data_samples/ folder of the checkout (small files written for the lessons); notebook 01."""
+    from cm_lib.errors import AssetNotFoundError
+
     root = repo_root()
     if root is None:
-        raise FileNotFoundError("data_samples/ ships with the course checkout; clone the repository")
+        raise AssetNotFoundError("data_samples/ ships with the course checkout; clone the repository")
     return root / "data_samples"
 
 
@@ -37,7 +39,7 @@ def runs_dir() -> Path:
 
 
 def stage_dir(stage: str, *parts: str) -> Path:
-    """Folder of one stage (corpus, cpt, sft, generate, bench, ...), created if missing."""
+    """Folder of one stage (corpus, cpt, sft, generate, bench, ...), created if missing; notebooks 04, 06."""
     path = runs_dir().joinpath(stage, *parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -51,11 +53,35 @@ def cache_dir() -> Path:
     return path
 
 
-def write_summary(stage: str, summary: dict) -> Path:
-    """Record a stage's headline figures in runs/summary/<stage>.json for the course summary."""
-    path = stage_dir("summary") / f"{stage}.json"
-    path.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write `text` to `path` all or nothing: a sibling temporary file renamed over it once written.
+
+    An interruption or a full disk leaves the old file (or none), never a half-written one, and no
+    temporary file behind. The parent folder is created if missing.
+    """
+    from cm_lib.errors import UsageError
+
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder; give a file name to write")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
+
+
+def write_summary(stage: str, summary: dict) -> Path:
+    """Record a stage's headline figures in runs/summary/<stage>.json for the course summary (notebooks 01-06)."""
+    path = stage_dir("summary") / f"{stage}.json"
+    return atomic_write_text(path, json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def read_summaries() -> dict[str, dict]:

@@ -227,7 +227,7 @@ def _midi(note: str) -> tuple[int, int]:
 
 
 def test_generated_set_is_seeded_mapped_and_correct() -> None:
-    from cm_lib.theory import generate_questions
+    from cm_lib.theory_questions import generate_questions
 
     qs = generated_questions(120, seed=3)
     assert qs == generated_questions(120, seed=3)
@@ -293,3 +293,113 @@ def test_exercise_checks_accept_solutions_and_reject_mistakes() -> None:
     assert not nb06.check_extract_letter(lambda t: t.strip()[:1] or None)
     assert nb06.check_wilson(wilson_interval)
     assert not nb06.check_wilson(lambda k, n: (k / n - 0.1, k / n + 0.1))
+
+
+# ---------------------------------------------------------------- bad arguments and files (issue 9)
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """Fail the test if the CLI gets as far as loading or preparing a model."""
+    import cm_lib.models as models
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was loaded before the arguments were checked")
+
+    monkeypatch.setattr(models, "prepare", refuse)
+    monkeypatch.setattr(models, "load_model", refuse)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--limit", "-1"], "--limit must be at least 1"),
+    (["--limit", "0"], "--limit must be at least 1"),
+    (["--shuffles", "0"], "--shuffles must be at least 1"),
+    (["--impl", "slow"], "--impl must be one of fast, naive"),
+    (["--json", "."], "--json . is a folder"),
+])
+def test_cli_rejects_numbers_that_would_mislead(args, message, no_model, capsys) -> None:
+    from cm_lib.cli import main
+
+    assert main(["bench", "--model", "tiny", "--data", "sample", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_cli_help_says_what_shuffles_and_limit_accept(capsys) -> None:
+    from cm_lib.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "0 = original" not in text and "at least 1" in text and "N >= 1; omit for all" in text
+
+
+@pytest.mark.parametrize("content, split", [("", "test"), ('{"id": "d1", "split": "dev"}\n', "test")])
+def test_cli_refuses_an_empty_bench_before_loading_the_model(tmp_path, content, split, no_model, capsys) -> None:
+    from cm_lib.cli import main
+
+    path = tmp_path / "empty.jsonl"
+    if content:  # one dev question only: the test split is empty
+        rec = {**SAMPLE[DEV[0].id].to_record(), "id": "d1"}
+        content = json.dumps(rec) + "\n"
+    path.write_text(content)
+    assert main(["bench", "--model", "tiny", "--data", str(path), "--split", split]) == 2
+    err = capsys.readouterr().err
+    assert "has no question in the 'test' split" in err and "nan" not in err
+
+
+@pytest.mark.parametrize("line, message", [
+    ('"just a string"', r"\[0\]: expected an object, got str"),
+    ("[1, 2]", r"\[0\]: expected an object, got list"),
+    ("META", "meta must be an object"),
+    ("META_TEXT", "meta must be an object or a JSON object string"),
+])
+def test_malformed_records_and_meta_are_clear_errors(tmp_path, line, message) -> None:
+    rec = DEV[0].to_record()
+    if line == "META":
+        line = json.dumps({**rec, "meta": [1, 2]})
+    elif line == "META_TEXT":
+        line = json.dumps({**rec, "meta": "not json"})
+    path = tmp_path / "bad.jsonl"
+    path.write_text(line + "\n")
+    with pytest.raises(BenchSchemaError, match=message):
+        load_local(path)
+
+
+def test_bad_json_files_are_schema_errors(tmp_path) -> None:
+    (tmp_path / "a.json").write_text("{not json")
+    with pytest.raises(BenchSchemaError, match="not JSON"):
+        load_local(tmp_path / "a.json")
+    (tmp_path / "b.json").write_text(json.dumps({"test": [1, 2]}))
+    with pytest.raises(BenchSchemaError, match="list of record objects"):
+        load_local(tmp_path / "b.json")
+
+
+def test_integer_ids_keep_their_type_and_meta_strings_are_read(tmp_path) -> None:
+    recs = [{**q.to_record(), "id": i} for i, q in enumerate(DEV)]
+    recs[0]["meta"] = json.dumps({"key": "G"})
+    path = tmp_path / "ints.json"
+    path.write_text(json.dumps(recs))
+    qs = load_local(path, split="dev")
+    assert [q.id for q in qs] == [0, 1, 2, 3, 4] and qs[0].meta == {"key": "G"}
+    assert json.loads(json.dumps(qs[1].to_record()))["id"] == 1
+    assert shuffle_question(qs[1], 1, 0).options == shuffle_question(
+        validate_record({**recs[1], "id": "1"}), 1, 0).options  # same shuffle as the id's text
+
+
+def test_json_results_are_written_all_or_nothing(tmp_path, monkeypatch) -> None:
+    import os
+
+    from cm_lib.bench.run import write_json
+
+    path = tmp_path / "r.json"
+    write_json({"run": 1}, path)
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_json({"run": 2, "predictions": list(range(1000))}, path)
+    assert json.loads(path.read_text()) == {"run": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]  # no temporary file left

@@ -100,3 +100,12 @@ def test_cli_errors_exit_2_fast(tmp_path, capsys) -> None:
     assert time.perf_counter() - start < 5
     assert main(["bench", "--export-lmeval", str(tmp_path / "t.yaml")]) == 0
     assert "output_type: multiple_choice" in (tmp_path / "t.yaml").read_text()
+
+
+def test_cli_outputs_keep_integer_ids(smollm, tmp_path) -> None:
+    data, out, prompts = tmp_path / "ints.jsonl", tmp_path / "r.json", tmp_path / "p.jsonl"
+    data.write_text("".join(json.dumps({**q.to_record(), "id": 7 + i}) + "\n" for i, q in enumerate(SAMPLE_TEST[:2])))
+    assert main(["bench", "--model", "smollm2-135m", "--data", str(data), "--json", str(out),
+                 "--save-prompts", str(prompts)]) == 0
+    assert [p["id"] for p in json.loads(out.read_text())["predictions"]] == [7, 8]
+    assert [json.loads(x)["id"] for x in prompts.read_text().splitlines()] == [7, 8]

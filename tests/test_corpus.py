@@ -172,6 +172,7 @@ def test_ensure_corpus_reuses_a_matching_build(tmp_path: Path, monkeypatch: pyte
         (out / "sft").mkdir()
         settings = {"preset": preset, "seed": seed, "builder_version": build.BUILDER_VERSION}
         (out / "stats.json").write_text(json.dumps({"settings": settings}))
+        (out / build.MARKER).write_text(json.dumps(settings))  # what a finished build writes last
 
     monkeypatch.setattr(build, "build_corpus", fake_build)
     out = tmp_path / "c"

@@ -159,3 +159,18 @@ def test_default_music21_sources_leave_out_the_gated_nottingham_file() -> None:
     misc = load_music21("misc")
     assert len(misc) == 216 - shipped
     assert not any("reelsa" in r.ref for r in misc)
+
+
+def test_analyse_is_built_on_describe_and_names_its_stricter_chord_rule(ryan: list) -> None:
+    from cm_lib.abc import describe
+    from cm_lib.corpus.analysis import has_chord_names
+
+    for t in ryan:
+        info, desc = analyse(t.text), describe(t.text)
+        assert info.description == desc
+        assert (info.title, info.meter, info.n_notes, info.lowest, info.highest) == (
+            desc.title, desc.meter, desc.n_notes, desc.lowest, desc.highest)
+    annotated = SIMPLE.replace("C E G c", '"Allegro"C E G c')
+    assert describe(annotated).has_chord_symbols and not analyse(annotated).has_chords
+    chorded = SIMPLE.replace("C E G c", '"Em7"C E G c')
+    assert describe(chorded).has_chord_symbols and analyse(chorded).has_chords and has_chord_names('"D/F#"A')

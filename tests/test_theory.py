@@ -1,4 +1,4 @@
-"""cm_lib.theory: every generated answer re-derived with plain semitone/letter arithmetic (no music21)."""
+"""cm_lib.theory_questions: every generated answer re-derived with plain semitone/letter arithmetic (no music21)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from cm_lib.theory import KINDS, TheoryQuestion, generate_questions
+from cm_lib.theory_questions import KINDS, TheoryQuestion, generate_questions
 
 LETTERS = "CDEFGAB"
 NATURAL = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}

@@ -12,7 +12,6 @@ from cm_lib.errors import AssetNotFoundError
 
 HUB_ID = "m-a-p/MusicTheoryBench"
 SAMPLE_FILE = "musictheorybench_sample.jsonl"
-PAPER_SIZES = {"dev": 5, "test": 367, "knowledge": 269, "reasoning": 98}
 
 
 def _normalise_options(value: Any) -> Any:
@@ -29,7 +28,9 @@ def _normalise_options(value: Any) -> Any:
 
 def records_to_questions(records: list[dict[str, Any]], source: str, split: str | None = None) -> list[Question]:
     """Validate raw records (any supported source) and keep one split (None = all)."""
-    fixed = [{**r, "options": _normalise_options(r.get("options"))} for r in records]
+    if not isinstance(records, list):
+        raise BenchSchemaError(f"{source}: expected a list of records, got {type(records).__name__}")
+    fixed = [{**r, "options": _normalise_options(r.get("options"))} if isinstance(r, dict) else r for r in records]
     questions = validate_records(fixed, source)
     return [q for q in questions if split is None or q.split == split]
 
@@ -49,8 +50,13 @@ def load_local(path: str | Path, split: str | None = None) -> list[Question]:
                 except json.JSONDecodeError as err:
                     raise BenchSchemaError(f"{path}:{n}: not JSON ({err})") from err
     elif suffix == ".json":
-        records = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            records = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise BenchSchemaError(f"{path}: not JSON ({err})") from err
         if isinstance(records, dict):  # {"dev": [...], "test": [...]} is accepted too
+            if not all(isinstance(rs, list) and all(isinstance(r, dict) for r in rs) for rs in records.values()):
+                raise BenchSchemaError(f"{path}: a split object must map each split to a list of record objects")
             records = [{**r, "split": r.get("split") or k} for k, rs in records.items() for r in rs]
         if not isinstance(records, list):
             raise BenchSchemaError(f"{path}: expected a list of records")
@@ -64,7 +70,7 @@ def load_local(path: str | Path, split: str | None = None) -> list[Question]:
 
 
 def load_sample(split: str | None = None) -> list[Question]:
-    """The course's own 26 questions (5 dev, 21 test) in data_samples/."""
+    """The course's own 26 questions (5 dev, 21 test) in data_samples/; notebook 06."""
     from cm_lib.paths import data_samples_dir
 
     return load_local(data_samples_dir() / SAMPLE_FILE, split)
@@ -89,12 +95,12 @@ def load_hub(split: str | None = "test") -> list[Question]:
 
 
 def generated_questions(n: int = 400, seed: int = 0, kinds: list[str] | None = None, n_dev: int = 5) -> list[Question]:
-    """A verifiable set from cm_lib.theory in the benchmark schema: n test + n_dev dev questions.
+    """A verifiable set from cm_lib.theory_questions in the benchmark schema: n test + n_dev dev questions; notebook 06.
 
     Options are the answer and three distractors, shuffled by (seed, index); the answer letter
     follows the correct text. The theory kind is kept as `topic`.
     """
-    from cm_lib.theory import generate_questions
+    from cm_lib.theory_questions import generate_questions
 
     raw = generate_questions(n + n_dev, seed=seed, kinds=kinds)
     out: list[Question] = []
@@ -123,7 +129,7 @@ def generated_questions(n: int = 400, seed: int = 0, kinds: list[str] | None = N
 
 
 def load_questions(data: str, split: str | None = "test", n_generated: int = 400, seed: int = 0) -> list[Question]:
-    """Resolve a --data value: hub | sample | generated | sample+generated | a file path."""
+    """Resolve a --data value: hub | sample | generated | sample+generated | a file path; notebook 06."""
     if data == "hub":
         return load_hub(split)
     if data == "sample":
@@ -138,7 +144,7 @@ def load_questions(data: str, split: str | None = "test", n_generated: int = 400
 
 
 def dev_questions(data: str, seed: int = 0) -> list[Question]:
-    """The 5 few-shot examples belonging to a --data source (its dev split)."""
+    """The 5 few-shot examples belonging to a --data source (its dev split); notebook 06."""
     if data == "hub":
         return load_hub("dev")
     if data in ("sample", "sample+generated"):
@@ -151,7 +157,6 @@ def dev_questions(data: str, seed: int = 0) -> list[Question]:
 
 def save_jsonl(questions: list[Question], path: str | Path) -> Path:
     """Write questions as JSONL in the benchmark schema."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(q.to_record(), ensure_ascii=False) + "\n" for q in questions), encoding="utf-8")
-    return path
+    from cm_lib.paths import atomic_write_text
+
+    return atomic_write_text(path, "".join(json.dumps(q.to_record(), ensure_ascii=False) + "\n" for q in questions))

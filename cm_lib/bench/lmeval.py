@@ -16,6 +16,7 @@ from pathlib import Path
 from cm_lib.bench.data import HUB_ID
 from cm_lib.bench.prompts import ABC_SENTENCE
 from cm_lib.bench.schema import HINT
+from cm_lib.paths import atomic_write_text
 
 _INPUT = (
     "{% if abc_score %}{{ stem.replace('" + ABC_SENTENCE + "', '').strip() }}\n{{ abc_score }}"
@@ -68,6 +69,4 @@ def export_lmeval(out: str | Path, num_fewshot: int = 0, dataset_path: str = HUB
     if out.is_dir() or not out.suffix:
         out.mkdir(parents=True, exist_ok=True)
         out = out / "musictheorybench_ppl.yaml"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(lmeval_task_yaml(dataset_path=dataset_path, num_fewshot=num_fewshot), encoding="utf-8")
-    return out
+    return atomic_write_text(out, lmeval_task_yaml(dataset_path=dataset_path, num_fewshot=num_fewshot))

@@ -55,7 +55,7 @@ def summarize(predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def by_topic(predictions: Iterable[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Accuracy, count and Wilson interval per topic (e.g. the generated set's question kinds)."""
+    """Accuracy, count and Wilson interval per topic (e.g. the generated set's question kinds); notebook 06."""
     groups: dict[str, list[bool]] = defaultdict(list)
     ids: dict[str, set[str]] = defaultdict(set)
     for p in predictions:
@@ -82,13 +82,13 @@ def agreement(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]]) -> float
 
 
 def agreement_matrix(runs: dict[str, Sequence[dict[str, Any]]]) -> dict[str, dict[str, float]]:
-    """Pairwise agreement between named runs (modes)."""
+    """Pairwise agreement between named runs (modes); notebook 06."""
     return {x: {y: agreement(runs[x], runs[y]) for y in runs} for x in runs}
 
 
 def plot_accuracy(results: dict[str, dict[str, Any]], ax: Any = None, paper: bool = True,
                   title: str = "MusicTheoryBench-style accuracy") -> Any:
-    """Bars per subject with Wilson 95% error bars for our runs, beside the paper's numbers and chance."""
+    """Bars per subject with Wilson 95% error bars for our runs, beside the paper's numbers and chance; notebook 06."""
     import matplotlib.pyplot as plt
 
     if ax is None:

@@ -10,9 +10,40 @@ from typing import Any
 from cm_lib.bench.prompts import build_prompt, shuffle_question
 from cm_lib.bench.results import CHANCE, PAPER_RESULTS, by_topic, summarize
 from cm_lib.bench.schema import Question
-from cm_lib.bench.scoring import IMPLS, generate_answer, letter_scores, ppl_scores, text_scores
+from cm_lib.errors import UsageError
+from cm_lib.paths import atomic_write_text
 
+# The scoring modes and few-shot counts of the protocol (the CLI's choices are these). Scoring itself
+# (torch) is imported inside run_questions, so reading these stays light.
 MODES = ("ppl", "letter", "text", "text_norm", "generate")
+SHOTS = (0, 5)  # 5: the protocol's five dev questions
+
+
+def check_run_args(shuffles: int = 1, limit: int | None = None, impl: str = "fast", n_generated: int = 400) -> None:
+    """UsageError for arguments that cannot mean what they say (before any data or model is loaded)."""
+    if shuffles < 1:
+        raise UsageError(f"--shuffles must be at least 1 (got {shuffles}); shuffle 0 is the original option order")
+    if limit is not None and limit < 1:
+        raise UsageError(f"--limit must be at least 1 (got {limit}); leave it out to score every question")
+    if n_generated < 1:
+        raise UsageError(f"--n-generated must be at least 1 (got {n_generated})")
+    from cm_lib.bench.scoring import IMPLS
+
+    if impl not in IMPLS:
+        raise UsageError(f"--impl must be one of {', '.join(IMPLS)} (got {impl!r})")
+
+
+def select_questions(data: str, split: str, limit: int | None = None, n_generated: int = 400,
+                     seed: int = 0) -> list[Question]:
+    """The questions a run scores: one split of a --data source, the first `limit`; UsageError if none."""
+    from cm_lib.bench.data import load_questions
+
+    questions = load_questions(data, split, n_generated=n_generated, seed=seed)
+    if limit is not None:
+        questions = questions[:limit]
+    if not questions:
+        raise UsageError(f"--data {data} has no question in the {split!r} split: nothing to score")
+    return questions
 
 
 def run_questions(
@@ -29,16 +60,19 @@ def run_questions(
     progress: bool = False,
     prompts_out: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Score every question x shuffle in `mode`; returns the result dict written by `--json`."""
+    """Score every question x shuffle in `mode`; returns the result dict written by `--json`; notebook 06."""
+    from cm_lib.bench.scoring import generate_answer, letter_scores, ppl_scores, text_scores
+
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}")
-    if impl not in IMPLS:
-        raise ValueError(f"impl must be one of {IMPLS}")
-    if shots not in (0, 5):
-        raise ValueError("shots must be 0 or 5 (the protocol uses the 5 dev questions)")
+        raise UsageError(f"mode must be one of {MODES}")
+    if shots not in SHOTS:
+        raise UsageError(f"shots must be one of {SHOTS} (the protocol uses the 5 dev questions)")
+    check_run_args(shuffles=shuffles, impl=impl)
+    if not questions:
+        raise UsageError("no question to score")
     shots_list = list(dev or [])[:shots] if shots else []
     if shots and len(shots_list) < shots:
-        raise ValueError(f"{shots}-shot needs {shots} dev questions, got {len(shots_list)}")
+        raise UsageError(f"{shots}-shot needs {shots} dev questions, got {len(shots_list)}")
     eos = "</s>"
     if chat:
         from cm_lib.chat import eos_marker
@@ -99,12 +133,11 @@ def run_bench(
     save_prompts: str | Path | None = None,
     loaded: tuple[Any, Any] | None = None,
 ) -> dict[str, Any]:
-    """Load data (and the model unless `loaded` is given) and run the benchmark: what the CLI calls."""
-    from cm_lib.bench.data import dev_questions, load_questions
+    """Load data (and the model unless `loaded` is given) and run the benchmark: what the CLI calls; notebook 06."""
+    from cm_lib.bench.data import dev_questions
 
-    questions = load_questions(data, split, n_generated=n_generated, seed=seed)
-    if limit:
-        questions = questions[:limit]
+    check_run_args(shuffles=shuffles, limit=limit, impl=impl, n_generated=n_generated)
+    questions = select_questions(data, split, limit, n_generated, seed)  # UsageError before loading a model
     dev = dev_questions(data, seed=seed) if shots else []
     if loaded is None:
         from cm_lib.models import load_model
@@ -115,18 +148,13 @@ def run_bench(
                         chat=chat, seed=seed, progress=progress, prompts_out=prompts)
     out.update(model=str(model), data=str(data), split=split)
     if save_prompts and prompts is not None:
-        path = Path(save_prompts)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in prompts), encoding="utf-8")
+        atomic_write_text(save_prompts, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in prompts))
     return out
 
 
 def write_json(result: dict[str, Any], path: str | Path) -> Path:
-    """Write a result dict as pretty JSON."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
+    """Write a result dict as pretty JSON, all or nothing (`bench --json`); notebook 06."""
+    return atomic_write_text(path, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
 
 
 def course_models(smoke: bool = False) -> dict[str, str]:

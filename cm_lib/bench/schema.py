@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -24,7 +25,7 @@ class BenchSchemaError(CourseError, ValueError):
 class Question:
     """One four-option question: the hub's fields, plus `topic` for per-topic breakdowns."""
 
-    id: str
+    id: str | int  # the dataset's own type: the hub's ids are integers, ours strings
     stem: str
     options: dict[str, str]
     subject: str
@@ -63,6 +64,9 @@ def validate_record(rec: dict[str, Any], where: str = "record") -> Question:
     missing = [k for k in _REQUIRED if rec.get(k) in (None, "")]
     if missing:
         raise BenchSchemaError(f"{where}: missing field(s) {', '.join(missing)}")
+    qid = rec["id"]
+    if isinstance(qid, bool) or not isinstance(qid, (str, int)):
+        raise BenchSchemaError(f"{where}: id must be a string or an integer (got {type(qid).__name__})")
     options = rec["options"]
     if not isinstance(options, dict) or sorted(options) != list(LETTERS):
         raise BenchSchemaError(f"{where}: options must be an object with exactly the keys A, B, C, D")
@@ -80,7 +84,7 @@ def validate_record(rec: dict[str, Any], where: str = "record") -> Question:
     if split not in SPLITS:
         raise BenchSchemaError(f"{where}: split must be dev or test (got {split!r})")
     return Question(
-        id=str(rec["id"]),
+        id=qid,
         stem=str(rec["stem"]),
         options={k: str(options[k]) for k in LETTERS},
         subject=subject,
@@ -90,8 +94,22 @@ def validate_record(rec: dict[str, Any], where: str = "record") -> Question:
         analysis=str(rec.get("analysis") or ""),
         instruction=str(rec.get("instruction") or HINT),
         topic=str(rec.get("topic") or ""),
-        meta=dict(rec.get("meta") or {}),
+        meta=_meta(rec.get("meta"), where),
     )
+
+
+def _meta(value: Any, where: str) -> dict[str, Any]:
+    """`meta`: absent, an object, or a JSON string holding an object (as in the corpus's SFT records)."""
+    if value in (None, ""):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise BenchSchemaError(f"{where}: meta must be an object or a JSON object string (got {value[:40]!r})") from None
+    if not isinstance(value, dict):
+        raise BenchSchemaError(f"{where}: meta must be an object (got {type(value).__name__})")
+    return dict(value)
 
 
 def validate_records(records: list[dict[str, Any]], source: str = "data") -> list[Question]:

@@ -6,17 +6,21 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the `bench` subcommand."""
+    """Add the `bench` subcommand (choices come from cm_lib.bench's registries)."""
+    from cm_lib.bench.run import MODES, SHOTS
+    from cm_lib.bench.schema import SPLITS
+
     p = sub.add_parser("bench", help="score a model on MusicTheoryBench-style four-option questions")
     p.add_argument("--model", help="preset (tiny, smollm2-135m, chatmusician, ...) or a local model folder")
     p.add_argument("--data", default="sample",
                    help="hub | generated | sample | sample+generated | a .json/.jsonl/.parquet file")
-    p.add_argument("--split", default="test", choices=["test", "dev"])
-    p.add_argument("--mode", default="ppl", choices=["ppl", "letter", "text", "text_norm", "generate"])
-    p.add_argument("--shots", type=int, default=0, choices=[0, 5])
-    p.add_argument("--shuffles", type=int, default=1, help="option orders per question (0 = original order first)")
-    p.add_argument("--impl", default="fast", choices=["fast", "naive"])
-    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--split", default="test", choices=list(SPLITS))
+    p.add_argument("--mode", default="ppl", choices=list(MODES))
+    p.add_argument("--shots", type=int, default=0, choices=list(SHOTS))
+    p.add_argument("--shuffles", type=int, default=1,
+                   help="option orders per question, at least 1 (the first order is the file's own)")
+    p.add_argument("--impl", default="fast", help="scoring implementation (cm_lib.bench.scoring.IMPLS: fast or naive)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions (N >= 1; omit for all)")
     p.add_argument("--chat", action="store_true", help="wrap prompts in ChatMusician's chat format")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-generated", type=int, default=400, help="size of the generated set")
@@ -28,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from cm_lib.errors import AssetNotFoundError
+    from cm_lib.errors import UsageError
 
     if args.export_lmeval:
         from cm_lib.bench.lmeval import export_lmeval
@@ -36,13 +40,18 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wrote {export_lmeval(args.export_lmeval, num_fewshot=args.shots)}")
         return 0
     if not args.model:
-        raise AssetNotFoundError("--model is required (a preset name or a model folder)")
-    if args.shuffles < 1:
-        raise AssetNotFoundError("--shuffles must be at least 1")
-    from cm_lib.bench.data import load_questions
+        raise UsageError("--model is required (a preset name or a model folder)")
+    from cm_lib.bench.run import check_run_args, select_questions
+
+    check_run_args(shuffles=args.shuffles, limit=args.limit, impl=args.impl, n_generated=args.n_generated)
+    from pathlib import Path
+
+    for flag, out in (("--json", args.json_out), ("--save-prompts", args.save_prompts)):
+        if out and Path(out).is_dir():
+            raise UsageError(f"{flag} {out} is a folder; give a file name (checked before scoring)")
     from cm_lib.models import prepare
 
-    load_questions(args.data, args.split, n_generated=args.n_generated, seed=args.seed)  # fail fast (hub, file)
+    select_questions(args.data, args.split, args.limit, args.n_generated, args.seed)  # fail fast: hub, file, empty
     prepare(args.model)  # unknown model -> AssetNotFoundError (exit 2) before any scoring
 
     from cm_lib.bench.run import run_bench, write_json

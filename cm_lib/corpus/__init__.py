@@ -1,26 +1,30 @@
 """Build a MusicPile-style corpus offline: score sources, cleaning, dedup, augmentation, tasks, mixing."""
 
 from cm_lib.corpus.build import (
-    CATEGORIES,
-    PAPER_SHARES,
-    PRESETS,
-    CorpusPreset,
-    CorpusStats,
     build_corpus,
     build_records,
     ensure_corpus,
-    get_preset,
+    is_complete,
     load_corpus,
     read_stats,
 )
 from cm_lib.corpus.mix import count_tokens, mix_table
 from cm_lib.corpus.sources import SOURCES, SourceInfo, check_licence, source_info
+from cm_lib.corpus.spec import (
+    CATEGORIES,
+    CORPUS_PRESETS,
+    PAPER_SHARES,
+    CorpusPreset,
+    CorpusStats,
+    corpus_preset,
+    default_sources,
+)
 from cm_lib.corpus.tasks import TASKS
 
 __all__ = [
     "CATEGORIES",
+    "CORPUS_PRESETS",
     "PAPER_SHARES",
-    "PRESETS",
     "SOURCES",
     "TASKS",
     "CorpusPreset",
@@ -29,9 +33,11 @@ __all__ = [
     "build_corpus",
     "build_records",
     "check_licence",
+    "corpus_preset",
     "count_tokens",
+    "default_sources",
     "ensure_corpus",
-    "get_preset",
+    "is_complete",
     "load_corpus",
     "mix_table",
     "read_stats",

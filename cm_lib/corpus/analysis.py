@@ -7,6 +7,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cm_lib.abc.describe import TuneDescription
 
 # Bar lines, longest first; a volta number directly after a bar line belongs to the separator.
 BAR_RE = re.compile(r"(:\|\]|\|\]|\[\||\|\||\|:|:\||::|\|[12]?|\[[12])")
@@ -19,9 +23,24 @@ DURATION_NAMES = {
 TEMPLATE_BASE = "X:1\nL:{L}\nM:{M}\nK:{K}\n"
 
 
+# A chord *name* in quotes ("G", "Em7", "D/F#"): what the harmony tasks need. Stricter than
+# `abc.describe`'s `has_chord_symbols`, which counts every quoted string that is not an annotation
+# ("^text", "_text", ...), so a quoted "Allegro" is a chord symbol there but not a chord name here.
+CHORD_NAME_RE = re.compile(r'"[A-G][#b]?(m|maj|dim|aug|7|sus|\+)?[0-9]*(/[A-G][#b]?)?"')
+
+
+def has_chord_names(body: str) -> bool:
+    """True when a tune body holds a quoted chord name such as "G" or "Em7" (see CHORD_NAME_RE); notebook 02."""
+    return bool(CHORD_NAME_RE.search(body))
+
+
 @dataclass
 class TuneInfo:
-    """What the tasks need to know about one tune."""
+    """What the tasks need to know about one tune: `abc.describe`'s facts plus bars, form and harmony flags.
+
+    title, meter, unit, n_notes, lowest and highest come from `description` (a `TuneDescription`), with
+    the defaults a task prompt needs ("Untitled", 4/4, 1/8, C major) where the tune leaves them out.
+    """
 
     title: str
     key_field: str
@@ -38,11 +57,12 @@ class TuneInfo:
     highest: int = 0
     common_duration: str = ""
     form: str = "A"
-    has_chords: bool = False
-    single_voice: bool = True
+    has_chords: bool = False  # has_chord_names(body): a quoted chord name, not any quoted string
+    single_voice: bool = True  # at most one declared voice (V: fields), whatever the notes say
     simple_body: bool = True  # no inline fields, decorations or annotations that the harmoniser avoids
     first_pitch: int = 0
     last_pitch: int = 0
+    description: TuneDescription | None = None  # abc.describe(text): the facts shared with `abc describe`
 
     @property
     def fragment_header(self) -> str:
@@ -118,35 +138,38 @@ def detect_form(info: TuneInfo, max_letters: int = 8) -> str:
 
 
 def analyse(text: str, form: str | None = None) -> TuneInfo:
-    """Key, meter, bars, range, rhythm and form of a cleaned tune (pass `form` if already known)."""
-    from cm_lib.abc import notes, parse_tune
+    """Key, meter, bars, range, rhythm and form of a cleaned tune, built on `abc.describe`; notebook 02.
+
+    Pass `form` if already known (transposed copies reuse their original's form).
+    """
+    from cm_lib.abc import describe, notes, parse_tune
     from cm_lib.abc.theory import parse_key
 
+    desc = describe(text)
     tune = parse_tune(text)
-    key_field = (tune.key or "C").strip()
+    key_field = (desc.key or "C").strip()
     try:
-        key = parse_key(key_field)
-        tonic, mode, sharps = key.tonic or "C", key.mode, key.sharps
+        sharps = parse_key(key_field).sharps
+        tonic, mode = desc.tonic or "C", desc.mode or "major"
     except ValueError:
         tonic, mode, sharps = "C", "major", 0
     lines = text.splitlines()
     k_line = next((i for i, line in enumerate(lines) if line.startswith("K:")), len(lines) - 1)
     header = "\n".join(lines[: k_line + 1])
     info = TuneInfo(
-        title=(tune.title or "Untitled").strip(), key_field=key_field.split()[0] if key_field else "C",
-        key_text=f"{tonic} {mode}", key_mode=mode, sharps=sharps, meter=(tune.meter or "4/4").strip(),
-        unit=(tune.unit_length or "1/8").strip(), header=header,
+        title=(desc.title or "Untitled").strip(), key_field=key_field.split()[0] if key_field else "C",
+        key_text=f"{tonic} {mode}", key_mode=mode, sharps=sharps, meter=(desc.meter or "4/4").strip(),
+        unit=(desc.unit_length or "1/8").strip(), header=header, description=desc,
     )
     info.single_voice = len(tune.voices()) <= 1
-    info.has_chords = bool(re.search(r'"[A-G][#b]?(m|maj|dim|aug|7|sus|\+)?[0-9]*(/[A-G][#b]?)?"', tune.body))
+    info.has_chords = has_chord_names(tune.body)
     info.simple_body = not re.search(r'["!{\[][A-Za-z]:|"|!|\+', tune.body) and "K:" not in tune.body
     if info.single_voice:
         info.bars, info.separators = split_bars(tune.body)
-    events = [n for n in notes(text) if not n.tied]
-    if events:
-        melody = [n.midi for n in events]
-        info.n_notes, info.lowest, info.highest = len(melody), min(melody), max(melody)
-        info.first_pitch, info.last_pitch = melody[0], melody[-1]
+    if desc.n_notes:
+        events = [n for n in notes(text) if not n.tied]
+        info.n_notes, info.lowest, info.highest = desc.n_notes, desc.lowest or 0, desc.highest or 0
+        info.first_pitch, info.last_pitch = events[0].midi, events[-1].midi
         common = Counter(n.duration for n in events).most_common(1)[0][0]
         info.common_duration = DURATION_NAMES.get(common, f"notes of {common} whole")
     if form is not None:
@@ -206,7 +229,7 @@ def harmonise(info: TuneInfo) -> list[str] | None:
 
 
 def with_chords(info: TuneInfo, chords: list[str]) -> str:
-    """The tune's text with one chord symbol at the start of each bar."""
+    """The tune's text with one chord symbol at the start of each bar; notebook 02."""
     out = []
     for bar, sep, chord in zip(info.bars, info.separators, chords):
         out.append(f'"{chord}"{bar} {sep}')
@@ -231,7 +254,7 @@ def motif(info: TuneInfo) -> tuple[str, int] | None:
 
 
 def summary_text(info: TuneInfo) -> str:
-    """A textual summary of a tune: key, meter, form, size, range and rhythm."""
+    """A textual summary of a tune: key, meter, form, size, range and rhythm; notebook 02."""
     from cm_lib.abc.theory import midi_name
 
     sig = ("no sharps or flats" if info.sharps == 0 else

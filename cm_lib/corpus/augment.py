@@ -14,7 +14,7 @@ LOWEST, HIGHEST = 40, 96  # keep transposed melodies within E2..C7
 def augment(
     tunes: list[CleanTune], keys: int = 1, seed: int = 0, shifts: tuple[int, ...] = DEFAULT_SHIFTS,
 ) -> tuple[list[CleanTune], Counter]:
-    """`keys` transposed copies per tune (shifts drawn per tune from `shifts`); returns copies and rejections."""
+    """`keys` transposed copies per tune (shifts drawn per tune from `shifts`); returns copies and rejections; notebook 02."""
     from cm_lib.abc import check, transpose
 
     copies: list[CleanTune] = []

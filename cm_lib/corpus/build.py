@@ -4,86 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import shutil
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from cm_lib.corpus.sources import MUSIC21_COLLECTIONS, RawTune, check_licence, load_scores, source_info
-
-BUILDER_VERSION = 3
-# MusicPile's token shares (ChatMusician paper, table 1).
-PAPER_SHARES: dict[str, float] = {
-    "general": 0.647, "scores": 0.184, "music_verbal": 0.104, "math": 0.041, "code": 0.024,
-}
-CATEGORIES = list(PAPER_SHARES)
-SPLITS = ("train", "validation", "test")
-PRETRAIN_COLUMNS = ["id", "text", "src", "category"]
-SFT_COLUMNS = ["instruction", "input", "output", "src", "id", "task", "meta"]
-
-
-@dataclass(frozen=True)
-class CorpusPreset:
-    """Sizes of one corpus build (presets are data, see PRESETS)."""
-
-    name: str
-    tunes_per_collection: int | None  # None: every tune of each music21 collection
-    bach_chorales: int | None  # 0: none, None: all 408
-    augment_keys: int  # transposed copies per tune (0: off)
-    tasks_per_tune: int
-    theory_questions: int
-    max_math: int
-    max_general_chars: int
-    shares: tuple[tuple[str, float], ...] = tuple(PAPER_SHARES.items())
-    dedup_threshold: float = 0.6
-    validation_frac: float = 0.05
-    test_frac: float = 0.05
-
-
-PRESETS: dict[str, CorpusPreset] = {
-    "smoke": CorpusPreset("smoke", 30, 4, 1, 2, 39, 20, 40_000),
-    "small": CorpusPreset("small", 700, 40, 1, 2, 1000, 3000, 2_000_000),
-    "full": CorpusPreset("full", None, None, 0, 1, 1300, 3000, 3_000_000),
-}
-
-
-@dataclass
-class CorpusStats:
-    """Every figure of a build (also written to stats.json and the dataset card)."""
-
-    settings: dict[str, Any]
-    inputs: dict[str, int] = field(default_factory=dict)  # raw tunes per source
-    kept: dict[str, int] = field(default_factory=dict)  # after cleaning and dedup, per source
-    rejections: dict[str, int] = field(default_factory=dict)  # reason -> count
-    duplicates: dict[str, int] = field(default_factory=dict)  # exact / transposed
-    clusters: dict[str, Any] = field(default_factory=dict)  # near-duplicate clusters (count, sizes, examples)
-    augmentation: dict[str, Any] = field(default_factory=dict)
-    pretrain: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> category -> records
-    chars: dict[str, int] = field(default_factory=dict)  # category -> characters (all splits)
-    shares: dict[str, float] = field(default_factory=dict)  # category -> our share of characters
-    sft: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> task -> records
-    licences: dict[str, str] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain dict for stats.json."""
-        return asdict(self)
-
-
-def get_preset(name: str) -> CorpusPreset:
-    """A preset by name (smoke, small, full)."""
-    from cm_lib.errors import AssetNotFoundError
-
-    if name not in PRESETS:
-        raise AssetNotFoundError(f"unknown corpus preset {name!r}; choose from {sorted(PRESETS)}")
-    return PRESETS[name]
-
-
-def default_sources(preset: CorpusPreset) -> list[str]:
-    """The offline score sources of a preset: music21's collections (+ Bach chorales)."""
-    names = [f"music21:{c}" for c in MUSIC21_COLLECTIONS]
-    return names + (["bach"] if preset.bach_chorales != 0 else [])
+from cm_lib.corpus.sources import RawTune, check_licence, load_scores, source_info
+from cm_lib.corpus.spec import (
+    BUILDER_VERSION,
+    CATEGORIES,
+    MARKER,
+    PRETRAIN_COLUMNS,
+    SFT_COLUMNS,
+    SPLITS,
+    CorpusPreset,
+    CorpusStats,
+    corpus_preset,
+    default_sources,
+)
+from cm_lib.errors import AssetNotFoundError, UsageError
 
 
 def public_name(name: str) -> str:
@@ -114,7 +56,7 @@ def _progress(items: list, desc: str, enabled: bool) -> Any:
 
 
 def collect_raw(sources: list[str], preset: CorpusPreset) -> list[RawTune]:
-    """Raw tunes of every score source, in order."""
+    """Raw tunes of every score source, in order; notebook 02."""
     raws: list[RawTune] = []
     for name in sources:
         if name == "bach":
@@ -124,6 +66,21 @@ def collect_raw(sources: list[str], preset: CorpusPreset) -> list[RawTune]:
         else:
             raws += load_scores(name)
     return raws
+
+
+def count_inputs(score_names: list[str], raws: list[RawTune]) -> dict[str, int]:
+    """Raw tunes per score source, a source that yielded none included (warned); UsageError if none yields any."""
+    import sys
+
+    counts = Counter(r.src for r in raws)
+    inputs = {public_name(n): counts.get(public_name(n), 0) for n in score_names}
+    inputs.update({src: n for src, n in counts.items() if src not in inputs})
+    empty = [src for src, n in inputs.items() if n == 0]
+    for src in empty:
+        print(f"warning: source {src} yielded no tune (no .abc file, or no X:/K: tune in its files)", file=sys.stderr)
+    if score_names and not raws:
+        raise UsageError(f"no score source yielded any tune ({', '.join(empty)}): nothing to build a corpus from")
+    return inputs
 
 
 def build_records(
@@ -164,7 +121,7 @@ def build_records(
 
     # 1. sources -> clean
     raws = collect_raw(score_names, preset)
-    stats.inputs = dict(Counter(r.src for r in raws))
+    stats.inputs = count_inputs(score_names, raws)
     kept, rejected = clean_tunes(raws, progress=progress)
     stats.rejections = dict(sorted(rejected.items()))
     # 2. dedup -> clusters
@@ -293,34 +250,100 @@ def _save(records: dict[str, list[dict]], columns: list[str], path: Path, progre
             datasets.enable_progress_bars()
 
 
+def is_complete(path: Path) -> bool:
+    """True when `path` holds a finished build: its completion marker exists (written last); notebook 02."""
+    return (Path(path) / MARKER).is_file()
+
+
+def _is_legacy_build(path: Path) -> bool:
+    """A build written before the marker existed (builder_version <= 3): stats.json with our settings."""
+    try:
+        settings = json.loads((path / "stats.json").read_text())["settings"]
+        return isinstance(settings.get("builder_version"), int) and (path / "pretrain").is_dir()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+OUTPUTS = ("pretrain", "sft", "stats.json", "README.md")  # what a build writes (besides MARKER)
+
+
+def check_out_dir(out_dir: Path, overwrite: bool = False) -> Path:
+    """Refuse an output that is a file, or a non-empty folder that is not one of our builds (unless overwrite)."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder: choose a folder for the corpus")
+    if out.is_dir() and any(out.iterdir()) and not overwrite and not is_complete(out) and not _is_legacy_build(out):
+        raise UsageError(
+            f"--out {out} is not empty and is not a corpus built by cm_lib (no {MARKER}); choose an empty or new "
+            f"folder, or pass --overwrite to replace {', '.join(OUTPUTS)} there (other files are kept)"
+        )
+    return out
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Move a finished build from its sibling temporary folder into `out`, entry by entry, marker last.
+
+    Only the entries a build writes are replaced (other files in `out` are kept); the marker is removed
+    first and written last, so an interruption in between leaves a folder that no reader takes as complete.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).unlink(missing_ok=True)
+    trash = out.parent / f".{out.name}.old-{os.getpid()}"
+    trash.mkdir(exist_ok=True)
+    for name in OUTPUTS:
+        if (out / name).exists() or (out / name).is_symlink():
+            os.replace(out / name, trash / name)
+        os.replace(tmp / name, out / name)
+    os.replace(tmp / MARKER, out / MARKER)
+    shutil.rmtree(trash)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def build_corpus(
     out_dir: Path, preset: str = "small", seed: int = 0, sources: list[str] | None = None,
-    allow_restricted: bool = False, progress: bool = True,
+    allow_restricted: bool = False, progress: bool = True, overwrite: bool = False,
 ) -> CorpusStats:
-    """Build the corpus into out_dir (pretrain/, sft/, README.md, stats.json); same seed, same bytes."""
+    """Build the corpus into out_dir (pretrain/, sft/, README.md, stats.json); same seed, same bytes; notebook 02.
+
+    The build is written to a sibling temporary folder and moved into place when complete; `out_dir`
+    must be new, empty or a previous build (else UsageError, unless `overwrite`).
+    """
     from cm_lib.corpus.card import write_card
 
-    p = get_preset(preset)
+    p = corpus_preset(preset)
+    out = check_out_dir(Path(out_dir), overwrite)  # before any work
     pretrain, sft, stats = build_records(p, seed, sources, allow_restricted, progress)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for sub in ("pretrain", "sft"):
-        if (out_dir / sub).exists():
-            shutil.rmtree(out_dir / sub)
-    _save(pretrain, PRETRAIN_COLUMNS, out_dir / "pretrain", progress)
-    _save(sft, SFT_COLUMNS, out_dir / "sft", progress)
-    (out_dir / "stats.json").write_text(json.dumps(stats.as_dict(), indent=2, sort_keys=True) + "\n")
-    write_card(out_dir / "README.md", stats)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)  # our own leftover from an interrupted build with this pid
+    tmp.mkdir()
+    try:
+        _save(pretrain, PRETRAIN_COLUMNS, tmp / "pretrain", progress)
+        _save(sft, SFT_COLUMNS, tmp / "sft", progress)
+        (tmp / "stats.json").write_text(json.dumps(stats.as_dict(), indent=2, sort_keys=True) + "\n")
+        write_card(tmp / "README.md", stats)
+        (tmp / MARKER).write_text(json.dumps(stats.settings, indent=2, sort_keys=True) + "\n")
+        _publish(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
     return stats
 
 
 def read_stats(path: Path) -> dict[str, Any]:
-    """stats.json of a built corpus folder."""
-    return json.loads((Path(path) / "stats.json").read_text())
+    """stats.json of a finished corpus build (AssetNotFoundError if the folder is not one); notebook 02."""
+    path = Path(path)
+    if not is_complete(path):
+        raise AssetNotFoundError(
+            f"{path} is not a finished corpus build (no {MARKER}: missing, interrupted or built before the "
+            f"marker existed); rebuild it with `python -m cm_lib corpus build --out {path}`"
+        )
+    return json.loads((path / "stats.json").read_text())
 
 
 def ensure_corpus(preset: str = "small", seed: int = 0, out_dir: Path | None = None) -> Path:
-    """The corpus folder for (preset, seed), built only if missing or built with other settings."""
+    """The corpus folder for (preset, seed), built only if missing, unfinished or built with other settings; notebook 02."""
     from cm_lib.paths import stage_dir
 
     out = Path(out_dir) if out_dir is not None else stage_dir("corpus") / preset
@@ -336,12 +359,10 @@ def ensure_corpus(preset: str = "small", seed: int = 0, out_dir: Path | None = N
 
 
 def load_corpus(path: Path) -> tuple[Any, Any]:
-    """(pretrain, sft) DatasetDicts of a built corpus folder."""
+    """(pretrain, sft) DatasetDicts of a built corpus folder; notebook 02."""
     from datasets import load_from_disk
 
-    from cm_lib.errors import AssetNotFoundError
-
     path = Path(path)
-    if not (path / "pretrain").is_dir() or not (path / "sft").is_dir():
+    if not is_complete(path) or not (path / "pretrain").is_dir() or not (path / "sft").is_dir():
         raise AssetNotFoundError(f"{path} is not a built corpus (run `python -m cm_lib corpus build --out {path}`)")
     return load_from_disk(str(path / "pretrain")), load_from_disk(str(path / "sft"))

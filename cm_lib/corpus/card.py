@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from cm_lib.corpus.build import CorpusStats
+from cm_lib.corpus.spec import CATEGORIES, PAPER_SHARES, SPLITS, CorpusStats, corpus_preset, default_sources
 
 
 def _table(rows: list[tuple], header: tuple) -> str:
@@ -17,9 +15,7 @@ def _table(rows: list[tuple], header: tuple) -> str:
 
 def command_of(settings: dict) -> str:
     """The CLI command that rebuilds a corpus with these settings."""
-    from cm_lib.corpus.build import default_sources, get_preset
-
-    extra = [s for s in settings["sources"] if s not in default_sources(get_preset(settings["preset"]))]
+    extra = [s for s in settings["sources"] if s not in default_sources(corpus_preset(settings["preset"]))]
     cmd = f"python -m cm_lib corpus build --out DIR --preset {settings['preset']} --seed {settings['seed']}"
     cmd += "".join(f" --source {s}" for s in extra)
     return cmd + (" --allow-restricted" if settings.get("allow_restricted") else "")
@@ -27,8 +23,6 @@ def command_of(settings: dict) -> str:
 
 def render_card(stats: CorpusStats) -> str:
     """Markdown dataset card."""
-    from cm_lib.corpus.build import CATEGORIES, PAPER_SHARES, SPLITS
-
     s = stats.settings
     total_in = sum(stats.inputs.values())
     total_kept = sum(stats.kept.values())

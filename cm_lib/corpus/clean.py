@@ -68,7 +68,7 @@ def clean_one(raw: RawTune) -> tuple[CleanTune | None, str]:
 
 
 def clean_tunes(raws: Iterable[RawTune], progress: bool = False) -> tuple[list[CleanTune], Counter]:
-    """Clean every raw tune; returns the kept tunes and a Counter of rejection reasons."""
+    """Clean every raw tune; returns the kept tunes and a Counter of rejection reasons; notebook 02."""
     raws = list(raws)
     if progress:
         from tqdm.auto import tqdm

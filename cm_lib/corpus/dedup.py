@@ -47,7 +47,7 @@ def intervals(pitches: list[int]) -> list[int]:
 
 
 def interval_signature(pitches: list[int]) -> str:
-    """A short hash of the whole interval sequence: equal for a melody and its transpositions."""
+    """A short hash of the whole interval sequence: equal for a melody and its transpositions; notebook 02."""
     return hashlib.sha1(",".join(map(str, intervals(pitches))).encode()).hexdigest()[:16]
 
 
@@ -124,7 +124,7 @@ def near_duplicate_pairs(melodies: list[list[int]], threshold: float = 0.6) -> l
 
 
 def deduplicate(tunes: list[CleanTune], threshold: float = 0.6, progress: bool = False) -> DedupResult:
-    """Drop exact and transposed copies (keep the first), cluster near-duplicate melodies of the rest."""
+    """Drop exact and transposed copies (keep the first), cluster near-duplicate melodies of the rest; notebook 02."""
     result = DedupResult(kept=[])
     by_text: dict[str, CleanTune] = {}
     by_interval: dict[str, CleanTune] = {}

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from cm_lib.corpus.build import CATEGORIES, PAPER_SHARES
+from cm_lib.corpus.spec import CATEGORIES, PAPER_SHARES
 
 
 def count_tokens(pretrain: Any, tokenizer: Any, split: str = "train", max_records: int | None = None) -> dict[str, int]:
-    """Tokens per category of one split of a pretrain DatasetDict (first `max_records` records)."""
+    """Tokens per category of one split of a pretrain DatasetDict (first `max_records` records); notebook 02."""
     ds = pretrain[split]
     if max_records is not None:
         ds = ds.select(range(min(max_records, len(ds))))

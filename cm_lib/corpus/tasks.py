@@ -1,4 +1,4 @@
-"""Instruction (SFT) tasks modelled on MusicPile-sft, built from analysed tunes and cm_lib.theory.
+"""Instruction (SFT) tasks modelled on MusicPile-sft, built from analysed tunes and cm_lib.theory_questions.
 
 Each task function returns a record dict (instruction, input, output, task, meta) or None when the
 tune does not suit it. Templates vary with the seed. Generation tasks output a complete tune (X:1 ...);
@@ -88,7 +88,7 @@ def _base_meta(info: TuneInfo) -> dict:
 
 
 def chord_conditioned(info: TuneInfo, text: str, rng: random.Random) -> dict | None:
-    """Chords -> a melody over them (the output tune carries the chord symbols)."""
+    """Chords -> a melody over them (the output tune carries the chord symbols); notebook 04."""
     chords = harmonise(info) if not info.has_chords else None
     if not chords:
         return None
@@ -99,7 +99,7 @@ def chord_conditioned(info: TuneInfo, text: str, rng: random.Random) -> dict | N
 
 
 def form_conditioned(info: TuneInfo, text: str, rng: random.Random) -> dict | None:
-    """Form (e.g. AABB) -> a tune with that form."""
+    """Form (e.g. AABB) -> a tune with that form; notebook 04."""
     if not info.bars or len(info.form) < 2:
         return None
     return _record("form_conditioned", _fill(rng, "form_conditioned", key=info.key_text, meter=info.meter,
@@ -107,7 +107,7 @@ def form_conditioned(info: TuneInfo, text: str, rng: random.Random) -> dict | No
 
 
 def motif_continuation(info: TuneInfo, text: str, rng: random.Random) -> dict | None:
-    """The first two bars -> the whole tune."""
+    """The first two bars -> the whole tune; notebook 04."""
     if len(info.bars) < 6:
         return None
     opening = " | ".join(info.bars[:2]) + " |"
@@ -117,7 +117,7 @@ def motif_continuation(info: TuneInfo, text: str, rng: random.Random) -> dict | 
 
 
 def key_meter_conditioned(info: TuneInfo, text: str, rng: random.Random) -> dict | None:
-    """Title, key and meter -> a tune."""
+    """Title, key and meter -> a tune; notebook 04."""
     return _record("key_meter_conditioned", _fill(rng, "key_meter_conditioned", key=info.key_text,
                                                   meter=info.meter, title=info.title), "", text,
                    {**_base_meta(info), "title": info.title})
@@ -151,7 +151,7 @@ def form_extraction(info: TuneInfo, text: str, rng: random.Random) -> dict | Non
 
 
 def key_analysis(info: TuneInfo, text: str, rng: random.Random) -> dict | None:
-    """A tune -> its key."""
+    """A tune -> its key; notebook 04."""
     if info.key_mode == "none":
         return None
     return _record("key_analysis", _fill(rng, "key_analysis"), text, info.key_text, {"key": info.key_text})
@@ -194,8 +194,8 @@ def tasks_for_tune(info: TuneInfo, text: str, rng: random.Random, counts: dict[s
 
 
 def theory_records(n: int, seed: int = 0) -> list[dict]:
-    """Theory Q&A records from cm_lib.theory (answers computed with music21)."""
-    from cm_lib.theory import generate_questions
+    """Theory Q&A records from cm_lib.theory_questions (answers computed with music21)."""
+    from cm_lib.theory_questions import generate_questions
 
     out = []
     for q in generate_questions(n, seed=seed):

@@ -468,7 +468,7 @@ def make_question(kind: str, rng: random.Random) -> TheoryQuestion:
 
 
 def generate_questions(n: int, seed: int = 0, kinds: list[str] | None = None) -> list[TheoryQuestion]:
-    """`n` questions cycling through `kinds` (default all KINDS), deterministic for a seed."""
+    """`n` questions cycling through `kinds` (default all KINDS), deterministic for a seed; notebook 02."""
     kinds = list(kinds) if kinds else list(KINDS)
     for k in kinds:
         if k not in KINDS:

@@ -1,0 +1,94 @@
+"""What a corpus build is: presets, categories, splits, columns, the stats record, the completion marker.
+
+Shared by the builder (`build.py`) and the dataset card (`card.py`); holds no logic that reads data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# A cache-key input of `ensure_corpus`: bump it whenever a change alters what a build writes.
+# 4: a completion marker (MARKER) is written last; empty score sources are listed in stats.inputs.
+BUILDER_VERSION = 4
+MARKER = ".cm_corpus_complete.json"  # written last: a folder without it is not a finished build
+# MusicPile's token shares (ChatMusician paper, table 1).
+PAPER_SHARES: dict[str, float] = {
+    "general": 0.647, "scores": 0.184, "music_verbal": 0.104, "math": 0.041, "code": 0.024,
+}
+CATEGORIES = list(PAPER_SHARES)
+SPLITS = ("train", "validation", "test")
+PRETRAIN_COLUMNS = ["id", "text", "src", "category"]
+SFT_COLUMNS = ["instruction", "input", "output", "src", "id", "task", "meta"]
+
+
+@dataclass(frozen=True)
+class CorpusPreset:
+    """Sizes of one corpus build (presets are data, see CORPUS_PRESETS)."""
+
+    name: str
+    tunes_per_collection: int | None  # None: every tune of each music21 collection
+    bach_chorales: int | None  # 0: none, None: all 408
+    augment_keys: int  # transposed copies per tune (0: off)
+    tasks_per_tune: int
+    theory_questions: int
+    max_math: int
+    max_general_chars: int
+    shares: tuple[tuple[str, float], ...] = tuple(PAPER_SHARES.items())
+    dedup_threshold: float = 0.6
+    validation_frac: float = 0.05
+    test_frac: float = 0.05
+
+
+CORPUS_PRESETS: dict[str, CorpusPreset] = {
+    "smoke": CorpusPreset(name="smoke", tunes_per_collection=30, bach_chorales=4, augment_keys=1, tasks_per_tune=2,
+                          theory_questions=39, max_math=20, max_general_chars=40_000),
+    "small": CorpusPreset(name="small", tunes_per_collection=700, bach_chorales=40, augment_keys=1,
+                          tasks_per_tune=2, theory_questions=1000, max_math=3000, max_general_chars=2_000_000),
+    "full": CorpusPreset(name="full", tunes_per_collection=None, bach_chorales=None, augment_keys=0,
+                         tasks_per_tune=1, theory_questions=1300, max_math=3000, max_general_chars=3_000_000),
+}
+
+
+def corpus_preset(name: str) -> CorpusPreset:
+    """A corpus preset by name (smoke, small, full); taught in notebook 02."""
+    from cm_lib.errors import AssetNotFoundError
+
+    if name not in CORPUS_PRESETS:
+        raise AssetNotFoundError(f"unknown corpus preset {name!r}; choose from {sorted(CORPUS_PRESETS)}")
+    return CORPUS_PRESETS[name]
+
+
+def music21_collections() -> list[str]:
+    """The music21 collections a build reads by default, as `cm_lib.abc.music21_corpus` names them."""
+    from cm_lib.abc.music21_corpus import COLLECTIONS, MISC  # lazy: keeps `python -m cm_lib --help` light
+
+    return [*COLLECTIONS.values(), MISC]
+
+
+def default_sources(preset: CorpusPreset) -> list[str]:
+    """The offline score sources of a preset: music21's collections (+ Bach chorales); notebook 02."""
+    names = [f"music21:{c}" for c in music21_collections()]
+    return names + (["bach"] if preset.bach_chorales != 0 else [])
+
+
+@dataclass
+class CorpusStats:
+    """Every figure of a build (also written to stats.json and the dataset card)."""
+
+    settings: dict[str, Any]
+    inputs: dict[str, int] = field(default_factory=dict)  # raw tunes per score source (0: it yielded none)
+    kept: dict[str, int] = field(default_factory=dict)  # after cleaning and dedup, per source
+    rejections: dict[str, int] = field(default_factory=dict)  # reason -> count
+    duplicates: dict[str, int] = field(default_factory=dict)  # exact / transposed
+    clusters: dict[str, Any] = field(default_factory=dict)  # near-duplicate clusters (count, sizes, examples)
+    augmentation: dict[str, Any] = field(default_factory=dict)
+    pretrain: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> category -> records
+    chars: dict[str, int] = field(default_factory=dict)  # category -> characters (all splits)
+    shares: dict[str, float] = field(default_factory=dict)  # category -> our share of characters
+    sft: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> task -> records
+    licences: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for stats.json."""
+        return asdict(self)
