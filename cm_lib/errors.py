@@ -23,3 +23,7 @@ class HubUnavailableError(CourseError, ConnectionError):
 
 class LicenceError(CourseError, PermissionError):
     """A data source whose terms forbid the requested use (e.g. training LLMs)."""
+
+
+class UsageError(CourseError):
+    """Bad arguments: an option value out of range, an --out that is a file, a folder we may not write into."""
