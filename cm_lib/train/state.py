@@ -141,20 +141,22 @@ def check_run_folder(out: Path, fingerprint: str, resume: bool, overwrite: bool)
         return None
     if any(out.iterdir()) and not is_run_folder(out) and not overwrite:
         raise UsageError(f"{out} is not empty and holds no {RUN_MARKER}, so it is not a cm_lib training run: "
-                         "choose another --out, or pass --overwrite to train into it (files we did not write are kept)")
+                         "choose another --out, or pass --overwrite (overwrite=True) to train into it "
+                         "(files we did not write are kept)")
     if overwrite:
         return None
     if resume:
         resume_from = latest_complete_checkpoint(out)
         if resume_from is not None and run_fingerprint(out) != fingerprint:
-            raise UsageError(f"the checkpoints in {out} were written with other settings (model, data, steps, seed...): "
-                             "rerun with those settings to resume, or pass --overwrite instead of --resume to start over")
+            raise UsageError(f"the checkpoints in {out} were written with other settings (model, data, steps, "
+                             "seed...): rerun with those settings to resume, or pass --overwrite (overwrite=True) "
+                             "instead of --resume to start over")
         return resume_from
     if checkpoints(out) and not (out / RESULT_FILE).is_file():
         complete = latest_complete_checkpoint(out)
         newest = f" (newest complete checkpoint: {complete.name})" if complete else " (no complete checkpoint)"
-        raise UsageError(f"{out} holds an unfinished run{newest}: add --resume to continue it, "
-                         "or --overwrite to start over (deletes its checkpoints)")
+        raise UsageError(f"{out} holds an unfinished run{newest}: add --resume (resume=True) to continue it, "
+                         "or --overwrite (overwrite=True) to start over (deletes its checkpoints)")
     return None
 
 
