@@ -56,7 +56,7 @@ def _runs(smoke: bool, corpus: Path | None) -> dict[str, dict]:
 
 
 def course_runs(smoke: bool) -> dict[str, dict]:
-    """The runs notebooks 03/04 make, as train_cpt/train_sft kwargs (each notebook can rebuild the other's) (notebook 03)."""
+    """The runs notebooks 03/04 make, as train_cpt/train_sft kwargs (each can rebuild the other's) (notebooks 03, 04)."""
     from cm_lib.corpus import ensure_corpus
 
     return _runs(smoke, ensure_corpus(_PLANS[bool(smoke)].corpus))

@@ -132,7 +132,7 @@ def estimate_memory(
     dtype: str = "bf16",
     gradient_checkpointing: bool = True,
 ) -> MemoryEstimate:
-    """Estimated peak GPU memory to train `model` with LoRA (16-bit), QLoRA (4-bit NF4) or full fine-tuning (notebook 03)."""
+    """Estimated peak GPU memory to train `model` with LoRA (16-bit), QLoRA (4-bit NF4) or full fine-tuning."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     if dtype not in DTYPE_BYTES:

@@ -41,7 +41,7 @@ def load_model(
     quantize_4bit: bool | None = None,
     for_training: bool = False,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Model and tokenizer on `device` (default pick_device()); 4-bit NF4 if asked (default: preset's choice where CUDA allows) (notebook 03)."""
+    """Model and tokenizer on `device` (default pick_device()); 4-bit NF4 if asked (default: preset's choice where CUDA allows) (notebooks 03, 06)."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -91,7 +91,7 @@ def load_model(
 
 
 def count_parameters(model: Any, trainable_only: bool = False) -> int:
-    """Number of (trainable) parameters, counting tied weights once (notebook 03)."""
+    """Number of (trainable) parameters, counting tied weights once."""
     seen: set[int] = set()
     total = 0
     for p in model.parameters():

@@ -11,7 +11,7 @@ PAD_CANDIDATES = ["<pad>", "<|endoftext|>", "<|finetune_right_pad_id|>", "<unk>"
 
 
 def fix_pad_token(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
-    """Give the tokenizer a pad token distinct from EOS, taken from its vocabulary where possible (notebook 04).
+    """Give the tokenizer a pad token distinct from EOS, taken from its vocabulary where possible.
 
     If pad == EOS, collators mask every pad position out of the labels, and with it the real EOS at
     the end of each answer: the fine-tuned model never learns to stop. SmolLM2's GGUF sets pad =

@@ -58,7 +58,7 @@ class ModelPreset:
         )
 
     def as_row(self) -> dict:
-        """A flat dict for tables (notebook 03, `models list --json`)."""
+        """A flat dict for tables (`models list --json`)."""
         row = asdict(self)
         row["lora_targets"] = ",".join(self.lora_targets)
         return row
@@ -177,12 +177,12 @@ MODEL_PRESETS: dict[str, ModelPreset] = {
 
 
 def list_presets() -> list[ModelPreset]:
-    """All model presets, smallest first (notebook 03's table, `models list`)."""
+    """All model presets, smallest first (`models list`)."""
     return sorted(MODEL_PRESETS.values(), key=lambda p: p.approx_params)
 
 
 def model_preset(name: str) -> ModelPreset:
-    """The model preset called `name` (notebook 03); AssetNotFoundError listing the known names otherwise."""
+    """The model preset called `name`; AssetNotFoundError listing the known names otherwise."""
     try:
         return MODEL_PRESETS[name]
     except KeyError:

@@ -23,7 +23,7 @@ def check_model(name_or_path: str | os.PathLike) -> None:
 
 
 def prepare(name_or_path: str | os.PathLike) -> Path:
-    """A local HF-format folder (model + tokenizer) for a preset name or an existing folder (notebook 03)."""
+    """A local HF-format folder (model + tokenizer) for a preset name or an existing folder."""
     check_model(name_or_path)
     text = str(name_or_path)
     if text not in MODEL_PRESETS:

@@ -17,7 +17,7 @@ TINY_BUILD_VERSION = 1  # bump when the tiny recipe changes: cached folders are 
 
 
 def iter_corpus_texts() -> Iterator[str]:
-    """The text of every ABC tune in music21's corpus, read by cm_lib.abc (notebook 03's tokenizer data)."""
+    """The text of every ABC tune in music21's corpus, read by cm_lib.abc (the tiny tokenizer's training data)."""
     from cm_lib.abc.music21_corpus import iter_music21_tunes
 
     for _collection, tune in iter_music21_tunes():
@@ -25,7 +25,7 @@ def iter_corpus_texts() -> Iterator[str]:
 
 
 def train_abc_tokenizer(texts: Iterable[str], vocab_size: int = TINY.vocab) -> PreTrainedTokenizerBase:
-    """A byte-level BPE tokenizer with <pad>/<s>/</s> (ids 0/1/2) that prepends <s>, like LLaMA's (notebook 01)."""
+    """A byte-level BPE tokenizer with <pad>/<s>/</s> (ids 0/1/2) that prepends <s>, like LLaMA's (notebook 01, via tokenstats.abc_bpe_tokenizer)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -63,7 +63,7 @@ def build_tiny_model(
     max_positions: int = TINY.max_positions,
     seed: int = 0,
 ) -> PreTrainedModel:
-    """A randomly initialised LlamaForCausalLM sized for CPU (defaults: the `tiny` preset, ~3.7M parameters), seeded (notebook 03)."""
+    """A randomly initialised LlamaForCausalLM sized for CPU (defaults: the `tiny` preset, ~3.7M parameters), seeded."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 

@@ -19,7 +19,7 @@ def split_dir(data: Path, split: str) -> Path:
 
 
 def load_split(data: Path, split: str, part: str = "train") -> Any:
-    """One part (train/validation/test) of a corpus split (pretrain or sft) saved with save_to_disk (notebook 03)."""
+    """One part (train/validation/test) of a corpus split (pretrain or sft) saved with save_to_disk."""
     from datasets import load_from_disk
 
     dd = load_from_disk(str(split_dir(data, split)))

@@ -59,7 +59,7 @@ HARDWARE_PRESETS: dict[str, HardwarePreset] = {
 
 
 def hardware_preset(name: str) -> HardwarePreset:
-    """The named hardware preset (notebook 03), or AssetNotFoundError listing the known ones."""
+    """The named hardware preset (notebook 03, exercise 3), or AssetNotFoundError listing the known ones."""
     try:
         return HARDWARE_PRESETS[name]
     except KeyError:

@@ -26,7 +26,7 @@ def precision_kwargs(spec: Any | None = None) -> dict:
 def training_config_kwargs(preset: HardwarePreset, lora: bool, out: Path, max_steps: int | None = None,
                            save_steps: int | None = None, seed: int = 0, spec: Any | None = None,
                            completion_only: bool = False) -> dict:
-    """Keyword arguments for trl.SFTConfig for this preset on this machine (notebook 03)."""
+    """Keyword arguments for trl.SFTConfig for this preset on this machine (notebook 03, exercise 3)."""
     spec = spec or device_spec()
     on_cpu = str(spec.device) == "cpu"
     steps = max_steps if max_steps is not None else preset.max_steps
@@ -70,7 +70,7 @@ def training_config_kwargs(preset: HardwarePreset, lora: bool, out: Path, max_st
 
 
 def lora_config(preset: HardwarePreset, targets: Sequence[str] | None = None) -> Any:
-    """The PEFT LoraConfig of a hardware preset on `targets` (default: the Llama presets' q/k/v/o/gate/up/down) (notebook 03)."""
+    """The PEFT LoraConfig of a hardware preset on `targets` (default: the Llama presets' q/k/v/o/gate/up/down)."""
     from peft import LoraConfig
 
     from cm_lib.models.presets import lora_targets_for

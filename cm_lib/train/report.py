@@ -18,7 +18,7 @@ def mean_loss(points: list[tuple[int, float]]) -> float:
 
 
 def plot_loss_curves(runs: dict[str, Path], ax: Any = None, title: str = "training loss") -> Any:
-    """Plot the loss curves of several runs (label -> out folder) on one matplotlib axis (notebook 03)."""
+    """Plot the loss curves of several runs (label -> out folder) on one matplotlib axis (notebooks 03, 04)."""
     import matplotlib.pyplot as plt
 
     if ax is None:

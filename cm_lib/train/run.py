@@ -107,7 +107,7 @@ def train_cpt(model: str, data: Path, out: Path | None = None, hardware: str = "
               save_steps: int | None = None, seed: int = 0, resume: bool = False, lora: bool | None = None,
               merge_model: bool = True, callbacks: list | None = None, max_rows: int | None = None,
               overwrite: bool = False) -> TrainResult:
-    """Continual pre-training on DIR/pretrain (packed text); tiny models full-parameter, larger ones LoRA (notebook 03)."""
+    """Continual pre-training on DIR/pretrain (packed text); tiny models full-parameter, larger ones LoRA (notebooks 03, 04)."""
     return _run("cpt", model, data, out, hardware, max_steps, save_steps, seed, resume, lora, merge_model,
                 callbacks, max_rows, overwrite)
 
@@ -122,7 +122,7 @@ def train_sft(model: str, data: Path, out: Path | None = None, hardware: str = "
 
 
 def merge(out: Path) -> Path:
-    """Merge a run's LoRA adapter into its base model, saved in OUT/merged (a full run: OUT/model) (notebook 03)."""
+    """Merge a run's LoRA adapter into its base model, saved in OUT/merged (a full run: OUT/model)."""
     out = Path(out)
     if (out / "model").exists() and not (out / "adapter").exists():
         return out / "model"

@@ -56,7 +56,7 @@ def result_from_json(d: dict, skipped: bool = False) -> TrainResult:
 
 
 def load_result(out: Path) -> TrainResult | None:
-    """The finished run in `out` (its train_result.json), or None (notebook 03)."""
+    """The finished run in `out` (its train_result.json), or None."""
     path = Path(out) / RESULT_FILE
     return result_from_json(json.loads(path.read_text())) if path.exists() else None
 
