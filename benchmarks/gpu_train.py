@@ -5,7 +5,8 @@ Prints one table: tokens/s, MFU and peak GPU memory for
   * a randomly initialised ~1B Llama (TinyLlama-1.1B's shape; full fine-tuning and LoRA),
   * a randomly initialised 7B Llama (LLaMA-2-7B's shape) under QLoRA 4-bit (nf4) at 2,048 tokens.
 Weights are random (LlamaConfig, no download): speed and memory do not depend on their values.
-Needs only torch, transformers, peft and (for QLoRA) bitsandbytes: no TRL, no datasets.
+Needs only torch, transformers, peft and (for QLoRA) bitsandbytes: no TRL, no datasets. Shapes come from
+cm_lib's model presets, the LoRA recipe (r, alpha, dropout, target modules) from its `h100` hardware preset.
 
     python benchmarks/gpu_train.py [--steps 10] [--seq 2048] [--skip-7b]
 
@@ -25,26 +26,20 @@ import time
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-SHAPES = {
-    # SmolLM2-135M (HuggingFaceTB/SmolLM2-135M config.json)
-    "smollm2-135m": dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
-                         num_key_value_heads=3, vocab_size=49152, tie_word_embeddings=True,
-                         max_position_embeddings=8192, rope_theta=100000.0),
-    # TinyLlama-1.1B
-    "llama-1.1b": dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
-                       num_key_value_heads=4, vocab_size=32000, max_position_embeddings=4096),
-    # LLaMA-2-7B
-    "llama2-7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
-                      num_key_value_heads=32, vocab_size=32000, max_position_embeddings=4096),
-}
-LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+from cm_lib.models.presets import model_preset
+from cm_lib.train.presets import hardware_preset
+from cm_lib.train.recipe import lora_config
 
 
-def _lora(model: torch.nn.Module) -> torch.nn.Module:
-    from peft import LoraConfig, get_peft_model
+def _config(name: str) -> LlamaConfig:
+    """LlamaConfig of a model preset's shape (random weights: speed and memory do not depend on their values)."""
+    return LlamaConfig(**model_preset(name).llama_config())
 
-    cfg = LoraConfig(r=64, lora_alpha=16, lora_dropout=0.1, target_modules=LORA_TARGETS, task_type="CAUSAL_LM")
-    return get_peft_model(model, cfg)
+
+def _lora(model: torch.nn.Module, name: str) -> torch.nn.Module:
+    from peft import get_peft_model
+
+    return get_peft_model(model, lora_config(hardware_preset("h100"), model_preset(name).lora_targets))
 
 
 def _step_loop(model: torch.nn.Module, vocab: int, batch: int, seq: int, steps: int) -> tuple[float, float]:
@@ -87,7 +82,7 @@ def _count(model: torch.nn.Module) -> int:
 
 def run_dense(name: str, method: str, batch: int, seq: int, steps: int, peak: float) -> dict:
     """Random-init model in bf16 weights (fp32 master for full FT) with LoRA or full fine-tuning."""
-    cfg = LlamaConfig(**SHAPES[name])
+    cfg = _config(name)
     cfg._attn_implementation = "sdpa"
     torch.manual_seed(0)
     dtype = torch.bfloat16 if method == "lora" else torch.float32
@@ -95,8 +90,8 @@ def run_dense(name: str, method: str, batch: int, seq: int, steps: int, peak: fl
         model = LlamaForCausalLM(cfg).to(dtype)
     n_params = _count(model)
     if method == "lora":
-        model = _lora(model)
-    if name == "llama-1.1b" and method == "full":
+        model = _lora(model, name)
+    if name == "tinyllama-1.1b" and method == "full":
         model.gradient_checkpointing_enable()
     torch.cuda.reset_peak_memory_stats()
     sec, loss = _step_loop(model, cfg.vocab_size, batch, seq, steps)
@@ -116,7 +111,7 @@ def run_qlora_7b(seq: int, steps: int, peak: float) -> dict:
     from peft import prepare_model_for_kbit_training
     from transformers import BitsAndBytesConfig
 
-    cfg = LlamaConfig(**SHAPES["llama2-7b"])
+    cfg = _config("llama2-7b")
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -134,7 +129,7 @@ def run_qlora_7b(seq: int, steps: int, peak: float) -> dict:
         prep_s = time.perf_counter() - t0
     load_gib = torch.cuda.max_memory_allocated() / 2**30
     model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
-    model = _lora(model)
+    model = _lora(model, "llama2-7b")
     n_params = _count(model)
     torch.cuda.reset_peak_memory_stats()
     sec, loss = _step_loop(model, cfg.vocab_size, 1, seq, steps)
@@ -164,8 +159,8 @@ def main() -> None:
     rows = [] if args.only_7b else [
         run_dense("smollm2-135m", "lora", 16, args.seq, args.steps, args.peak_tflops),
         run_dense("smollm2-135m", "full", 16, args.seq, args.steps, args.peak_tflops),
-        run_dense("llama-1.1b", "lora", 8, args.seq, args.steps, args.peak_tflops),
-        run_dense("llama-1.1b", "full", 4, args.seq, args.steps, args.peak_tflops),
+        run_dense("tinyllama-1.1b", "lora", 8, args.seq, args.steps, args.peak_tflops),
+        run_dense("tinyllama-1.1b", "full", 4, args.seq, args.steps, args.peak_tflops),
     ]
     if not args.skip_7b:
         rows.append(run_qlora_7b(args.seq, args.steps, args.peak_tflops))

@@ -84,7 +84,7 @@ def worker(mode: str, model_name: str, tunes: int, seq: int, batch: int) -> dict
     """Train one pass over the tunes in one mode; return its figures (run in a fresh process)."""
     import torch
 
-    from cm_lib.models import load_model
+    from cm_lib.models import load_model, lora_targets_for
     from cm_lib.train import FULL_TRAINING_MAX_PARAMS, hardware_preset, lora_config
 
     torch.manual_seed(0)
@@ -93,7 +93,7 @@ def worker(mode: str, model_name: str, tunes: int, seq: int, batch: int) -> dict
     if n_params > FULL_TRAINING_MAX_PARAMS:
         from peft import get_peft_model
 
-        model = get_peft_model(model, lora_config(hardware_preset("cpu")))
+        model = get_peft_model(model, lora_config(hardware_preset("cpu"), lora_targets_for(type(model).__name__)))
     model.train()
     docs = _token_docs(tok, tunes, seq)
     steps, lost = _batches(mode, docs, seq, batch, tok.pad_token_id)

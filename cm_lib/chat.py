@@ -11,7 +11,7 @@ ANSWER_KEYS = ("answer", "completion", "output", "response")
 
 
 def format_chat(prompt: str, answer: str | None = None) -> str:
-    """ChatMusician's exact string: 'Human: {prompt} </s> Assistant: ' (+ '{answer} </s>'). No system prompt."""
+    """ChatMusician's exact string: 'Human: {prompt} </s> Assistant: ' (+ '{answer} </s>'). No system prompt (notebook 04)."""
     return format_chat_with(LLAMA_EOS, prompt, answer)
 
 
@@ -37,7 +37,7 @@ def eos_marker(tokenizer: Any) -> str:
 
 
 def format_chat_for(tokenizer: Any, prompt: str, answer: str | None = None) -> str:
-    """ChatMusician's template using this tokenizer's real EOS text in place of '</s>'."""
+    """ChatMusician's template using this tokenizer's real EOS text in place of '</s>' (notebook 04)."""
     return format_chat_with(eos_marker(tokenizer), prompt, answer)
 
 
@@ -58,7 +58,7 @@ def split_record(record: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def record_prompt(record: Mapping[str, Any]) -> str:
-    """The Human turn of a MusicPile-sft record: its instruction, then its input (e.g. a tune to analyse) if any."""
+    """The Human turn of a MusicPile-sft record: its instruction, then its input (e.g. a tune to analyse) if any (notebook 04)."""
     inp = str(record.get("input") or "").strip()
     return str(record["instruction"]).strip() + ("\n" + inp if inp else "")
 
@@ -74,7 +74,7 @@ def generation_prompt(tokenizer: Any, prompt: str) -> str:
 
 
 def to_prompt_completion(record: Mapping[str, Any], tokenizer: Any | None = None) -> dict[str, str]:
-    """A TRL prompt/completion row: prompt = 'Human: ... EOS Assistant:', completion = ' ' + answer, no EOS.
+    """A TRL prompt/completion row: prompt = 'Human: ... EOS Assistant:', completion = ' ' + answer, no EOS (notebook 04).
 
     TRL's SFTTrainer appends tokenizer.eos_token to every completion itself (and trains on it), so the
     completion must not carry one: ChatMusician's ' </s>' after the answer would become a double EOS.

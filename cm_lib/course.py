@@ -1,4 +1,5 @@
-"""Run the course headless: execute every notebook in order into runs/notebooks and summarise."""
+"""The course as data and as a run: the plan of training runs notebooks 03/04 make (and 05/06 read), and
+executing every notebook headless into runs/notebooks with a summary."""
 
 from __future__ import annotations
 
@@ -11,6 +12,77 @@ from pathlib import Path
 from cm_lib.config import SMOKE_ENV
 from cm_lib.errors import AssetNotFoundError
 from cm_lib.paths import read_summaries, repo_root, runs_dir, stage_dir
+
+# ---------------------------------------------------------------- the plan of runs (notebooks 03 and 04)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One mode of the course: its corpus preset, hardware preset, base model and step counts."""
+
+    corpus: str
+    hardware: str
+    scratch_steps: int  # the tiny model from scratch (full-parameter)
+    base: str | None  # the model LoRA CPT starts from; None: the tiny model just trained from scratch
+    label: str  # run folder of the CPT and SFT runs: runs/{cpt,sft}/<label>
+    cpt_steps: int
+    sft_steps: int
+
+
+# Smoke: the tiny model from scratch, then LoRA on that trained tiny model, then SFT: seconds.
+# Full (2-core CPU budget, notebooks 03+04 ~12 min): tiny from scratch 100 steps; SmolLM2-135M LoRA CPT
+# 24 steps (~8-10 s/step at 4x256 tokens); SFT 16 steps (~12-16 s/step, batches padded up to 512 tokens).
+_PLANS = {
+    True: _Plan(corpus="smoke", hardware="cpu-smoke", scratch_steps=12, base=None, label="tiny-lora",
+                cpt_steps=3, sft_steps=3),
+    False: _Plan(corpus="small", hardware="cpu", scratch_steps=100, base="smollm2-135m", label="smollm2-135m",
+                 cpt_steps=24, sft_steps=16),
+}
+_TEACHES = {"cpt": "03_lora_continual_pretraining", "sft": "04_supervised_finetuning"}
+
+
+def _runs(smoke: bool, corpus: Path | None) -> dict[str, dict]:
+    """The plan of `smoke` mode as train_cpt/train_sft kwargs, on `corpus`."""
+    plan = _PLANS[bool(smoke)]
+    scratch_out = runs_dir() / "cpt" / "tiny"
+    scratch = dict(model="tiny", data=corpus, out=scratch_out, hardware=plan.hardware,
+                   max_steps=plan.scratch_steps, lora=False)
+    base = plan.base or str(scratch_out / "model")
+    cpt = dict(model=base, data=corpus, out=runs_dir() / "cpt" / plan.label, hardware=plan.hardware,
+               max_steps=plan.cpt_steps, lora=True)
+    sft = dict(model=str(Path(cpt["out"]) / "merged"), data=corpus, out=runs_dir() / "sft" / plan.label,
+               hardware=plan.hardware, max_steps=plan.sft_steps, lora=True)
+    return {"corpus": {"path": corpus}, "scratch": scratch, "cpt": cpt, "sft": sft, "base": {"model": base}}
+
+
+def course_runs(smoke: bool) -> dict[str, dict]:
+    """The runs notebooks 03/04 make, as train_cpt/train_sft kwargs (each can rebuild the other's) (notebooks 03, 04)."""
+    from cm_lib.corpus import ensure_corpus
+
+    return _runs(smoke, ensure_corpus(_PLANS[bool(smoke)].corpus))
+
+
+def course_base_preset(smoke: bool) -> str:
+    """The model preset the course starts from: 'tiny' in smoke mode, 'smollm2-135m' in full mode."""
+    return _PLANS[bool(smoke)].base or "tiny"
+
+
+def course_model_dir(stage: str, smoke: bool) -> Path:
+    """The course's trained `cpt` or `sft` model folder (merged, else full); AssetNotFoundError naming the notebook to run."""
+    if stage not in _TEACHES:
+        raise AssetNotFoundError(f"the course trains 'cpt' and 'sft' models, not {stage!r}")
+    out = Path(_runs(smoke, None)[stage]["out"])
+    for sub in ("merged", "model"):
+        if (out / sub / "config.json").is_file():
+            return out / sub
+    flag = " --smoke" if smoke else ""
+    raise AssetNotFoundError(
+        f"no {stage.upper()} model of the course in {out}: run notebook {_TEACHES[stage]} first "
+        f"(or `python -m cm_lib course run --only {_TEACHES[stage][:2]}{flag}`)"
+    )
+
+
+# ---------------------------------------------------------------- running the notebooks
 
 
 @dataclass

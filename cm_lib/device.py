@@ -8,6 +8,15 @@ from dataclasses import dataclass
 
 import torch
 
+from cm_lib.errors import UsageError
+
+DEVICE_ENV = "CM_DEVICE"
+DEVICE_CHOICES = ("cpu", "cuda", "mps")
+
+
+class DeviceChoiceError(UsageError, ValueError):
+    """A device preference (argument or $CM_DEVICE) that is not cpu, cuda or mps."""
+
 
 @dataclass(frozen=True)
 class DeviceSpec:
@@ -27,9 +36,10 @@ class DeviceSpec:
 
 def pick_device(prefer: str | None = None) -> DeviceSpec:
     """Best available device: prefer='cpu' forces CPU, 'mps' opts in to Apple GPUs, else CUDA if present."""
-    prefer = (prefer or os.environ.get("CM_DEVICE") or "").strip().lower() or None
-    if prefer not in (None, "cpu", "cuda", "mps"):
-        raise ValueError(f"unknown device preference {prefer!r}: use cpu, cuda or mps")
+    source = "device preference" if prefer else f"${DEVICE_ENV}"
+    prefer = (prefer or os.environ.get(DEVICE_ENV) or "").strip().lower() or None
+    if prefer not in (None, *DEVICE_CHOICES):
+        raise DeviceChoiceError(f"unknown {source} {prefer!r}: use {', '.join(DEVICE_CHOICES)} (or leave it unset)")
     if prefer in (None, "cuda") and torch.cuda.is_available():
         name = torch.cuda.get_device_name(0)
         if torch.cuda.is_bf16_supported(including_emulation=False):

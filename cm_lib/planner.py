@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from cm_lib.models import PRESETS, ModelPreset
+from cm_lib.models.presets import LLAMA_LORA_TARGETS, ModelPreset, model_preset
 
 GIB = 2**30
 NF4_BYTES_PER_PARAM = 4.127 / 8
@@ -32,8 +32,6 @@ DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 METHODS = ("lora", "qlora", "full")
 # Usable memory (GiB) of common GPUs, as torch reports it.
 GPUS: dict[str, float] = {"T4 16GB": 14.7, "A100 40GB": 39.4, "H100 80GB": 79.1}
-# Shapes not in the presets: key/value projection width (grouped-query attention).
-KV_DIM = {"tiny": 256, "smollm2-135m": 192, "tinyllama-1.1b": 256}
 
 
 @dataclass(frozen=True)
@@ -48,6 +46,7 @@ class ModelShape:
     intermediate: int
     kv_dim: int
     tied_embeddings: bool = False
+    lora_targets: tuple[str, ...] = LLAMA_LORA_TARGETS
 
 
 @dataclass(frozen=True)
@@ -84,11 +83,7 @@ class MemoryEstimate:
 def model_shape(model: str | ModelPreset | dict[str, Any]) -> ModelShape:
     """A ModelShape from a preset (or its name) or a dict with params, layers, hidden, vocab (+ intermediate, kv_dim)."""
     if isinstance(model, str):
-        if model not in PRESETS:
-            from cm_lib.errors import AssetNotFoundError
-
-            raise AssetNotFoundError(f"unknown model {model!r}; presets: {', '.join(PRESETS)}")
-        model = PRESETS[model]
+        model = model_preset(model)  # AssetNotFoundError listing the presets
     if isinstance(model, ModelPreset):
         return ModelShape(
             name=model.name,
@@ -97,8 +92,9 @@ def model_shape(model: str | ModelPreset | dict[str, Any]) -> ModelShape:
             hidden=model.hidden,
             vocab=model.vocab,
             intermediate=model.intermediate,
-            kv_dim=KV_DIM.get(model.name, model.hidden),
-            tied_embeddings=model.name in ("tiny", "smollm2-135m"),
+            kv_dim=model.kv_dim,
+            tied_embeddings=model.tied_embeddings,
+            lora_targets=model.lora_targets,
         )
     missing = {"params", "layers", "hidden", "vocab"} - set(model)
     if missing:
@@ -117,10 +113,14 @@ def model_shape(model: str | ModelPreset | dict[str, Any]) -> ModelShape:
 
 
 def lora_parameters(shape: ModelShape, r: int) -> int:
-    """LoRA parameters for r on q/k/v/o/gate/up/down of every layer: r * (in + out) per matrix."""
+    """LoRA parameters for rank r on the shape's target matrices of every layer: r * (in + out) per matrix."""
     h, i, kv = shape.hidden, shape.intermediate, shape.kv_dim
-    per_layer = r * ((h + h) * 2 + (h + kv) * 2 + (h + i) * 3)
-    return per_layer * shape.layers
+    dims = {"q_proj": (h, h), "k_proj": (h, kv), "v_proj": (h, kv), "o_proj": (h, h),
+            "gate_proj": (h, i), "up_proj": (h, i), "down_proj": (i, h)}
+    unknown = set(shape.lora_targets) - set(dims)
+    if unknown:
+        raise ValueError(f"no matrix shape known for LoRA targets {sorted(unknown)}")
+    return r * sum(sum(dims[t]) for t in shape.lora_targets) * shape.layers
 
 
 def estimate_memory(
@@ -182,7 +182,7 @@ def memory_table(
     batch: int = 1,
     lora_r: int = 64,
 ) -> list[dict]:
-    """Rows of estimate_memory(...).as_row() over models x methods x seq_lens (defaults: 135M/1B/7B x LoRA/QLoRA x 512/2048)."""
+    """Rows of estimate_memory(...).as_row() over models x methods x seq_lens (defaults: 135M/1B/7B x LoRA/QLoRA x 512/2048) (notebook 03)."""
     models = models or ["smollm2-135m", "tinyllama-1.1b", "llama2-7b"]
     methods = methods or ["lora", "qlora"]
     seq_lens = seq_lens or [512, 2048]

@@ -15,7 +15,7 @@ import torch
 from cm_lib.device import describe_hardware, pick_device
 from cm_lib.errors import AssetNotFoundError, CourseError, HubUnavailableError
 from cm_lib.models import (
-    PRESETS,
+    MODEL_PRESETS,
     count_parameters,
     fix_pad_token,
     iter_corpus_texts,
@@ -48,9 +48,9 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_presets_are_complete_and_sorted() -> None:
     names = [p.name for p in list_presets()]
     assert names == ["tiny", "smollm2-135m", "tinyllama-1.1b", "llama2-7b", "chatmusician-base", "chatmusician"]
-    assert PRESETS["llama2-7b"].gated and PRESETS["llama2-7b"].hub_id == "meta-llama/Llama-2-7b-hf"
-    assert PRESETS["chatmusician"].hub_id == "m-a-p/ChatMusician"
-    assert PRESETS["chatmusician-base"].hub_id == "m-a-p/ChatMusician-Base"
+    assert MODEL_PRESETS["llama2-7b"].gated and MODEL_PRESETS["llama2-7b"].hub_id == "meta-llama/Llama-2-7b-hf"
+    assert MODEL_PRESETS["chatmusician"].hub_id == "m-a-p/ChatMusician"
+    assert MODEL_PRESETS["chatmusician-base"].hub_id == "m-a-p/ChatMusician-Base"
     assert {p.name for p in list_presets() if p.offline} == {"tiny", "smollm2-135m"}
     assert all("q_proj" in p.lora_targets and "down_proj" in p.lora_targets for p in list_presets())
 
@@ -204,7 +204,7 @@ def test_online_path_gated_and_download(monkeypatch: pytest.MonkeyPatch, tiny_di
 
 
 def test_atomic_build_when_another_process_wins(tmp_path: Path) -> None:
-    from cm_lib.models import _atomic_build
+    from cm_lib.models.cache import atomic_build as _atomic_build
 
     final, key = tmp_path / "m", {"preset": "x", "version": 1}
 
@@ -231,3 +231,69 @@ def test_build_tiny_model_is_seeded(tiny_dir: Path) -> None:
     assert not torch.equal(sa["model.embed_tokens.weight"], sc["model.embed_tokens.weight"])
     saved, _ = load_model(str(tiny_dir))  # the cached build is the seed-0 model
     assert torch.equal(saved.state_dict()["model.layers.0.mlp.up_proj.weight"], sa["model.layers.0.mlp.up_proj.weight"])
+
+
+def test_presets_hold_the_real_shapes(smollm2_dir: Path, tiny_dir: Path) -> None:
+    # the facts the planner and benchmarks/gpu_train.py derive from must match the real config.json files
+    for name, folder in (("smollm2-135m", smollm2_dir), ("tiny", tiny_dir)):
+        config = json.loads((folder / "config.json").read_text())
+        expected = MODEL_PRESETS[name].llama_config()
+        rope = config.get("rope_theta", (config.get("rope_parameters") or {}).get("rope_theta"))
+        assert float(rope) == expected.pop("rope_theta"), name
+        assert {k: config[k] for k in expected} == expected, name
+    assert MODEL_PRESETS["smollm2-135m"].kv_dim == 192 and MODEL_PRESETS["llama2-7b"].kv_dim == 4096
+
+
+def test_lora_targets_come_from_the_model_preset(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from cm_lib.models import lora_targets_for
+    from cm_lib.train import hardware_preset, lora_config
+
+    assert lora_targets_for("LlamaForCausalLM") == MODEL_PRESETS["tiny"].lora_targets
+    narrowed = {k: dataclasses.replace(p, lora_targets=("q_proj", "v_proj")) for k, p in MODEL_PRESETS.items()}
+    monkeypatch.setattr("cm_lib.models.presets.MODEL_PRESETS", narrowed)
+    assert set(lora_config(hardware_preset("cpu")).target_modules) == {"q_proj", "v_proj"}
+    with pytest.raises(CourseError, match="GPT2LMHeadModel"):
+        lora_targets_for("GPT2LMHeadModel")
+
+
+def _folder_like(tiny_dir: Path, dest: Path, weights: bool = True) -> Path:
+    import shutil
+
+    dest.mkdir()
+    for f in tiny_dir.iterdir():
+        if f.is_file() and (weights or f.suffix != ".safetensors"):
+            shutil.copy(f, dest / f.name)
+    return dest
+
+
+def test_broken_model_folders_are_one_clear_line(tiny_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from cm_lib.cli import main
+    from cm_lib.models import ModelFolderError
+
+    bad_config = _folder_like(tiny_dir, tmp_path / "bad_config")
+    (bad_config / "config.json").write_text('{"model_type": "llama",')
+    bad_weights = _folder_like(tiny_dir, tmp_path / "bad_weights")
+    (bad_weights / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{garbage")
+    pickles = _folder_like(tiny_dir, tmp_path / "pickles", weights=False)
+    (pickles / "pytorch_model.bin").write_bytes(b"\x80\x04K\x01.")  # a pickle: never opened
+    for folder, words in ((bad_config, "config.json is not valid JSON"),
+                          (bad_weights, "model.safetensors is not a valid safetensors file"),
+                          (pickles, "holds only pickle weights (pytorch_model.bin): cm_lib refuses pickles")):
+        assert main(["models", "prepare", str(folder), "--json"]) == 2, folder
+        captured = capsys.readouterr()
+        assert captured.out == "" and words in captured.err and captured.err.count("\n") == 1, captured.err
+        assert "weights_only" not in captured.err and "parameters" not in captured.err
+        with pytest.raises(ModelFolderError):
+            load_model(str(folder))
+    with pytest.raises(ModelFolderError):
+        model_info(pickles)  # not "0 parameters"
+
+
+def test_bad_device_choice_is_a_course_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CM_DEVICE", "gpu")
+    with pytest.raises(CourseError, match=r"\$CM_DEVICE 'gpu'.*cpu, cuda, mps"):
+        pick_device()
+    monkeypatch.setenv("CM_DEVICE", "cpu")
+    assert pick_device().device == "cpu"

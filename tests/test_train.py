@@ -164,3 +164,67 @@ def test_cli_runs_under_accelerate_launch_with_two_processes(env: dict) -> None:
     assert state["global_step"] == 3 and state["max_steps"] == 3
     assert "cpt: 3 steps" in proc.stdout
     assert (out / "model" / "config.json").exists()
+
+
+def test_resume_skips_a_partial_checkpoint_and_a_rerun_without_resume_is_refused(env: dict) -> None:
+    from cm_lib.errors import UsageError
+    from cm_lib.train import latest_complete_checkpoint, loss_curve, train_cpt
+
+    kw = dict(hardware="cpu-smoke", max_steps=6, save_steps=2, seed=2, merge_model=False)
+    train_cpt("tiny", env["data"], out=env["root"] / "ref6", **kw)
+    out = env["root"] / "partial"
+    with pytest.raises(KeyboardInterrupt):
+        train_cpt("tiny", env["data"], out=out, callbacks=[_Crash(5)], **kw)
+    (out / "checkpoint-4" / "trainer_state.json").unlink()  # as if interrupted while saving checkpoint-4
+    assert latest_complete_checkpoint(out) == out / "checkpoint-2"
+    with pytest.raises(UsageError, match=r"unfinished run \(newest complete checkpoint: checkpoint-2\).*--resume.*--overwrite"):
+        train_cpt("tiny", env["data"], out=out, **kw)
+    assert (out / "checkpoint-2" / "trainer_state.json").is_file() and (out / "checkpoint-4").is_dir()  # nothing lost
+    resumed = train_cpt("tiny", env["data"], out=out, resume=True, **kw)
+    assert resumed.steps == 6
+    a, b = dict(loss_curve(env["root"] / "ref6")), dict(loss_curve(out))
+    for step in (3, 4, 5, 6):  # trained again from checkpoint-2: the same losses as the uninterrupted run
+        assert math.isclose(a[step], b[step], rel_tol=1e-4), (step, a[step], b[step])
+    with pytest.raises(UsageError, match="other settings"):  # resuming someone else's checkpoints
+        train_cpt("tiny", env["data"], out=out, resume=True, **{**kw, "seed": 3})
+
+
+def test_out_folder_of_someone_else_is_refused_and_kept(env: dict) -> None:
+    from cm_lib.errors import UsageError
+    from cm_lib.train import train_cpt
+
+    out = env["root"] / "users_folder"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes")
+    (out / "model").mkdir()
+    (out / "model" / "mine.txt").write_text("mine")
+    with pytest.raises(UsageError, match="not a cm_lib training run.*--overwrite"):
+        train_cpt("tiny", env["data"], out=out, hardware="cpu-smoke", max_steps=2)
+    assert sorted(p.name for p in out.rglob("*")) == ["mine.txt", "model", "notes.txt"]
+    r = train_cpt("tiny", env["data"], out=out, hardware="cpu-smoke", max_steps=2, merge_model=False, overwrite=True)
+    assert r.steps == 2 and (out / "notes.txt").read_text() == "my notes"  # --overwrite replaces only our files
+    assert (out / "cm_run.json").is_file() and (out / "train_result.json").is_file()
+
+
+def _cli(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str]:
+    from cm_lib.cli import main
+
+    code = main(argv)
+    return code, capsys.readouterr().err
+
+
+def test_cli_bad_arguments_are_one_line_exit_2_and_create_nothing(env: dict, capsys: pytest.CaptureFixture,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    base = ["train", "cpt", "--data", str(env["data"]), "--hardware", "cpu-smoke"]
+    a_file = env["root"] / "a_file"
+    a_file.write_text("not a folder")
+    code, err = _cli([*base, "--model", "tiny", "--out", str(a_file), "--max-steps", "1"], capsys)
+    assert (code, err.count("\n")) == (2, 1) and "is a file" in err and a_file.read_text() == "not a folder"
+    out = env["root"] / "never_made"
+    code, err = _cli([*base, "--model", "tiny", "--out", str(out), "--max-steps", "-5"], capsys)
+    assert code == 2 and "max_steps must be a positive" in err and not out.exists()
+    code, err = _cli([*base, "--model", "no-such-model", "--out", str(out)], capsys)
+    assert code == 2 and "unknown model 'no-such-model'" in err and not out.exists()
+    monkeypatch.setenv("CM_DEVICE", "gpu")
+    code, err = _cli([*base, "--model", "tiny", "--out", str(out), "--max-steps", "1"], capsys)
+    assert code == 2 and "CM_DEVICE" in err and "'gpu'" in err and "Traceback" not in err and not out.exists()

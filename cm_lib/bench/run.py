@@ -158,16 +158,16 @@ def write_json(result: dict[str, Any], path: str | Path) -> Path:
 
 
 def course_models(smoke: bool = False) -> dict[str, str]:
-    """The models to probe: the base preset, plus the CPT and SFT models of notebooks 03-04 if on disk."""
-    from cm_lib.paths import runs_dir
+    """The models to probe: the base preset, plus the CPT and SFT models of notebooks 03-04 if on disk (notebook 06)."""
+    from cm_lib.course import course_base_preset, course_model_dir
+    from cm_lib.errors import AssetNotFoundError
 
-    base = "tiny" if smoke else "smollm2-135m"
-    label = "tiny-lora" if smoke else "smollm2-135m"
+    base = course_base_preset(smoke)
     models = {f"base ({base})": base}
     for stage in ("cpt", "sft"):
-        for sub in ("merged", "model"):
-            path = runs_dir() / stage / label / sub
-            if (path / "config.json").is_file():
-                models[f"{stage.upper()} ({label})"] = str(path)
-                break
+        try:
+            path = course_model_dir(stage, smoke)
+        except AssetNotFoundError:
+            continue
+        models[f"{stage.upper()} ({path.parent.name})"] = str(path)
     return models

@@ -9,7 +9,7 @@ from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `train` subcommand with its `cpt` and `sft` stages."""
-    from cm_lib.train import HARDWARE_PRESETS  # light: dataclasses only
+    from cm_lib.train.presets import HARDWARE_PRESETS  # light: dataclasses only
 
     parser = subparsers.add_parser("train", help="continual pre-training (cpt) or supervised fine-tuning (sft)")
     parser.add_argument("stage", choices=["cpt", "sft"], help="cpt: packed ABC text; sft: instructions, answer-only loss")
@@ -20,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-steps", type=int, default=None, help="optimizer steps (default: the preset's)")
     parser.add_argument("--save-steps", type=int, default=None, help="checkpoint every N steps")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint in --out")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start over in --out: delete an earlier run's checkpoints and outputs (other files are kept)")
     parser.add_argument("--lora", choices=["auto", "yes", "no"], default="auto",
                         help="auto: full-parameter for small (<50M) models, LoRA otherwise")
     parser.add_argument("--no-merge", action="store_true", help="skip merging the adapter into the base model")
@@ -36,7 +38,7 @@ def _run(args: argparse.Namespace) -> int:
     lora = {"auto": None, "yes": True, "no": False}[args.lora]
     result = fn(args.model, args.data, out=args.out, hardware=args.hardware, max_steps=args.max_steps,
                 save_steps=args.save_steps, seed=args.seed, resume=args.resume, lora=lora,
-                merge_model=not args.no_merge)
+                merge_model=not args.no_merge, overwrite=args.overwrite)
     if args.json:
         print(json.dumps(result.to_json(), default=str))
     elif result.first_loss == result.first_loss:  # rank 0 (other ranks return NaN losses and print nothing)

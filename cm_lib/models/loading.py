@@ -1,0 +1,102 @@
+"""Loading a prepared model and tokenizer on cm_lib.device's device and precision (optionally 4-bit NF4)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import TYPE_CHECKING, Any
+
+from cm_lib.errors import CourseError
+from cm_lib.models.folder import ModelFolderError
+from cm_lib.models.pad import fix_pad_token
+from cm_lib.models.presets import MODEL_PRESETS
+from cm_lib.models.resolve import prepare
+
+if TYPE_CHECKING:  # heavy imports stay inside functions so the CLI starts fast
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from cm_lib.device import DeviceSpec
+
+
+def load_tokenizer(name_or_path: str | os.PathLike) -> PreTrainedTokenizerBase:
+    """The tokenizer of a preset or folder, with a pad token distinct from EOS (notebook 04)."""
+    from transformers import AutoTokenizer
+
+    path = prepare(name_or_path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as err:
+        raise ModelFolderError(f"cannot load the tokenizer in {path}: {err}") from None
+    return fix_pad_token(tokenizer)
+
+
+def can_quantize_4bit(device: DeviceSpec) -> bool:
+    """True when 4-bit QLoRA is possible: CUDA and bitsandbytes importable."""
+    return device.is_cuda and importlib.util.find_spec("bitsandbytes") is not None
+
+
+def load_model(
+    name_or_path: str | os.PathLike,
+    device: DeviceSpec | None = None,
+    quantize_4bit: bool | None = None,
+    for_training: bool = False,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Model and tokenizer on `device` (default pick_device()); 4-bit NF4 if asked (default: preset's choice where CUDA allows) (notebooks 03, 06)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from cm_lib.device import pick_device
+
+    spec = device or pick_device()
+    path = prepare(name_or_path)
+    tokenizer = load_tokenizer(path)
+    preset = MODEL_PRESETS.get(str(name_or_path))
+    if quantize_4bit is None:
+        quantize_4bit = bool(preset and preset.quantize_4bit_default) and can_quantize_4bit(spec)
+    elif quantize_4bit and not can_quantize_4bit(spec):
+        raise CourseError(
+            f"4-bit loading needs an NVIDIA GPU and bitsandbytes (pip install -r requirements-gpu.lock); "
+            f"this device is {spec.name}. Use quantize_4bit=False (LoRA in {spec.dtype}) instead."
+        )
+    kwargs: dict[str, Any] = {"dtype": spec.dtype, "use_safetensors": True}
+    if quantize_4bit:
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=spec.dtype,
+        )
+        kwargs["device_map"] = {"": torch.cuda.current_device()}
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    except (OSError, ValueError) as err:
+        raise ModelFolderError(f"cannot load the model in {path}: {err}") from None
+    if not quantize_4bit:
+        model.to(spec.device)
+    if len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        model.resize_token_embeddings(len(tokenizer))
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    if for_training:
+        model.config.use_cache = False
+        if quantize_4bit:
+            from peft import prepare_model_for_kbit_training
+
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+    else:
+        model.eval()
+    return model, tokenizer
+
+
+def count_parameters(model: Any, trainable_only: bool = False) -> int:
+    """Number of (trainable) parameters, counting tied weights once."""
+    seen: set[int] = set()
+    total = 0
+    for p in model.parameters():
+        if id(p) in seen or (trainable_only and not p.requires_grad):
+            continue
+        seen.add(id(p))
+        total += p.numel()
+    return total

@@ -1,0 +1,26 @@
+"""Continual pre-training (CPT) and supervised fine-tuning (SFT) with TRL + PEFT, hardware presets as data.
+
+One function per stage (`train_cpt`, `train_sft`), both built on `build_trainer`, writing to
+`runs/cpt/<model>/` and `runs/sft/<model>/`: standard checkpoints, `trainer_state.json`, the LoRA
+adapter (or the full model), a merged model, a model card and `train_result.json` (written last: the
+run is complete). A second call with the same settings returns the finished run from disk;
+`resume=True` continues an interrupted run from its newest complete checkpoint.
+
+presets: hardware presets; recipe: SFTConfig/LoRA kwargs; data: corpus splits; trainer: the SFTTrainer;
+state: a run folder on disk; run: train_cpt/train_sft/merge; report: model card, plots, HTML.
+"""
+
+from cm_lib.train.data import load_split
+from cm_lib.train.presets import HARDWARE_PRESETS, HardwarePreset, hardware_preset
+from cm_lib.train.recipe import lora_config, precision_kwargs, training_config_kwargs
+from cm_lib.train.report import labels_html, plot_loss_curves, write_model_card
+from cm_lib.train.run import merge, train_cpt, train_sft
+from cm_lib.train.state import TrainResult, latest_complete_checkpoint, load_result, loss_curve
+from cm_lib.train.trainer import FULL_TRAINING_MAX_PARAMS, build_trainer, example_labels, trained_text
+
+__all__ = [
+    "FULL_TRAINING_MAX_PARAMS", "HARDWARE_PRESETS", "HardwarePreset", "TrainResult", "build_trainer", "example_labels",
+    "hardware_preset", "labels_html", "latest_complete_checkpoint", "load_result", "load_split", "lora_config",
+    "loss_curve", "merge", "plot_loss_curves", "precision_kwargs", "train_cpt", "train_sft", "trained_text",
+    "training_config_kwargs", "write_model_card",
+]

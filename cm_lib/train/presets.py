@@ -1,0 +1,66 @@
+"""Hardware presets as data: batch, length, packing, checkpointing, LoRA and optimiser settings per kind of machine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cm_lib.errors import AssetNotFoundError
+
+
+@dataclass(frozen=True)
+class HardwarePreset:
+    """Batch, length, packing, checkpointing, LoRA and optimiser settings for one kind of machine."""
+
+    name: str
+    description: str
+    seq_len: int  # CPT block length
+    batch_size: int
+    sft_seq_len: int = 512  # SFT: longer examples are dropped (counted), never truncated (that would cut the EOS)
+    grad_accum: int = 1
+    max_steps: int | None = None  # None: train `epochs` epochs
+    epochs: float = 1.0
+    packing_strategy: str = "wrapped"  # "wrapped" (plain blocks) or "bfd" (padding-free, needs flash/sdpa)
+    gradient_checkpointing: bool = False
+    quantize_4bit: bool | None = False  # None: QLoRA when the model is large (>= 1B) and CUDA is present
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    learning_rate: float = 5e-4  # LoRA
+    full_learning_rate: float = 2e-3  # full-parameter training of a small model
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+
+
+HARDWARE_PRESETS: dict[str, HardwarePreset] = {
+    p.name: p
+    for p in [
+        HardwarePreset("cpu-smoke", "a few steps to prove the pipeline runs (CI, smoke notebooks)",
+                       seq_len=128, batch_size=2, max_steps=4, sft_seq_len=384),
+        HardwarePreset("cpu", "LoRA on a 135M model on a laptop CPU: fp32, plain blocks, no checkpointing",
+                       seq_len=256, batch_size=4, max_steps=30),
+        HardwarePreset("colab-t4", "Colab T4 (16 GB, fp16, no bf16): QLoRA for >= 1B models",
+                       seq_len=1024, batch_size=4, grad_accum=4, sft_seq_len=1024, gradient_checkpointing=True,
+                       quantize_4bit=None, lora_r=64, lora_alpha=16, lora_dropout=0.1, learning_rate=2e-4),
+        HardwarePreset("a100", "A100 (40/80 GB, bf16): padding-free packing with sdpa/FlashAttention",
+                       seq_len=2048, batch_size=8, grad_accum=2, packing_strategy="bfd", sft_seq_len=2048,
+                       gradient_checkpointing=True, quantize_4bit=None, lora_r=64, lora_alpha=16,
+                       lora_dropout=0.1, learning_rate=2e-4),
+        HardwarePreset("h100", "H100 (80 GB, bf16): padding-free packing with sdpa/FlashAttention",
+                       seq_len=2048, batch_size=16, grad_accum=1, packing_strategy="bfd", sft_seq_len=2048,
+                       gradient_checkpointing=True, quantize_4bit=None, lora_r=64, lora_alpha=16,
+                       lora_dropout=0.1, learning_rate=2e-4),
+        HardwarePreset("chatmusician", "ChatMusician's released recipe (LLaMA2-7B, 8 GPUs with DeepSpeed)",
+                       seq_len=2048, batch_size=8, grad_accum=2, epochs=2.0, packing_strategy="bfd", sft_seq_len=2048,
+                       gradient_checkpointing=True, quantize_4bit=None, lora_r=64, lora_alpha=16,
+                       lora_dropout=0.1, learning_rate=1e-4, adam_betas=(0.9, 0.95), weight_decay=0.1),
+    ]
+}
+
+
+def hardware_preset(name: str) -> HardwarePreset:
+    """The named hardware preset (notebook 03, exercise 3), or AssetNotFoundError listing the known ones."""
+    try:
+        return HARDWARE_PRESETS[name]
+    except KeyError:
+        raise AssetNotFoundError(f"unknown hardware preset {name!r}; choose one of {sorted(HARDWARE_PRESETS)}") from None

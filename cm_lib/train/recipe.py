@@ -1,0 +1,85 @@
+"""A hardware preset on this machine -> trl.SFTConfig kwargs, the LoRA config and the 4-bit choice (cm_lib.device decides precision)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cm_lib.train.presets import HardwarePreset
+
+
+def device_spec() -> Any:
+    """cm_lib.device's pick of device and precision."""
+    from cm_lib.device import pick_device
+
+    return pick_device()
+
+
+def precision_kwargs(spec: Any | None = None) -> dict:
+    """bf16/fp16/use_cpu flags for SFTConfig from cm_lib.device (never bf16 or CUDA on a CPU)."""
+    spec = spec or device_spec()
+    on_cpu = str(spec.device) == "cpu"
+    return {"bf16": bool(spec.bf16) and not on_cpu, "fp16": bool(spec.fp16) and not on_cpu, "use_cpu": on_cpu}
+
+
+def training_config_kwargs(preset: HardwarePreset, lora: bool, out: Path, max_steps: int | None = None,
+                           save_steps: int | None = None, seed: int = 0, spec: Any | None = None,
+                           completion_only: bool = False) -> dict:
+    """Keyword arguments for trl.SFTConfig for this preset on this machine (notebook 03, exercise 3)."""
+    spec = spec or device_spec()
+    on_cpu = str(spec.device) == "cpu"
+    steps = max_steps if max_steps is not None else preset.max_steps
+    packing = not completion_only
+    strategy = preset.packing_strategy
+    if strategy == "bfd" and on_cpu:
+        strategy = "wrapped"  # padding-free packing is 2.5x slower without FlashAttention (STACK_NOTES)
+    kw = dict(
+        output_dir=str(out),
+        per_device_train_batch_size=preset.batch_size,
+        gradient_accumulation_steps=preset.grad_accum,
+        max_length=preset.sft_seq_len if completion_only else preset.seq_len,
+        packing=packing,
+        packing_strategy=strategy,
+        completion_only_loss=True if completion_only else None,
+        activation_checkpointing=preset.gradient_checkpointing and not on_cpu,
+        learning_rate=preset.learning_rate if lora else preset.full_learning_rate,
+        adam_beta1=preset.adam_betas[0],
+        adam_beta2=preset.adam_betas[1],
+        weight_decay=preset.weight_decay,
+        warmup_steps=int(preset.warmup_ratio * steps) if steps else 0,
+        lr_scheduler_type="cosine" if (steps or 0) > 50 or steps is None else "constant",
+        optim="adamw_torch",
+        logging_steps=1 if (steps is not None and steps <= 50) else 10,
+        logging_first_step=True,
+        save_steps=save_steps or max(1, steps or 500),
+        save_total_limit=2,
+        seed=seed,
+        data_seed=seed,
+        report_to="none",
+        dataloader_pin_memory=False,
+        dataset_num_proc=None,
+        disable_tqdm=False,
+        **precision_kwargs(spec),
+    )
+    if steps is not None:
+        kw["max_steps"] = steps
+    else:
+        kw["num_train_epochs"] = preset.epochs
+    return kw
+
+
+def lora_config(preset: HardwarePreset, targets: Sequence[str] | None = None) -> Any:
+    """The PEFT LoraConfig of a hardware preset on `targets` (default: the Llama presets' q/k/v/o/gate/up/down)."""
+    from peft import LoraConfig
+
+    from cm_lib.models.presets import lora_targets_for
+
+    modules = list(targets) if targets is not None else list(lora_targets_for("LlamaForCausalLM"))
+    return LoraConfig(r=preset.lora_r, lora_alpha=preset.lora_alpha, lora_dropout=preset.lora_dropout,
+                      target_modules=modules, bias="none", task_type="CAUSAL_LM")
+
+
+def quantize_choice(preset: HardwarePreset, spec: Any) -> bool | None:
+    """What to pass as load_model's quantize_4bit: never 4-bit off CUDA, else the preset's choice (None: the model preset's)."""
+    return preset.quantize_4bit if spec.is_cuda else False

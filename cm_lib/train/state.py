@@ -1,0 +1,173 @@
+"""A run folder on disk: its marker, its checkpoints (complete or not), its result and loss curve.
+
+A folder is ours when it holds RUN_MARKER (written before training starts) or a train_result.json
+(written last, atomically: the mark of a complete run). A checkpoint is complete once the trainer
+wrote its trainer_state.json, the last file of a save.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from cm_lib.errors import AssetNotFoundError, UsageError
+
+RUN_MARKER = "cm_run.json"
+RESULT_FILE = "train_result.json"
+# Everything a run writes into its folder (what --overwrite may delete); other files are never touched.
+RUN_OUTPUTS = ("adapter", "model", "merged", "trainer_state.json", "settings.json", "README.md", RESULT_FILE)
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced: folders, steps, losses (mean of the first/last 3 logged) and speed."""
+
+    stage: str
+    out: Path
+    model_dir: Path  # the adapter (LoRA) or the full model
+    merged_dir: Path | None
+    lora: bool
+    steps: int
+    first_loss: float
+    final_loss: float
+    seconds: float
+    tokens_per_second: float
+    settings: dict = field(default_factory=dict)
+    skipped: bool = False
+
+    def to_json(self) -> dict:
+        """A JSON-safe dict of the result."""
+        d = asdict(self)
+        for k in ("out", "model_dir", "merged_dir"):
+            d[k] = None if d[k] is None else str(d[k])
+        return d
+
+
+def result_from_json(d: dict, skipped: bool = False) -> TrainResult:
+    """TrainResult from its train_result.json."""
+    d = dict(d)
+    d["skipped"] = skipped
+    for k in ("out", "model_dir", "merged_dir"):
+        d[k] = None if d[k] is None else Path(d[k])
+    return TrainResult(**d)
+
+
+def load_result(out: Path) -> TrainResult | None:
+    """The finished run in `out` (its train_result.json), or None."""
+    path = Path(out) / RESULT_FILE
+    return result_from_json(json.loads(path.read_text())) if path.exists() else None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a file through a temporary sibling and a rename: readers see the old file or the whole new one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def checkpoints(out: Path) -> list[Path]:
+    """checkpoint-N folders of a run, oldest first (complete or not)."""
+    found = [p for p in Path(out).glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
+
+
+def is_complete_checkpoint(path: Path) -> bool:
+    """True when the trainer finished saving this checkpoint (its trainer_state.json, written last, parses)."""
+    try:
+        state = json.loads((path / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(state, dict) and "global_step" in state
+
+
+def latest_complete_checkpoint(out: Path) -> Path | None:
+    """The newest checkpoint a run can resume from (partial saves, e.g. interrupted, are skipped), or None."""
+    complete = [c for c in checkpoints(out) if is_complete_checkpoint(c)]
+    return complete[-1] if complete else None
+
+
+def loss_curve(out: Path) -> list[tuple[int, float]]:
+    """(step, training loss) pairs from a run's trainer_state.json (or its newest complete checkpoint's) (notebook 03)."""
+    out = Path(out)
+    path = out / "trainer_state.json"
+    if not path.exists():
+        cp = latest_complete_checkpoint(out)
+        if cp is None:
+            raise AssetNotFoundError(f"no trainer_state.json in {out}")
+        path = cp / "trainer_state.json"
+    hist = json.loads(path.read_text()).get("log_history", [])
+    return [(int(h["step"]), float(h["loss"])) for h in hist if "loss" in h]
+
+
+def is_run_folder(out: Path) -> bool:
+    """True when `out` was written by cm_lib's trainer (its marker or a finished result is there)."""
+    return (out / RUN_MARKER).is_file() or (out / RESULT_FILE).is_file()
+
+
+def run_fingerprint(out: Path) -> str | None:
+    """The settings fingerprint the run in `out` was started with (from its marker), or None."""
+    try:
+        return json.loads((out / RUN_MARKER).read_text()).get("fingerprint")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def remove_outputs(out: Path, keep_checkpoints: bool = False) -> None:
+    """Delete what a run wrote into `out` (RUN_OUTPUTS and, unless kept, checkpoint-N); nothing else."""
+    if not keep_checkpoints:
+        for c in checkpoints(out):
+            shutil.rmtree(c, ignore_errors=True)  # ignore_errors: the ranks of `accelerate launch` race here
+    for name in RUN_OUTPUTS:
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def check_run_folder(out: Path, fingerprint: str, resume: bool, overwrite: bool) -> Path | None:
+    """The checkpoint a run in `out` resumes from (None: start fresh), or UsageError; changes nothing on disk.
+
+    Refused: an --out that is a file; a non-empty folder that is not a run of ours (unless `overwrite`);
+    an unfinished run without `resume` or `overwrite` (its checkpoints would be lost); resuming
+    checkpoints written with other settings.
+    """
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder")
+    if not out.is_dir():
+        return None
+    if any(out.iterdir()) and not is_run_folder(out) and not overwrite:
+        raise UsageError(f"{out} is not empty and holds no {RUN_MARKER}, so it is not a cm_lib training run: "
+                         "choose another --out, or pass --overwrite (overwrite=True) to train into it "
+                         "(files we did not write are kept)")
+    if overwrite:
+        return None
+    if resume:
+        resume_from = latest_complete_checkpoint(out)
+        if resume_from is not None and run_fingerprint(out) != fingerprint:
+            raise UsageError(f"the checkpoints in {out} were written with other settings (model, data, steps, "
+                             "seed...): rerun with those settings to resume, or pass --overwrite (overwrite=True) "
+                             "instead of --resume to start over")
+        return resume_from
+    if checkpoints(out) and not (out / RESULT_FILE).is_file():
+        complete = latest_complete_checkpoint(out)
+        newest = f" (newest complete checkpoint: {complete.name})" if complete else " (no complete checkpoint)"
+        raise UsageError(f"{out} holds an unfinished run{newest}: add --resume (resume=True) to continue it, "
+                         "or --overwrite (overwrite=True) to start over (deletes its checkpoints)")
+    return None
+
+
+def claim_run_folder(out: Path, fingerprint: str, resume_from: Path | None) -> None:
+    """Mark `out` as this run's folder, clearing our earlier outputs (resuming: partial checkpoints only); others are kept."""
+    out.mkdir(parents=True, exist_ok=True)
+    if resume_from is None:
+        remove_outputs(out)
+    else:
+        for c in checkpoints(out):
+            if not is_complete_checkpoint(c):
+                shutil.rmtree(c, ignore_errors=True)  # an interrupted save of ours: the trainer writes it again
+        (out / RESULT_FILE).unlink(missing_ok=True)
+    write_atomic(out / RUN_MARKER, json.dumps({"written_by": "cm_lib.train", "fingerprint": fingerprint}) + "\n")

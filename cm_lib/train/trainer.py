@@ -1,0 +1,90 @@
+"""A ready trl.SFTTrainer for one stage (cpt: packed text; sft: prompt/completion, answer-only loss) and what it trains on."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from cm_lib.errors import CourseError
+from cm_lib.train.data import load_split, sft_dataset
+from cm_lib.train.presets import hardware_preset
+from cm_lib.train.recipe import device_spec, lora_config, quantize_choice, training_config_kwargs
+
+FULL_TRAINING_MAX_PARAMS = 50_000_000  # below this, `lora=None` trains every weight (the tiny model)
+STAGES = ("cpt", "sft")
+
+
+def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str = "cpu",
+                  max_steps: int | None = None, save_steps: int | None = None, seed: int = 0,
+                  lora: bool | None = None, callbacks: list | None = None,
+                  max_rows: int | None = None) -> tuple[Any, dict]:
+    """A ready trl.SFTTrainer for `cpt` (packed text) or `sft` (prompt/completion, answer-only loss) (notebook 04)."""
+    from transformers import set_seed
+    from trl import SFTConfig, SFTTrainer
+
+    from cm_lib.models import load_model, lora_targets_for
+
+    if stage not in STAGES:
+        raise CourseError(f"stage must be 'cpt' or 'sft', not {stage!r}")
+    preset = hardware_preset(hardware)
+    spec = device_spec()
+    set_seed(seed)
+    net, tok = load_model(model, device=spec, quantize_4bit=quantize_choice(preset, spec), for_training=True)
+    n_params = sum(p.numel() for p in net.parameters())
+    use_lora = (n_params > FULL_TRAINING_MAX_PARAMS) if lora is None else bool(lora)
+    ds = load_split(data, "pretrain" if stage == "cpt" else "sft", "train")
+    if max_rows is not None:
+        ds = ds.select(range(min(max_rows, len(ds))))
+    if stage == "cpt":
+        ds = ds.select_columns(["text"])
+        dropped = 0
+    else:
+        ds = sft_dataset(ds, tok)
+        n_before = len(ds)
+        limit = preset.sft_seq_len
+        ds = ds.filter(lambda r: len(tok(r["prompt"] + r["completion"])["input_ids"]) + 1 <= limit)
+        dropped = n_before - len(ds)
+        if not len(ds):
+            raise CourseError(f"every SFT example is longer than {limit} tokens; choose a preset with a longer sft_seq_len")
+    settings = {"stage": stage, "model": model, "data": str(Path(data).resolve()), "hardware": hardware,
+                "max_steps": max_steps, "seed": seed, "lora": use_lora, "rows": len(ds)}
+    settings["dropped_too_long"] = dropped
+    if max_rows is not None:
+        settings["max_rows"] = max_rows
+    kw = training_config_kwargs(preset, use_lora, out, max_steps, save_steps, seed, spec,
+                                completion_only=(stage == "sft"))
+    args = SFTConfig(**kw)
+    peft_config = None
+    if use_lora:
+        peft_config = lora_config(preset, lora_targets_for(type(net).__name__))
+        settings["lora_targets"] = list(peft_config.target_modules)
+    trainer = SFTTrainer(model=net, args=args, train_dataset=ds, processing_class=tok,
+                         peft_config=peft_config, callbacks=callbacks)
+    settings["parameters"] = n_params
+    settings["trainable_parameters"] = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+    settings["preset"] = asdict(preset)
+    return trainer, settings
+
+
+def tokens_seen(trainer: Any) -> int:
+    """Tokens processed so far (batch x length x steps; packed blocks are full)."""
+    a = trainer.args
+    return int(trainer.state.global_step * a.per_device_train_batch_size * a.gradient_accumulation_steps
+               * max(1, a.world_size) * a.max_length)
+
+
+def example_labels(trainer: Any, index: int = 0) -> list[tuple[str, bool]]:
+    """(token text, carries loss) for one training example as the trainer's collator builds it (notebook 04)."""
+    batch = trainer.data_collator([trainer.train_dataset[index]])
+    tok = trainer.processing_class
+    ids = batch["input_ids"][0].tolist()
+    labels = batch["labels"][0].tolist()
+    return [(tok.decode([i]), lab != -100) for i, lab in zip(ids, labels)]
+
+
+def trained_text(trainer: Any, index: int = 0) -> str:
+    """The decoded tokens of one example that carry loss (for SFT: the answer and EOS) (notebook 04)."""
+    batch = trainer.data_collator([trainer.train_dataset[index]])
+    labels = [t for t in batch["labels"][0].tolist() if t != -100]
+    return trainer.processing_class.decode(labels)
