@@ -15,11 +15,12 @@ from pathlib import Path
 
 def time_stages(preset_name: str) -> dict[str, float]:
     """Seconds for reading, cleaning+checking and de-duplicating the preset's score sources."""
-    from cm_lib.corpus.build import collect_raw, default_sources, get_preset
+    from cm_lib.corpus.build import collect_raw
     from cm_lib.corpus.clean import clean_tunes
     from cm_lib.corpus.dedup import deduplicate
+    from cm_lib.corpus.spec import corpus_preset, default_sources
 
-    preset = get_preset(preset_name)
+    preset = corpus_preset(preset_name)
     t0 = time.perf_counter()
     raws = collect_raw(default_sources(preset), preset)
     t1 = time.perf_counter()
