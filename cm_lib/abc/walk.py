@@ -186,6 +186,20 @@ class VoiceState:
     in_grace: bool = False
     chord: list[int] = field(default_factory=list)
     chord_first: Fraction | None = None
+    durations: dict[tuple[str, str, str], tuple[Fraction | None, Fraction]] = field(default_factory=dict, repr=False)
+
+    def duration_of(self, num: str, slashes: str, den: str) -> tuple[Fraction | None, Fraction]:
+        """(written length, duration in whole notes) of a length as written, at this voice's unit length."""
+        key = (num, slashes, den)
+        try:
+            return self.durations[key]
+        except KeyError:
+            pass
+        ln = length_of(num, slashes, den)
+        value = (ln, self.unit if ln is None else ln * self.unit)
+        if len(self.durations) < 1000:
+            self.durations[key] = value
+        return value
 
 
 def first_tune(text: str) -> Tune:
@@ -256,9 +270,11 @@ class Walker:
                     self.meter, self.meter_text = meter, value
                 if self.unit is None:
                     v.unit = default_unit(meter)
+                    v.durations = {}
             elif name == "L":
                 unit = parse_unit(value)
                 v.unit = unit
+                v.durations = {}
                 if len(self.voices) == 1:
                     self.unit = unit
         except ValueError as err:
@@ -285,7 +301,7 @@ class Walker:
             if kind == "note":
                 letter, octs, acc = m.group("letter"), m.group("oct"), m.group("acc")
                 try:
-                    ln = length_of(m.group("nnum"), m.group("nsl"), m.group("nden"))
+                    ln, dur = v.duration_of(m.group("nnum"), m.group("nsl"), m.group("nden"))
                 except NumberTooLargeError as err:
                     yield TooLarge("too_large", text, line, col, m.end(), vid, v.bar, str(err))
                     continue
@@ -298,7 +314,6 @@ class Walker:
                 else:
                     alt = v.bar_acc.get(slot, v.key.get(upper, 0))
                 midi = 12 * (octave + 1) + LETTER_SEMITONE[upper] + alt
-                dur = v.unit if ln is None else ln * v.unit
                 if v.in_chord:
                     v.chord.append(midi)
                     if v.chord_first is None:
@@ -318,14 +333,14 @@ class Walker:
                     v.filled = False
             elif kind == "rest":
                 try:
-                    ln = length_of(m.group("rnum"), m.group("rsl"), m.group("rden"))
+                    ln, dur = v.duration_of(m.group("rnum"), m.group("rsl"), m.group("rden"))
                 except NumberTooLargeError as err:
                     yield TooLarge("too_large", text, line, col, m.end(), vid, v.bar, str(err))
                     continue
                 if not (v.in_chord or v.in_grace):
                     v.filled = True
-                yield Rest("rest", text, line, col, m.end(), vid, v.bar, m.group("rkind") == "x", ln,
-                           v.unit if ln is None else ln * v.unit, v.in_chord, v.in_grace)
+                yield Rest("rest", text, line, col, m.end(), vid, v.bar, m.group("rkind") == "x", ln, dur,
+                           v.in_chord, v.in_grace)
             elif kind == "chord_open":
                 if not v.in_grace:
                     v.in_chord, v.chord, v.chord_first = True, [], None
