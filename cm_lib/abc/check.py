@@ -99,7 +99,7 @@ class CheckResult:
         return [p for p in self.problems if p.severity == "warning"]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Bar:
     dur: int | Fraction  # in TICKS
     measure: int | Fraction | None  # in TICKS; None for free meter

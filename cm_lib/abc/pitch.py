@@ -11,7 +11,7 @@ from cm_lib.abc.walk import Walker, first_tune
 from cm_lib.errors import AbcError
 
 
-@dataclass
+@dataclass(slots=True)
 class NoteEvent:
     """One sounding note (a chord counts once, with its top note): pitch, length, place (notebook 01)."""
 

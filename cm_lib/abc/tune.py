@@ -270,7 +270,17 @@ def read_abc_bytes(path: str | Path) -> bytes:
             os.set_blocking(fd, True)
         with os.fdopen(fd, "rb", closefd=True) as f:
             fd = -1
-            data = f.read(limit + 1)
+            # read what fstat promised (+1 to see growth), then small chunks: f.read(limit) would allocate
+            # the whole limit up front for every file
+            chunks = [f.read(info.st_size + 1)]
+            total = len(chunks[0])
+            while total > info.st_size and total <= limit:
+                chunk = f.read(min(2**20, limit + 1 - total))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     finally:
         if fd >= 0:
             os.close(fd)
