@@ -545,7 +545,7 @@ def _merge_prose(problems: list[Problem]) -> list[Problem]:
 
 
 def check_tune(tune: Tune, level: str = "syntax") -> CheckResult:
-    """Check one parsed tune at `level` ("syntax" or "bars"); never raises on bad text."""
+    """Check one parsed tune at `level` ("syntax" or "bars"); never raises on bad text (notebook 01)."""
     if level not in LEVELS:
         raise AbcError(f"unknown level {level!r}; choose from {LEVELS}")
     checker = _Checker(tune, level)
@@ -564,7 +564,7 @@ def check_tune(tune: Tune, level: str = "syntax") -> CheckResult:
 
 
 def check(text: str, level: str = "syntax") -> CheckResult:
-    """Check the first tune of `text` at `level`; a text with no tune gets a `no-tune` problem."""
+    """Check the first tune of `text` at `level`; a text with no tune gets a `no-tune` problem (notebook 01)."""
     if level not in LEVELS:
         raise AbcError(f"unknown level {level!r}; choose from {LEVELS}")
     tunes = split_tunes(text)
@@ -574,12 +574,12 @@ def check(text: str, level: str = "syntax") -> CheckResult:
 
 
 def check_all(text: str, level: str = "syntax") -> list[tuple[Tune, CheckResult]]:
-    """Check every tune of `text`; [] when there is none."""
+    """Check every tune of `text`; [] when there is none (notebook 01)."""
     return [(t, check_tune(t, level)) for t in split_tunes(text)]
 
 
 def classify(results: Iterable[CheckResult]) -> Counter:
-    """Counter of problem codes over many results (each tune counts once per code)."""
+    """Counter of problem codes over many results (each tune counts once per code) (notebook 01)."""
     counts: Counter = Counter()
     for r in results:
         counts.update(set(r.codes))

@@ -19,7 +19,7 @@ _INLINE_FIELD_RE = re.compile(r"\[([A-Za-z]):[^\]\n]*\]")
 
 
 def clean_tune(text: str, drop_fields: Iterable[str] = DEFAULT_DROP_FIELDS) -> str:
-    """Drop comments, %% directives, the `drop_fields` fields and e-mail addresses; normalise spaces (notebook 02).
+    """Drop comments, %% directives, the `drop_fields` fields and e-mail addresses; normalise spaces (notebooks 01, 02).
 
     Idempotent: cleaning a cleaned tune changes nothing. The result ends with one newline.
     """

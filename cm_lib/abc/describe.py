@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass
 
 from cm_lib.abc.keys import midi_name, parse_key
 from cm_lib.abc.pitch import tune_notes
-from cm_lib.abc.walk import Walker, first_tune, is_chord_symbol
+from cm_lib.abc.tune import parse_tune
+from cm_lib.abc.walk import Walker, is_chord_symbol
 
 
 @dataclass
@@ -36,8 +37,8 @@ class TuneDescription:
 
 
 def describe(text: str) -> TuneDescription:
-    """Describe the first tune of `text`; raises AbcError when there is no tune (notebook 02)."""
-    tune = first_tune(text)
+    """Describe the first tune of `text`; raises AbcError when there is no tune (notebook 01)."""
+    tune = parse_tune(text)
     tonic = mode = None
     if tune.key is not None:
         try:

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from cm_lib.abc.duration import NumberTooLargeError
-from cm_lib.abc.tune import Tune
-from cm_lib.abc.walk import Walker, first_tune
-from cm_lib.errors import AbcError
+from cm_lib.abc.tune import Tune, parse_tune
+from cm_lib.abc.walk import Walker
 
 
 @dataclass(slots=True)
@@ -116,7 +115,7 @@ def tune_notes(tune: Tune, voice: str | None = None) -> list[NoteEvent]:
 
 def notes(text: str, voice: str | None = None) -> list[NoteEvent]:
     """Sounding notes of the first tune in `text` (chords: top note); raises AbcError if no tune (notebook 01)."""
-    return tune_notes(first_tune(text), voice)
+    return tune_notes(parse_tune(text), voice)
 
 
 def pitches(text: str, voice: str | None = None) -> list[int]:
@@ -134,5 +133,3 @@ def durations(text: str, voice: str | None = None) -> list[Fraction]:
             out.append(n.duration)
     return out
 
-
-__all__ = ["AbcError", "NoteEvent", "durations", "notes", "pitches", "tune_notes"]

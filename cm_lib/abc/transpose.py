@@ -13,7 +13,7 @@ from cm_lib.abc.keys import (
     Key,
     parse_key,
 )
-from cm_lib.abc.tune import Tune, split_tunes
+from cm_lib.abc.tune import NO_TUNE, Tune, split_tunes
 from cm_lib.abc.walk import Walker
 from cm_lib.errors import AbcError
 
@@ -145,7 +145,7 @@ def _note_text(step: int, alt_text: str) -> str:
 
 
 def transpose_tune(tune: Tune, semitones: int) -> str:
-    """The text of one parsed tune transposed by `semitones`."""
+    """The text of one parsed tune transposed by `semitones` (notebook 01)."""
     lines = tune.text.split("\n")
     header_key_line = None
     for i in range(tune.header_lines):
@@ -215,7 +215,7 @@ def transpose_tune(tune: Tune, semitones: int) -> str:
 
 
 def transpose(text: str, semitones: int) -> str:
-    """Transpose every tune in `text` by `semitones` (key, notes, accidentals, chord symbols, [K:]) (notebook 02).
+    """Transpose every tune in `text` by `semitones` (key, notes, accidentals, chord symbols, [K:]) (notebooks 01, 02).
 
     Any integer from -MAX_SEMITONES to MAX_SEMITONES works; others raise AbcError, as does text with no tune.
     """
@@ -227,7 +227,7 @@ def transpose(text: str, semitones: int) -> str:
     norm = text.replace("\r\n", "\n").replace("\r", "\n")
     tunes = split_tunes(norm)
     if not tunes:
-        raise AbcError("no tune found (no X: or K: line)")
+        raise AbcError(NO_TUNE)
     lines = norm.split("\n")
     for tune in reversed(tunes):
         start = tune.start_line - 1

@@ -67,7 +67,7 @@ class Tune:
 
 
 def split_voices(body: str, declared: list[str] | None = None) -> dict[str, str]:
-    """Split a tune body into voices: `V:` lines and inline `[V:n]` switch the current voice."""
+    """Split a tune body into voices: `V:` lines and inline `[V:n]` switch the current voice (notebook 01)."""
     voices: dict[str, list[str]] = {}
     for vid in declared or []:
         voices.setdefault(vid, [])
@@ -105,7 +105,7 @@ def _looks_like_continuation(line: str) -> bool:
 
 
 def split_tunes(text: str, source: str = "") -> list[Tune]:
-    """Split ABC text into tunes: each starts at an `X:` line and ends at a blank line (ABC 2.1).
+    """Split ABC text into tunes: each starts at an `X:` line and ends at a blank line (ABC 2.1) (notebook 01).
 
     A blank line followed by more bar-lined music (before the next X:) does not end the tune.
     Text with no X: line but a K: line is taken as one tune (as models often write it).
@@ -174,11 +174,14 @@ def _parse_lines(lines: list[str], index: int = 0, start_line: int = 1, source: 
     )
 
 
+NO_TUNE = "no tune found (no X: or K: line)"
+
+
 def parse_tune(text: str) -> Tune:
-    """The first tune of `text`; raises AbcError when there is none."""
+    """The first tune of `text`; raises AbcError when there is none (notebook 01)."""
     tunes = split_tunes(text)
     if not tunes:
-        raise AbcError("no tune found (no X: or K: line)")
+        raise AbcError(NO_TUNE)
     return tunes[0]
 
 
@@ -247,7 +250,7 @@ def max_abc_bytes() -> int:
 
 
 def read_abc_bytes(path: str | Path) -> bytes:
-    """The bytes of a regular file of at most max_abc_bytes(); AbcError for a FIFO, device or too big a file.
+    """The bytes of a regular file of at most max_abc_bytes(); AbcError for a FIFO, device or too big a file (notebook 01).
 
     The file is opened without blocking and checked with fstat before anything is read, so a FIFO or
     /dev/zero is refused at once instead of hanging or filling memory. Missing files raise OSError.

@@ -33,8 +33,7 @@ from cm_lib.abc.keys import (
     parse_unit,
 )
 from cm_lib.abc.lexer import iter_tokens
-from cm_lib.abc.tune import Tune, split_tunes
-from cm_lib.errors import AbcError
+from cm_lib.abc.tune import Tune, parse_tune
 
 # Kinds of event, in the order of the lexer's alternatives, plus the walker's own "voice" and "too_large".
 EVENT_KINDS = {
@@ -200,14 +199,6 @@ class VoiceState:
         if len(self.durations) < 1000:
             self.durations[key] = value
         return value
-
-
-def first_tune(text: str) -> Tune:
-    """The first tune of `text`; AbcError when there is none (notebook 01)."""
-    tunes = split_tunes(text)
-    if not tunes:
-        raise AbcError("no tune found (no X: or K: line)")
-    return tunes[0]
 
 
 def is_chord_symbol(text: str) -> bool:
@@ -411,4 +402,4 @@ def walk(tune: Tune) -> Walker:
 
 def walk_text(text: str) -> Walker:
     """The events of the first tune of `text`; AbcError when there is no tune (notebook 01)."""
-    return Walker(first_tune(text))
+    return Walker(parse_tune(text))
