@@ -46,7 +46,10 @@ def _read(path: str) -> str | None:
 
     try:
         return read_abc_file(path)
-    except (OSError, UnicodeDecodeError, AbcError) as err:
+    except AbcError as err:  # not a regular file, too big, UTF-16: the message names the file
+        print(f"error: {err}", file=sys.stderr)
+        return None
+    except (OSError, UnicodeDecodeError) as err:
         print(f"error: cannot read {path}: {err.strerror if isinstance(err, OSError) and err.strerror else err}",
               file=sys.stderr)
         return None
