@@ -253,3 +253,42 @@ def test_every_staff_gets_a_clef_even_when_the_abc_names_none() -> None:
     xml = render.abc_to_musicxml(tunes_of("two_voices.abc")[0])
     assert "<sign>F</sign>" in xml and xml.count("<clef>") == 2  # the named bass clef kept, a treble added
     assert render.add_default_clefs(xml) == xml
+
+
+def test_pathological_abc_is_refused_before_abc2xml() -> None:
+    """A line of 3,000 "[" took abc2xml 18 s (10,000: > 90 s); now refused at once with the reason."""
+    import time
+
+    start = time.process_time()
+    with pytest.raises(AbcError, match="syntax errors"):
+        render.abc_to_musicxml("X:1\nK:C\n" + "[" * 3000 + "\n")
+    with pytest.raises(AbcError, match="characters"):
+        render.svg("X:1\nK:C\n" + "A|" * (render.MAX_RENDER_CHARS // 2 + 1) + "\n")
+    assert time.process_time() - start < 5
+
+
+def test_outputs_are_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    target = tmp_path / "mine.svg"
+    target.write_text("the user's file")
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "fsync", full_disk)
+        with pytest.raises(OSError):
+            render.write_atomic(target, b"<svg/>")
+    assert target.read_text() == "the user's file" and sorted(p.name for p in tmp_path.iterdir()) == ["mine.svg"]
+    bad = tmp_path / "bad.abc"
+    bad.write_text("X:1\nT:nothing\nK:C\n")
+    code, _, err = cli(str(bad), "--svg", str(target))  # unrenderable: the named output is not touched
+    assert code == 2 and target.read_text() == "the user's file"
+    src = data_samples_dir() / "basics.abc"
+    code, _, err = cli(str(src), "--svg", str(tmp_path / "a.svg"), "--midi", str(tmp_path / "no" / "a.mid"))
+    assert code == 2 and "cannot write" in err and "Traceback" not in err
+    assert render.staff_count((tmp_path / "a.svg").read_text()) == 1  # the SVG written before is whole
+    code, _, err = cli(str(src), "--wav", str(tmp_path))
+    assert code == 2 and "is a directory" in err
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

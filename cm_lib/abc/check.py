@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
-from cm_lib.abc.lexer import Token, tokenize_body
-from cm_lib.abc.theory import default_unit, meter_numerator, parse_key, parse_meter, parse_unit
+from cm_lib.abc.duration import NumberTooLargeError
 from cm_lib.abc.tune import Tune, split_tunes
+from cm_lib.abc.walk import Walker
 from cm_lib.errors import AbcError
 
 LEVELS = ("syntax", "bars")
@@ -47,6 +47,8 @@ PROBLEM_CODES = {
     "bar-too-long": "a bar longer than the meter allows",
     "missing-bar-line": "a bar longer than the meter that runs over a line end with no bar line",
     "bar-too-short": "a bar shorter than the meter (not a pickup or a section's partial bar)",
+    "number-too-large": "a number with too many digits in a length, tuplet, meter or unit length",
+    "too-many-problems": "more problems than are worth listing (the rest are counted, not listed)",
 }
 
 # Defects that music engravers and players tolerate: reported, but the tune stays ok.
@@ -56,17 +58,6 @@ _INLINE_FIELDS = set("IKLMmNPQRrTUVWw")
 _NOTE_LIKE = {"note", "rest", "chord_close", "mrest"}
 _AFTER_DECO_OK = {"note", "rest", "mrest", "chord_open", "grace_open", "decochar", "deco", "quote", "bar",
                   "slur_open", "tuplet", "ending"}
-
-
-def tuplet_time(p: int, q_text: str | None, compound: bool) -> int:
-    """q of a tuplet (p:q:r): p notes in the time of q; ABC 2.1's default q when it is not written."""
-    if q_text and q_text != "0":
-        return int(q_text)
-    if p in (2, 4, 8):
-        return 3
-    if p in (3, 6):
-        return 2
-    return 3 if compound else 2
 
 
 @dataclass
@@ -108,7 +99,7 @@ class CheckResult:
         return [p for p in self.problems if p.severity == "warning"]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Bar:
     dur: int | Fraction  # in TICKS
     measure: int | Fraction | None  # in TICKS; None for free meter
@@ -123,8 +114,6 @@ class _Bar:
 @dataclass
 class _Voice:
     measure: int | Fraction | None  # TICKS
-    unit: Fraction
-    compound: bool
     bars: list[_Bar] = field(default_factory=list)
     dur: int | Fraction = 0
     n_elems: int = 0
@@ -140,16 +129,23 @@ class _Voice:
     tuplet_total: int = 0
 
 
-_LEN_CACHE: dict[tuple[str, str, str], Fraction | None] = {}
 # Durations are counted in integer ticks (exact for tuplets up to 13 and lengths down to 1/1024):
 # Fraction arithmetic was 40% of the checker's time. A non-integral value falls back to a Fraction.
 TICKS = 2**10 * 3**4 * 5**2 * 7 * 11 * 13
-_TICK_CACHE: dict[tuple[str, str, str, Fraction], int | Fraction | None] = {}
+_TICK_CACHE: dict[Fraction, int | Fraction] = {}
+MAX_PROBLEMS = 1000  # per tune; beyond, problems are counted in one `too-many-problems`
 
 
 def _ticks(value: Fraction) -> int | Fraction:
+    try:
+        return _TICK_CACHE[value]
+    except KeyError:
+        pass
     t = value * TICKS
-    return t.numerator if t.denominator == 1 else t
+    out = t.numerator if t.denominator == 1 else t
+    if len(_TICK_CACHE) < 20000:
+        _TICK_CACHE[value] = out
+    return out
 
 
 def _scale(d: int | Fraction, num: int, den: int) -> int | Fraction:
@@ -157,39 +153,6 @@ def _scale(d: int | Fraction, num: int, den: int) -> int | Fraction:
     if isinstance(x, int) and x % den == 0:
         return x // den
     return Fraction(x, den)
-
-
-def note_ticks(num: str, slashes: str, den: str, unit: Fraction) -> int | Fraction | None:
-    """Duration in TICKS of a written length at unit length `unit`; None for a zero length."""
-    key = (num, slashes, den, unit)
-    try:
-        return _TICK_CACHE[key]
-    except KeyError:
-        pass
-    ln = length_of(num, slashes, den)
-    value = None if ln is None else _ticks(ln * unit)
-    if len(_TICK_CACHE) < 20000:
-        _TICK_CACHE[key] = value
-    return value
-
-
-def length_of(num: str, slashes: str, den: str) -> Fraction | None:
-    """The multiplier written after a note ("3", "/", "3/2", "//"); None if it is zero."""
-    key = (num, slashes, den)
-    try:
-        return _LEN_CACHE[key]
-    except KeyError:
-        pass
-    n = int(num) if num else 1
-    if slashes:
-        d = int(den) if den else 2
-        d *= 2 ** (len(slashes) - 1)
-    else:
-        d = int(den) if den else 1  # digits after a note with no slash cannot occur (regex)
-    value = None if n == 0 or d == 0 else Fraction(n, d)
-    if len(_LEN_CACHE) < 10000:
-        _LEN_CACHE[key] = value
-    return value
 
 
 def _is_section(text: str) -> bool:
@@ -201,22 +164,37 @@ class _Checker:
         self.tune = tune
         self.bars = level == "bars"
         self.problems: list[Problem] = []
-        self.offset = tune.header_lines + 1
-        self.meter: Fraction | None = None
-        self.meter_text = ""
-        self.unit: Fraction | None = None
+        self.n_dropped = 0
+        self.walker = Walker(tune)
         self.voices: dict[str, _Voice] = {}
-        self.vid = "1"
+        # ticks by id() of the walker's duration objects: the walker caches them, so they stay alive and
+        # equal lengths share one object; hashing a Fraction per note was a fifth of the checker's time
+        self.ticks_of: dict[int, tuple[Fraction, int | Fraction]] = {}
+
+    def ticks(self, duration: Fraction) -> int | Fraction:
+        key = id(duration)
+        try:
+            return self.ticks_of[key][1]
+        except KeyError:
+            value = _ticks(duration)
+            self.ticks_of[key] = (duration, value)  # keep the object alive while its id is a key
+            return value
 
     def add(self, code: str, message: str, line: int | None = None, bar: int | None = None) -> None:
+        if len(self.problems) >= MAX_PROBLEMS:
+            self.n_dropped += 1
+            return
         self.problems.append(Problem(code, message, line, bar, "warning" if code in WARNING_CODES else "error"))
+
+    def _field_error(self, name: str, err: ValueError, line: int | None) -> None:
+        code = "number-too-large" if isinstance(err, NumberTooLargeError) else f"bad-{name}"
+        self.add(code, str(err), line)
 
     # -- header -------------------------------------------------------------------------
     def header(self) -> None:
         t = self.tune
-        lines = t.text.split("\n")
         field_line = {}
-        for i, line in enumerate(lines[: t.header_lines]):
+        for i, line in enumerate(t.text.split("\n", t.header_lines)[: t.header_lines]):
             if len(line) > 1 and line[1] == ":":
                 field_line.setdefault(line[0], i + 1)
         if not t.fields or t.fields[0][0] != "X":
@@ -225,66 +203,17 @@ class _Checker:
             self.add("bad-X", f"X:{t.fields[0][1]} is not a reference number", 1)
         if t.key is None or t.fields[-1][0] != "K":
             self.add("missing-K", "no K: field ends the header", max(t.header_lines, 1))
-        for name, value in t.fields:
-            line = field_line.get(name)
-            if name == "K":
-                self._key(value, line)
-            elif name == "M":
-                try:
-                    self.meter = parse_meter(value)
-                    self.meter_text = value
-                except ValueError as err:
-                    self.add("bad-M", str(err), line)
-            elif name == "L":
-                try:
-                    self.unit = parse_unit(value)
-                except ValueError as err:
-                    self.add("bad-L", str(err), line)
-
-    def _key(self, value: str, line: int | None) -> None:
-        try:
-            parse_key(value)
-        except ValueError as err:
-            self.add("bad-K", str(err), line)
+        for name, _value, err in self.walker.header_errors:
+            self._field_error(name, err, field_line.get(name))
 
     # -- voices -------------------------------------------------------------------------
     def voice(self) -> _Voice:
-        v = self.voices.get(self.vid)
+        state = self.walker.current
+        v = self.voices.get(state.id)
         if v is None:
-            unit = self.unit if self.unit is not None else default_unit(self.meter)
-            num = meter_numerator(self.meter_text) if self.meter_text else None
-            v = _Voice(None if self.meter is None else _ticks(self.meter), unit, bool(num and num % 3 == 0 and num > 3))
-            self.voices[self.vid] = v
+            v = _Voice(None if state.meter is None else _ticks(state.meter))
+            self.voices[state.id] = v
         return v
-
-    def set_meter(self, value: str, line: int) -> None:
-        try:
-            meter = parse_meter(value)
-        except ValueError as err:
-            self.add("bad-M", str(err), line)
-            return
-        v = self.voice()
-        v.measure = None if meter is None else _ticks(meter)
-        num = meter_numerator(value)
-        v.compound = bool(num and num % 3 == 0 and num > 3)
-        if len(self.voices) == 1:
-            self.meter, self.meter_text = meter, value
-        if self.unit is None:
-            v.unit = default_unit(meter)
-
-    def set_unit(self, value: str, line: int) -> None:
-        try:
-            unit = parse_unit(value)
-        except ValueError as err:
-            self.add("bad-L", str(err), line)
-            return
-        self.voice().unit = unit
-        if len(self.voices) == 1:
-            self.unit = unit
-
-    def switch_voice(self, value: str) -> None:
-        parts = value.split()
-        self.vid = parts[0] if parts else "1"
 
     def close_bar(self, v: _Voice, text: str, line: int) -> None:
         section = _is_section(text)
@@ -303,9 +232,8 @@ class _Checker:
         v.overlay = False
 
     # -- body ---------------------------------------------------------------------------
-    def body(self, tokens: list[Token]) -> None:  # noqa: C901 - one state machine, kept in one place
+    def body(self) -> None:  # noqa: C901 - one state machine, kept in one place
         add = self.add
-        off = self.offset
         in_chord = False
         chord_first: int | Fraction | None = None
         chord_notes = 0
@@ -325,17 +253,20 @@ class _Checker:
         prev_line = -1
         v = self.voice()
 
-        for tok in tokens:
-            kind = tok.kind
-            line = tok.line + off
-            if tok.line != prev_line:
+        for ev in self.walker:
+            kind = ev.kind
+            if kind == "voice":
+                v = self.voice()
+                continue
+            line = ev.line
+            if line != prev_line:
                 if in_chord:
                     add("unclosed-chord", "chord [ not closed on its line", chord_line, len(v.bars) + 1)
                     in_chord = False
                 if in_grace:
                     add("unclosed-grace", "grace notes { not closed on their line", grace_line, len(v.bars) + 1)
                     in_grace = False
-                prev_line = tok.line
+                prev_line = line
             if pending_deco is not None:
                 if kind not in _AFTER_DECO_OK:
                     add("decoration-without-note", f"decoration {pending_deco[0]!r} is not followed by a note",
@@ -343,13 +274,11 @@ class _Checker:
                 pending_deco = None
             if kind == "space":
                 continue
-            m = tok.m
             if kind == "note":
                 n_music += 1
-                ln = note_ticks(m.group("nnum"), m.group("nsl"), m.group("nden"), v.unit)
-                if ln is None:
-                    add("bad-length", f"note {m.group()!r} has length zero", line, len(v.bars) + 1)
-                    ln = _ticks(v.unit)
+                ln = self.ticks(ev.duration)
+                if ev.length is None:
+                    add("bad-length", f"note {ev.text!r} has length zero", line, len(v.bars) + 1)
                 tie_open = False
                 if in_chord:
                     chord_notes += 1
@@ -363,12 +292,11 @@ class _Checker:
                     broken = None
             elif kind == "rest":
                 n_music += 1
-                ln = note_ticks(m.group("rnum"), m.group("rsl"), m.group("rden"), v.unit)
-                if ln is None:
-                    add("bad-length", f"rest {m.group()!r} has length zero", line, len(v.bars) + 1)
-                    ln = _ticks(v.unit)
+                ln = self.ticks(ev.duration)
+                if ev.length is None:
+                    add("bad-length", f"rest {ev.text!r} has length zero", line, len(v.bars) + 1)
                 if in_chord or in_grace:
-                    add("bad-chord" if in_chord else "bad-grace", f"rest {m.group()!r} inside a chord or grace",
+                    add("bad-chord" if in_chord else "bad-grace", f"rest {ev.text!r} inside a chord or grace",
                         line, len(v.bars) + 1)
                     continue
                 self._open_bar(v, line)
@@ -377,10 +305,10 @@ class _Checker:
             elif kind == "mrest":
                 n_music += 1
                 if in_chord or in_grace:
-                    add("bad-chord" if in_chord else "bad-grace", f"{m.group()!r} inside a chord or grace",
+                    add("bad-chord" if in_chord else "bad-grace", f"{ev.text!r} inside a chord or grace",
                         line, len(v.bars) + 1)
                     continue
-                count = int(m.group("mcount") or 1)
+                count = ev.count
                 self._open_bar(v, line)
                 v.n_elems += 1
                 v.n_mrest += 1
@@ -400,7 +328,7 @@ class _Checker:
                 if chord_notes == 0:
                     add("empty-chord", "chord with no notes", line, len(v.bars) + 1)
                     continue
-                ln = length_of(m.group("cnum"), m.group("csl"), m.group("cden"))
+                ln = ev.length
                 if ln is None:
                     add("bad-length", "chord has length zero", line, len(v.bars) + 1)
                     ln = Fraction(1)
@@ -408,7 +336,7 @@ class _Checker:
                     grace_notes += 1
                     continue
                 self._open_bar(v, line)
-                first = chord_first if chord_first is not None else _ticks(v.unit)
+                first = chord_first if chord_first is not None else _ticks(self.walker.current.unit)
                 last_added = self._element(v, _scale(first, ln.numerator, ln.denominator), broken)
                 broken = None
             elif kind == "grace_open":
@@ -435,30 +363,27 @@ class _Checker:
                     add("dangling-tuplet", "tuplet followed by a bar line instead of its notes",
                         v.tuplet_line, len(v.bars) + 1)
                     v.tuplet_left = 0
-                self.close_bar(v, m.group(), line)
+                self.close_bar(v, ev.text, line)
                 last_added = None
             elif kind == "ending":
                 v.left_section = True
                 if v.bars and v.n_elems == 0:
                     v.bars[-1].right_section = True
             elif kind == "tuplet":
-                p = int(m.group("tp"))
-                q_text, r_text = m.group("tq"), m.group("tr")
-                if p < 2 or (p > 9 and not q_text) or q_text == "0" or r_text == "0":
-                    add("bad-tuplet", f"tuplet {m.group()!r} out of range", line, len(v.bars) + 1)
+                if not ev.valid:
+                    add("bad-tuplet", f"tuplet {ev.text!r} out of range", line, len(v.bars) + 1)
                     continue
-                q = tuplet_time(p, q_text, v.compound)
-                v.tuplet_left = v.tuplet_total = int(r_text) if r_text else p
-                v.tuplet_q, v.tuplet_p = q, p
+                v.tuplet_left = v.tuplet_total = ev.r
+                v.tuplet_q, v.tuplet_p = ev.q, ev.p
                 v.tuplet_line = line
             elif kind == "broken":
                 if prev_kind not in _NOTE_LIKE or last_added is None:
-                    add("bad-broken-rhythm", f"{m.group()!r} does not follow a note", line, len(v.bars) + 1)
+                    add("bad-broken-rhythm", f"{ev.text!r} does not follow a note", line, len(v.bars) + 1)
                     continue
-                n = len(m.group())
+                n = len(ev.text)
                 den = 2**n
                 big = 2 * den - 1  # > : 3/2, >> : 7/4, >>> : 15/8 ; the other note gets 1/den
-                if m.group()[0] == ">":
+                if ev.text[0] == ">":
                     extra, broken = _scale(last_added, big - den, den), (1, den)
                 else:
                     extra, broken = _scale(last_added, 1 - den, den), (big, den)
@@ -482,36 +407,33 @@ class _Checker:
                 else:
                     slurs -= 1
             elif kind == "decochar":
-                pending_deco = (m.group(), line)
-            elif kind == "field":
-                self._inline_field(m.group("fname"), m.group("fvalue"), line)
-                v = self.voice()
-            elif kind == "fieldline":
-                name = tok.name
-                if name == "K":
-                    self._key(tok.value, line)
-                elif name == "M":
-                    self.set_meter(tok.value, line)
-                elif name == "L":
-                    self.set_unit(tok.value, line)
-                elif name == "V":
-                    self.switch_voice(tok.value)
-                    v = self.voice()
-                continue  # a field line does not change prev_kind
+                pending_deco = (ev.text, line)
+            elif kind == "field" or kind == "fieldline":
+                if kind == "field" and ev.name not in _INLINE_FIELDS:
+                    add("bad-inline-field", f"[{ev.name}:...] is not an inline field", line)
+                elif ev.error is not None:
+                    self._field_error(ev.name, ev.error, line)
+                elif ev.name == "M":
+                    meter = self.walker.current.meter
+                    v.measure = None if meter is None else _ticks(meter)
+                if kind == "fieldline":
+                    continue  # a field line does not change prev_kind
+            elif kind == "too_large":
+                add("number-too-large", f"{ev.text[:20]!r}: {ev.message}", line, len(v.bars) + 1)
             elif kind == "unclosed_quote":
                 add("unclosed-quote", "chord symbol or annotation without its closing quote", line, len(v.bars) + 1)
             elif kind == "overlay":
                 v.overlay = True
             elif kind == "other":
-                add("unknown-symbol", f"unexpected {m.group()!r}", line, len(v.bars) + 1)
+                add("unknown-symbol", f"unexpected {ev.text!r}", line, len(v.bars) + 1)
             if in_chord and kind not in ("note", "chord_open", "tie", "decochar", "deco", "unclosed_quote", "other",
                                          "slur_open", "slur_close"):
-                add("bad-chord", f"{m.group()!r} inside a chord", line, len(v.bars) + 1)
+                add("bad-chord", f"{ev.text!r} inside a chord", line, len(v.bars) + 1)
                 in_chord = False
             if in_grace and kind not in ("note", "grace_open", "chord_open", "chord_close", "tie", "slur_open",
                                          "slur_close", "tuplet", "broken", "unclosed_quote", "other", "quote",
                                          "decochar", "deco"):
-                add("bad-grace", f"{m.group()!r} inside grace notes", line, len(v.bars) + 1)
+                add("bad-grace", f"{ev.text!r} inside grace notes", line, len(v.bars) + 1)
                 in_grace = False
             if kind != "slur_close" and kind != "quote":
                 prev_kind = kind
@@ -554,18 +476,6 @@ class _Checker:
             v.dur += dur
         v.n_elems += 1
         return dur
-
-    def _inline_field(self, name: str, value: str, line: int) -> None:
-        if name not in _INLINE_FIELDS:
-            self.add("bad-inline-field", f"[{name}:...] is not an inline field", line)
-        elif name == "K":
-            self._key(value, line)
-        elif name == "M":
-            self.set_meter(value, line)
-        elif name == "L":
-            self.set_unit(value, line)
-        elif name == "V":
-            self.switch_voice(value)
 
     # -- bars level -----------------------------------------------------------------------
     def finish_bars(self) -> None:
@@ -635,23 +545,26 @@ def _merge_prose(problems: list[Problem]) -> list[Problem]:
 
 
 def check_tune(tune: Tune, level: str = "syntax") -> CheckResult:
-    """Check one parsed tune at `level` ("syntax" or "bars"); never raises on bad text."""
+    """Check one parsed tune at `level` ("syntax" or "bars"); never raises on bad text (notebook 01)."""
     if level not in LEVELS:
         raise AbcError(f"unknown level {level!r}; choose from {LEVELS}")
     checker = _Checker(tune, level)
     try:
         checker.header()
-        checker.body(tokenize_body(tune.body))
+        checker.body()
         if level == "bars":
             checker.finish_bars()
     except Exception as err:  # noqa: BLE001 - check() must never raise; a bug shows as a problem
         checker.add("internal-error", f"{type(err).__name__}: {err}")
+    if checker.n_dropped:
+        checker.problems.append(Problem("too-many-problems", f"{checker.n_dropped} more problems not listed",
+                                        tune.text.count("\n") + 1))
     problems = sorted(_merge_prose(checker.problems), key=lambda p: (p.line or 0))
     return CheckResult(not any(p.severity == "error" for p in problems), problems, level)
 
 
 def check(text: str, level: str = "syntax") -> CheckResult:
-    """Check the first tune of `text` at `level`; a text with no tune gets a `no-tune` problem."""
+    """Check the first tune of `text` at `level`; a text with no tune gets a `no-tune` problem (notebook 01)."""
     if level not in LEVELS:
         raise AbcError(f"unknown level {level!r}; choose from {LEVELS}")
     tunes = split_tunes(text)
@@ -661,12 +574,12 @@ def check(text: str, level: str = "syntax") -> CheckResult:
 
 
 def check_all(text: str, level: str = "syntax") -> list[tuple[Tune, CheckResult]]:
-    """Check every tune of `text`; [] when there is none."""
+    """Check every tune of `text`; [] when there is none (notebook 01)."""
     return [(t, check_tune(t, level)) for t in split_tunes(text)]
 
 
 def classify(results: Iterable[CheckResult]) -> Counter:
-    """Counter of problem codes over many results (each tune counts once per code)."""
+    """Counter of problem codes over many results (each tune counts once per code) (notebook 01)."""
     counts: Counter = Counter()
     for r in results:
         counts.update(set(r.codes))

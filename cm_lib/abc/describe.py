@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from cm_lib.abc.lexer import tokenize_body
+from cm_lib.abc.keys import midi_name, parse_key
 from cm_lib.abc.pitch import tune_notes
-from cm_lib.abc.theory import midi_name, parse_key
-from cm_lib.abc.tune import split_tunes
-from cm_lib.errors import AbcError
+from cm_lib.abc.tune import parse_tune
+from cm_lib.abc.walk import Walker, is_chord_symbol
 
 
 @dataclass
@@ -38,11 +37,8 @@ class TuneDescription:
 
 
 def describe(text: str) -> TuneDescription:
-    """Describe the first tune of `text`; raises AbcError when there is no tune."""
-    tunes = split_tunes(text)
-    if not tunes:
-        raise AbcError("no tune found (no X: or K: line)")
-    tune = tunes[0]
+    """Describe the first tune of `text`; raises AbcError when there is no tune (notebook 01)."""
+    tune = parse_tune(text)
     tonic = mode = None
     if tune.key is not None:
         try:
@@ -56,12 +52,12 @@ def describe(text: str) -> TuneDescription:
     first_voice = events[0].voice if events else "1"
     bar_numbers = {e.bar for e in events if e.voice == first_voice}
     has_repeats = has_chords = False
-    for tok in tokenize_body(tune.body):
-        if tok.kind == "bar" and (":" in tok.m.group() or tok.m.group(0)[-1].isdigit()):
+    for ev in Walker(tune):
+        if ev.kind == "bar" and (":" in ev.text or ev.text[-1].isdigit()):
             has_repeats = True
-        elif tok.kind == "ending":
+        elif ev.kind == "ending":
             has_repeats = True
-        elif tok.kind == "quote" and tok.m.group()[1:2] not in ("^", "_", "<", ">", "@", '"'):
+        elif ev.kind == "quote" and is_chord_symbol(ev.text):
             has_chords = True
     low = min(sounding) if sounding else None
     high = max(sounding) if sounding else None

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import NamedTuple
-
-from cm_lib.abc.tune import Tune
 
 _LEN = r"(?P<{p}num>\d*)(?P<{p}sl>/*)(?P<{p}den>\d*)"
 
@@ -54,23 +53,20 @@ class Token(NamedTuple):
     value: str = ""  # field value for kind "fieldline"
 
 
-def tokenize_body(body: str) -> list[Token]:
-    """Tokens of a tune body; field lines (V:, K:, w: ...) become one `fieldline` token each."""
-    out: list[Token] = []
-    append = out.append
+def iter_tokens(body: str) -> Iterator[Token]:
+    """Tokens of a tune body, lazily; field lines (V:, K:, w: ...) become one `fieldline` token each (notebook 01)."""
     for i, line in enumerate(body.split("\n")):
         if not line or line[0] == "%":
             continue
         if len(line) > 1 and line[1] == ":":
             fm = FIELD_LINE_RE.match(line)
             if fm:
-                append(Token("fieldline", i, None, fm.group("name"), fm.group("value")))
+                yield Token("fieldline", i, None, fm.group("name"), fm.group("value"))
                 continue
         for m in TOKEN_RE.finditer(line):
             kind = m.lastgroup
             # lastgroup is the last *closed* group: map inner groups back to their token kind
-            append(Token(_KIND.get(kind, kind), i, m))  # type: ignore[arg-type]
-    return out
+            yield Token(_KIND.get(kind, kind), i, m)  # type: ignore[arg-type]
 
 
 # inner named groups -> the outer token kind they belong to
@@ -80,8 +76,3 @@ _KIND = {
     "mcount": "mrest", "cnum": "chord_close", "csl": "chord_close", "cden": "chord_close", "tp": "tuplet",
     "tq": "tuplet", "tr": "tuplet",
 }
-
-
-def tune_tokens(tune: Tune) -> list[Token]:
-    """Tokens of a tune's body (line indexes relative to the body)."""
-    return tokenize_body(tune.body)

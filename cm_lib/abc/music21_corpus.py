@@ -18,26 +18,26 @@ MISC = "misc"
 
 
 def music21_corpus_dir() -> Path:
-    """The folder of music21's bundled corpus."""
+    """The folder of music21's bundled corpus (notebook 01)."""
     import music21
 
     return Path(music21.__file__).parent / "corpus"
 
 
 def music21_abc_files() -> list[Path]:
-    """Every .abc file in music21's corpus, sorted by relative path."""
+    """Every .abc file in music21's corpus, sorted by relative path (notebook 01)."""
     root = music21_corpus_dir()
     return sorted(root.rglob("*.abc"), key=lambda p: p.relative_to(root).as_posix())
 
 
 def collection_of(path: Path) -> str:
-    """The collection name (essen, oneill, aird, ryan, misc) of a corpus file."""
+    """The collection name (essen, oneill, aird, ryan, misc) of a corpus file (notebook 01)."""
     rel = path.relative_to(music21_corpus_dir())
     return COLLECTIONS.get(rel.parts[0], MISC)
 
 
 def iter_music21_tunes(collections: list[str] | None = None) -> Iterator[tuple[str, Tune]]:
-    """(collection, tune) for every tune of music21's ABC files, in sorted file order."""
+    """(collection, tune) for every tune of music21's ABC files, in sorted file order (notebook 01)."""
     wanted = set(collections) if collections else None
     if wanted is not None:
         unknown = wanted - set(COLLECTIONS.values()) - {MISC}

@@ -5,24 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from cm_lib.abc.check import length_of, tuplet_time
-from cm_lib.abc.lexer import tokenize_body
-from cm_lib.abc.theory import (
-    ACC_VALUE,
-    LETTER_SEMITONE,
-    default_unit,
-    meter_numerator,
-    parse_key,
-    parse_meter,
-    parse_unit,
-)
-from cm_lib.abc.tune import Tune, split_tunes
-from cm_lib.errors import AbcError
+from cm_lib.abc.duration import NumberTooLargeError
+from cm_lib.abc.tune import Tune, parse_tune
+from cm_lib.abc.walk import Walker
 
 
-@dataclass
+@dataclass(slots=True)
 class NoteEvent:
-    """One sounding note (a chord counts once, with its top note): pitch, length, place."""
+    """One sounding note (a chord counts once, with its top note): pitch, length, place (notebook 01)."""
 
     midi: int
     duration: Fraction  # in whole notes
@@ -32,190 +22,109 @@ class NoteEvent:
     tied: bool = False  # continuation of a tie from the previous note of the same pitch
 
 
-def _try(fn, value, default):  # noqa: ANN001, ANN202 - small local helper
-    try:
-        return fn(value)
-    except ValueError:
-        return default
-
-
-def key_accidentals(value: str) -> dict[str, int]:
-    """Letter -> alteration for a K: value; {} when the value is not a valid key."""
-    try:
-        return dict(parse_key(value).accidentals)
-    except ValueError:
-        return {}
-
-
-def midi_of(letter: str, octave: str, acc: str | None, key_acc: dict[str, int], bar_acc: dict) -> int:
-    """MIDI number of a note, updating `bar_acc` (accidentals carried to the end of the bar)."""
-    upper = letter.upper()
-    octave_n = (5 if letter.islower() else 4) + octave.count("'") - octave.count(",")
-    slot = (upper, octave_n)
-    if acc:
-        alt = ACC_VALUE[acc]
-        bar_acc[slot] = alt
-    else:
-        alt = bar_acc.get(slot, key_acc.get(upper, 0))
-    return 12 * (octave_n + 1) + LETTER_SEMITONE[upper] + alt
+def _refuse_absurd(line: int | None, err: ValueError) -> None:
+    if isinstance(err, NumberTooLargeError):
+        where = f"line {line}: " if line else ""
+        raise NumberTooLargeError(f"{where}{err}")
 
 
 def tune_notes(tune: Tune, voice: str | None = None) -> list[NoteEvent]:
-    """Every sounding note of a parsed tune (optionally one voice), in written order."""
-    meter = _try(parse_meter, tune.meter, None) if tune.meter else None
-    unit0 = _try(parse_unit, tune.unit_length, None) if tune.unit_length else None
-    unit_default = unit0 or default_unit(meter)
-    num = meter_numerator(tune.meter or "")
-    compound0 = bool(num and num % 3 == 0 and num > 3)
-    key0 = key_accidentals(tune.key) if tune.key is not None else {}
-    off = tune.header_lines + 1
-    state: dict[str, dict] = {}
-    vid = "1"
+    """Every sounding note of a parsed tune (optionally one voice), in written order (notebook 01).
 
-    def vstate(v: str) -> dict:
-        if v not in state:
-            state[v] = {"key": key0, "acc": {}, "unit": unit_default, "bar": 1, "filled": False, "tup": 0, "tf": Fraction(1),
-                        "compound": compound0}
-        return state[v]
-
+    Raises AbcError (NumberTooLargeError) for a number with too many digits; other defects are read
+    leniently (see `check` for them).
+    """
+    walker = Walker(tune)
+    for _name, _value, err in walker.header_errors:
+        _refuse_absurd(None, err)
     out: list[NoteEvent] = []
-    s = vstate(vid)
-    in_chord = in_grace = False
-    chord: list[int] = []
-    chord_len: Fraction | None = None
-    chord_line = 0
+    tuplet: dict[str, tuple[int, Fraction]] = {}  # voice -> (notes left, ratio)
     tie_from: int | None = None
     tie_pending: int | None = None
     broken: Fraction | None = None
     last: NoteEvent | None = None
 
-    def emit(midi: int, dur: Fraction, line: int) -> None:
+    def emit(midi: int, dur: Fraction, vid: str, line: int, bar: int) -> None:
         nonlocal tie_pending, broken, last
-        if s["tup"]:
-            dur = dur * s["tf"]
-            s["tup"] -= 1
+        left, ratio = tuplet.get(vid, (0, Fraction(1)))
+        if left:
+            dur = dur * ratio
+            tuplet[vid] = (left - 1, ratio)
         if broken is not None:
             dur = dur * broken
             broken = None
         tied = tie_pending is not None and tie_pending == midi
         tie_pending = None
-        ev = NoteEvent(midi, dur, vid, line, s["bar"], tied)
-        s["filled"] = True
+        ev = NoteEvent(midi, dur, vid, line, bar, tied)
         if voice is None or voice == vid:
             out.append(ev)
         last = ev
 
-    for tok in tokenize_body(tune.body):
-        kind = tok.kind
-        m = tok.m
-        line = tok.line + off
+    chord_line = 0
+    for ev in walker:
+        kind = ev.kind
         if kind == "note":
-            midi = midi_of(m.group("letter"), m.group("oct"), m.group("acc"), s["key"], s["acc"])
-            ln = length_of(m.group("nnum"), m.group("nsl"), m.group("nden")) or Fraction(1)
-            if in_grace:
+            if ev.in_grace or ev.in_chord:
                 continue
-            if in_chord:
-                chord.append(midi)
-                if chord_len is None:
-                    chord_len = ln
-                continue
-            emit(midi, ln * s["unit"], line)
-            tie_from = midi
+            emit(ev.midi, ev.duration, ev.voice, ev.line, ev.bar)
+            tie_from = ev.midi
         elif kind == "rest":
-            if in_chord or in_grace:
+            if ev.in_chord or ev.in_grace:
                 continue
-            ln = length_of(m.group("rnum"), m.group("rsl"), m.group("rden")) or Fraction(1)
-            if s["tup"]:
-                s["tup"] -= 1
-            s["filled"] = True
+            left, ratio = tuplet.get(ev.voice, (0, Fraction(1)))
+            if left:
+                tuplet[ev.voice] = (left - 1, ratio)
             broken = None
             tie_pending = None
             last = None
-        elif kind == "mrest":
-            if not (in_chord or in_grace):
-                s["filled"] = True
         elif kind == "chord_open":
-            if not in_grace:
-                in_chord, chord, chord_len, chord_line = True, [], None, line
+            chord_line = ev.line
         elif kind == "chord_close":
-            if in_chord:
-                in_chord = False
-                if chord:
-                    ln = length_of(m.group("cnum"), m.group("csl"), m.group("cden")) or Fraction(1)
-                    top = max(chord)
-                    emit(top, (chord_len or Fraction(1)) * ln * s["unit"], chord_line)
-                    tie_from = top
-        elif kind == "grace_open":
-            in_grace = True
-        elif kind == "grace_close":
-            in_grace = False
+            if ev.midis:
+                top = max(ev.midis)
+                emit(top, (ev.first_duration or Fraction(1)) * (ev.length or Fraction(1)), ev.voice, chord_line,
+                     ev.bar)
+                tie_from = top
         elif kind == "tie":
-            if not in_chord:
+            if not walker.current.in_chord:
                 tie_pending = tie_from
         elif kind == "broken":
             if last is not None:
-                n = len(m.group())
+                n = len(ev.text)
                 small = Fraction(1, 2**n)
                 big = 2 - small
-                left, right = (big, small) if m.group()[0] == ">" else (small, big)
-                last.duration = last.duration * left
-                broken = right
+                left_f, right_f = (big, small) if ev.text[0] == ">" else (small, big)
+                last.duration = last.duration * left_f
+                broken = right_f
         elif kind == "tuplet":
-            p = int(m.group("tp"))
-            if p < 2:
-                continue
-            q_text, r_text = m.group("tq"), m.group("tr")
-            q = tuplet_time(p, q_text, s["compound"])
-            s["tup"] = int(r_text) if r_text and r_text != "0" else p
-            s["tf"] = Fraction(q, p)
+            if ev.p >= 2:
+                tuplet[ev.voice] = (ev.r, ev.ratio)
         elif kind == "bar":
-            in_chord = in_grace = False
-            s["acc"] = {}
-            if s["filled"]:  # bars are numbered like the checker's: empty bars (|| at a line end) skipped
-                s["bar"] += 1
-                s["filled"] = False
             last = None
         elif kind == "field" or kind == "fieldline":
-            name, value = (m.group("fname"), m.group("fvalue")) if kind == "field" else (tok.name, tok.value)
-            if name == "K":
-                s["key"] = key_accidentals(value)
-                s["acc"] = {}
-            elif name == "L":
-                s["unit"] = _try(parse_unit, value, s["unit"])
-            elif name == "M":
-                if unit0 is None:
-                    s["unit"] = default_unit(_try(parse_meter, value, None))
-                nm = meter_numerator(value)
-                s["compound"] = bool(nm and nm % 3 == 0 and nm > 3)
-            elif name == "V":
-                parts = value.split()
-                vid = parts[0] if parts else "1"
-                s = vstate(vid)
-                tie_pending = None
-                broken = None
-                last = None
+            if ev.error is not None:
+                _refuse_absurd(ev.line, ev.error)
+        elif kind == "voice":
+            tie_pending = None
+            broken = None
+            last = None
+        elif kind == "too_large":
+            raise NumberTooLargeError(f"line {ev.line}: {ev.message}")
     return out
 
 
-def _first_tune(text: str) -> Tune:
-    tunes = split_tunes(text)
-    if not tunes:
-        raise AbcError("no tune found (no X: or K: line)")
-    return tunes[0]
-
-
 def notes(text: str, voice: str | None = None) -> list[NoteEvent]:
-    """Sounding notes of the first tune in `text` (chords: top note); raises AbcError if no tune."""
-    return tune_notes(_first_tune(text), voice)
+    """Sounding notes of the first tune in `text` (chords: top note); raises AbcError if no tune (notebook 01)."""
+    return tune_notes(parse_tune(text), voice)
 
 
 def pitches(text: str, voice: str | None = None) -> list[int]:
-    """MIDI numbers of the sounding notes in order (chords -> top note, tied continuations skipped)."""
+    """MIDI numbers of the sounding notes in order (chords -> top note, tied continuations skipped) (notebook 01)."""
     return [n.midi for n in notes(text, voice) if not n.tied]
 
 
 def durations(text: str, voice: str | None = None) -> list[Fraction]:
-    """Durations (whole notes) matching `pitches`: a tied continuation's length is added to its note."""
+    """Durations (whole notes) matching `pitches`: a tied continuation's length is added to its note (notebook 01)."""
     out: list[Fraction] = []
     for n in notes(text, voice):
         if n.tied and out:
@@ -223,3 +132,4 @@ def durations(text: str, voice: str | None = None) -> list[Fraction]:
         else:
             out.append(n.duration)
     return out
+

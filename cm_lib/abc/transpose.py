@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-from cm_lib.abc.lexer import tokenize_body
-from cm_lib.abc.pitch import midi_of
-from cm_lib.abc.theory import (
+from cm_lib.abc.duration import NumberTooLargeError
+from cm_lib.abc.keys import (
     ACC_TEXT,
     LETTER_FIFTHS,
     LETTER_SEMITONE,
@@ -14,7 +13,8 @@ from cm_lib.abc.theory import (
     Key,
     parse_key,
 )
-from cm_lib.abc.tune import Tune, split_tunes
+from cm_lib.abc.tune import NO_TUNE, Tune, split_tunes
+from cm_lib.abc.walk import Walker
 from cm_lib.errors import AbcError
 
 _KEY_TONIC_RE = re.compile(r"^(\s*)([A-G][#b]?)")
@@ -22,6 +22,7 @@ _KEY_EXTRA_RE = re.compile(r"(?<!\S)(\^\^|\^|__|_|=)([A-Ga-g])(?!\S)")
 _CHORD_RE = re.compile(
     r"^([A-G])([#b]?)((?:maj|min|dim|aug|sus|add|m|M|\+|o|\u00f8|\d|\(|\)|#|b|-|,|\^|\s)*)(?:/([A-G])([#b]?))?$"
 )
+MAX_SEMITONES = 127  # a larger move leaves the MIDI range (0-127) whatever the tune
 _MODE_OFFSET_BY_NAME = {"major": 0, "minor": -3, "dorian": -2, "mixolydian": -1, "phrygian": -4, "lydian": 1,
                         "locrian": -5}
 
@@ -37,8 +38,11 @@ def _alt_for(letter: str, pc: int) -> int:
 
 
 def _diatonic_shift(old_letter: str, new_letter: str, semitones: int) -> int:
+    """Letter steps of a move by `semitones` from `old_letter` to `new_letter` (whole octaves: 7 steps each)."""
+    octaves = int(semitones / 12)  # toward zero: the rest is within an octave either way
+    rest = semitones - 12 * octaves
     d0 = (LETTERS.index(new_letter) - LETTERS.index(old_letter)) % 7
-    return min((d0 + 7 * k for k in range(-4, 5)), key=lambda d: (abs(d * 12 / 7 - semitones), d))
+    return 7 * octaves + min((d0 + 7 * k for k in range(-2, 3)), key=lambda d: (abs(d * 12 / 7 - rest), d))
 
 
 def _spell_tonic(letter: str, alt: int, mode_offset: int, semitones: int) -> tuple[str, int]:
@@ -141,7 +145,7 @@ def _note_text(step: int, alt_text: str) -> str:
 
 
 def transpose_tune(tune: Tune, semitones: int) -> str:
-    """The text of one parsed tune transposed by `semitones`."""
+    """The text of one parsed tune transposed by `semitones` (notebook 01)."""
     lines = tune.text.split("\n")
     header_key_line = None
     for i in range(tune.header_lines):
@@ -154,25 +158,22 @@ def transpose_tune(tune: Tune, semitones: int) -> str:
     body_lines = lines[tune.header_lines:]
     edits: dict[int, list[tuple[int, int, str]]] = {}
     states: dict[str, dict] = {}
-    vid = "1"
 
     def vstate(v: str) -> dict:
         if v not in states:
-            states[v] = {"move": move0, "old": {}, "new": {}}
+            states[v] = {"move": move0, "new": {}}
         return states[v]
 
-    s = vstate(vid)
-    for tok in tokenize_body(tune.body):
-        kind = tok.kind
-        m = tok.m
+    s = vstate("1")
+    off = tune.header_lines + 1
+    for ev in Walker(tune):
+        kind = ev.kind
         if kind == "note":
             move: _KeyMove = s["move"]
-            letter, octs, acc = m.group("letter"), m.group("oct"), m.group("acc")
-            old_midi = midi_of(letter, octs, acc, move.old_acc, s["old"])
-            midi = old_midi + semitones
-            octave = (5 if letter.islower() else 4) + octs.count("'") - octs.count(",")
-            old_alt = old_midi - (12 * (octave + 1) + LETTER_SEMITONE[letter.upper()])
-            step = octave * 7 + LETTERS.index(letter.upper()) + move.shift
+            midi = ev.midi + semitones
+            octave, upper = ev.octave, ev.letter.upper()
+            old_alt = ev.midi - (12 * (octave + 1) + LETTER_SEMITONE[upper])
+            step = octave * 7 + LETTERS.index(upper) + move.shift
             new_letter = LETTERS[step % 7]
             natural = 12 * (step // 7 + 1) + LETTER_SEMITONE[new_letter]
             alt = midi - natural
@@ -182,32 +183,29 @@ def transpose_tune(tune: Tune, semitones: int) -> str:
                 alt = midi - (12 * (step // 7 + 1) + LETTER_SEMITONE[new_letter])
             slot = (new_letter, step // 7)
             current = s["new"].get(slot, move.new_acc.get(new_letter, 0))
-            if acc or alt != current:
+            if ev.accidental or alt != current:
                 s["new"][slot] = alt
                 acc_text = ACC_TEXT[alt]
             else:
                 acc_text = ""
-            edits.setdefault(tok.line, []).append((m.start(), m.start("nnum"), _note_text(step, acc_text)))
+            edits.setdefault(ev.line - off, []).append((ev.col, ev.pitch_end, _note_text(step, acc_text)))
         elif kind == "bar":
-            s["old"] = {}
             s["new"] = {}
         elif kind == "quote":
-            new = _move_chord_symbol(m.group(), s["move"].shift, semitones)
-            if new != m.group():
-                edits.setdefault(tok.line, []).append((m.start(), m.end(), new))
-        elif kind == "field" or kind == "fieldline":
-            name, value = (m.group("fname"), m.group("fvalue")) if kind == "field" else (tok.name, tok.value)
-            if name == "K":
-                move = _KeyMove(value, semitones)
-                s["move"], s["old"], s["new"] = move, {}, {}
-                if kind == "field":
-                    edits.setdefault(tok.line, []).append((m.start(), m.end(), f"[K:{move.text}]"))
-                else:
-                    body_lines[tok.line] = "K:" + move.text
-            elif name == "V":
-                parts = value.split()
-                vid = parts[0] if parts else "1"
-                s = vstate(vid)
+            new = _move_chord_symbol(ev.text, s["move"].shift, semitones)
+            if new != ev.text:
+                edits.setdefault(ev.line - off, []).append((ev.col, ev.end, new))
+        elif (kind == "field" or kind == "fieldline") and ev.name == "K":
+            move = _KeyMove(ev.value, semitones)
+            s["move"], s["new"] = move, {}
+            if kind == "field":
+                edits.setdefault(ev.line - off, []).append((ev.col, ev.end, f"[K:{move.text}]"))
+            else:
+                body_lines[ev.line - off] = "K:" + move.text
+        elif kind == "voice":
+            s = vstate(ev.voice)
+        elif kind == "too_large":
+            raise NumberTooLargeError(f"line {ev.line}: {ev.message}")
     for i, line_edits in edits.items():
         line = body_lines[i]
         for start, end, new in sorted(line_edits, reverse=True):
@@ -217,13 +215,19 @@ def transpose_tune(tune: Tune, semitones: int) -> str:
 
 
 def transpose(text: str, semitones: int) -> str:
-    """Transpose every tune in `text` by `semitones` (key, notes, accidentals, chord symbols, [K:])."""
-    if not isinstance(semitones, int):
+    """Transpose every tune in `text` by `semitones` (key, notes, accidentals, chord symbols, [K:]) (notebooks 01, 02).
+
+    Any integer from -MAX_SEMITONES to MAX_SEMITONES works; others raise AbcError, as does text with no tune.
+    """
+    if not isinstance(semitones, int) or isinstance(semitones, bool):
         raise AbcError(f"semitones must be an integer, not {semitones!r}")
+    if abs(semitones) > MAX_SEMITONES:
+        raise AbcError(f"cannot transpose by {semitones} semitones: at most {MAX_SEMITONES} either way "
+                       "(the whole MIDI range)")
     norm = text.replace("\r\n", "\n").replace("\r", "\n")
     tunes = split_tunes(norm)
     if not tunes:
-        raise AbcError("no tune found (no X: or K: line)")
+        raise AbcError(NO_TUNE)
     lines = norm.split("\n")
     for tune in reversed(tunes):
         start = tune.start_line - 1

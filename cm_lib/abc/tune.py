@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,7 +67,7 @@ class Tune:
 
 
 def split_voices(body: str, declared: list[str] | None = None) -> dict[str, str]:
-    """Split a tune body into voices: `V:` lines and inline `[V:n]` switch the current voice."""
+    """Split a tune body into voices: `V:` lines and inline `[V:n]` switch the current voice (notebook 01)."""
     voices: dict[str, list[str]] = {}
     for vid in declared or []:
         voices.setdefault(vid, [])
@@ -103,7 +105,7 @@ def _looks_like_continuation(line: str) -> bool:
 
 
 def split_tunes(text: str, source: str = "") -> list[Tune]:
-    """Split ABC text into tunes: each starts at an `X:` line and ends at a blank line (ABC 2.1).
+    """Split ABC text into tunes: each starts at an `X:` line and ends at a blank line (ABC 2.1) (notebook 01).
 
     A blank line followed by more bar-lined music (before the next X:) does not end the tune.
     Text with no X: line but a K: line is taken as one tune (as models often write it).
@@ -117,15 +119,26 @@ def split_tunes(text: str, source: str = "") -> list[Tune]:
             starts = [first]
         else:
             return []
+    # next_text[i]: the first line at or after i that is not blank (len(lines) if none): one pass, so a
+    # run of blank lines costs its length once, not once per blank line
+    next_text = [0] * (len(lines) + 1)
+    nxt = len(lines)
+    next_text[nxt] = nxt
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].strip():
+            nxt = i
+        next_text[i] = nxt
     tunes: list[Tune] = []
     for n, start in enumerate(starts):
         stop = starts[n + 1] if n + 1 < len(starts) else len(lines)
         end = start + 1
         while end < stop:
             if not lines[end].strip():
-                nxt = next((j for j in range(end, stop) if lines[j].strip()), None)
-                if nxt is None or not _looks_like_continuation(lines[nxt]):
+                j = next_text[end]
+                if j >= stop or not _looks_like_continuation(lines[j]):
                     break
+                end = j
+                continue
             end += 1
         chunk = lines[start:end]
         while chunk and not chunk[-1].strip():
@@ -161,11 +174,14 @@ def _parse_lines(lines: list[str], index: int = 0, start_line: int = 1, source: 
     )
 
 
+NO_TUNE = "no tune found (no X: or K: line)"
+
+
 def parse_tune(text: str) -> Tune:
-    """The first tune of `text`; raises AbcError when there is none."""
+    """The first tune of `text`; raises AbcError when there is none (notebook 01)."""
     tunes = split_tunes(text)
     if not tunes:
-        raise AbcError("no tune found (no X: or K: line)")
+        raise AbcError(NO_TUNE)
     return tunes[0]
 
 
@@ -175,8 +191,31 @@ _CP437_C1 = {i: bytes([i]).decode("cp437") for i in range(0x80, 0xA0)}
 _CP437_C1[0x9E] = "ß"
 
 
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+         (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+
+
 def decode_abc_bytes(data: bytes) -> str:
-    """Decode ABC bytes: UTF-8 where valid, C1 bytes as cp437 (Essen umlauts), other bytes as latin-1."""
+    """Decode ABC bytes: UTF-8 where valid, C1 bytes as cp437 (Essen umlauts), other bytes as latin-1 (notebook 01).
+
+    A byte-order mark (UTF-8, UTF-16 or UTF-32) is honoured; UTF-16 or UTF-32 without one raises AbcError
+    naming the encoding (ABC files are 8-bit text: save it as UTF-8).
+    """
+    if data.startswith(b"\xef\xbb\xbf"):  # UTF-8's byte-order mark: drop it (X: must start the line)
+        data = data[3:]
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(encoding)
+            except UnicodeDecodeError as err:
+                raise AbcError(f"the text starts with a {encoding.upper()} byte-order mark but is not valid "
+                               f"{encoding.upper()} ({err.reason} at byte {err.start})") from None
+    sample = data[:4096]
+    if len(sample) >= 4 and sample.count(0) * 4 >= len(sample):
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        encoding = "UTF-16-BE" if even > 2 * odd else "UTF-16-LE" if odd > 2 * even else "UTF-16 or UTF-32"
+        raise AbcError(f"the text looks {encoding}-encoded (many zero bytes) and has no byte-order mark; "
+                       "save it as UTF-8")
     text = data.decode("utf-8", errors="surrogateescape")
     if not any(0x80 <= ord(c) < 0xA0 or 0xDC80 <= ord(c) <= 0xDCFF for c in text):
         return text
@@ -193,14 +232,78 @@ def decode_abc_bytes(data: bytes) -> str:
     return "".join(out)
 
 
-def read_abc_file(path: str | Path) -> str:
-    """Read an ABC file as text (UTF-8, repairing cp437 umlaut bytes; latin-1 for other bad bytes)."""
+DEFAULT_MAX_ABC_BYTES = 16 * 2**20  # music21's largest ABC file is about 1 MB
+
+
+def max_abc_bytes() -> int:
+    """The largest ABC file read (bytes): env CM_MAX_ABC_BYTES, default 16 MiB (notebook 01)."""
+    raw = os.environ.get("CM_MAX_ABC_BYTES", "").strip()
+    if not raw:
+        return DEFAULT_MAX_ABC_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise AbcError(f"CM_MAX_ABC_BYTES must be a positive number of bytes, not {raw!r}")
+    return value
+
+
+def read_abc_bytes(path: str | Path) -> bytes:
+    """The bytes of a regular file of at most max_abc_bytes(); AbcError for a FIFO, device or too big a file (notebook 01).
+
+    The file is opened without blocking and checked with fstat before anything is read, so a FIFO or
+    /dev/zero is refused at once instead of hanging or filling memory. Missing files raise OSError.
+    """
     p = Path(path)
     if p.is_dir():
-        raise IsADirectoryError(f"{p} is a directory")
-    return decode_abc_bytes(p.read_bytes())
+        raise AbcError(f"{p} is a directory, not an ABC file")
+    limit = max_abc_bytes()
+    fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise AbcError(f"{p} is a directory, not an ABC file")
+        if not stat.S_ISREG(info.st_mode):
+            raise AbcError(f"{p} is not a regular file (a pipe, socket or device): refusing to read it")
+        if info.st_size > limit:
+            raise AbcError(f"{p} is {info.st_size:,} bytes, more than the {limit:,} allowed "
+                           "(set CM_MAX_ABC_BYTES to raise the limit)")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=True) as f:
+            fd = -1
+            # read what fstat promised (+1 to see growth), then small chunks: f.read(limit) would allocate
+            # the whole limit up front for every file
+            chunks = [f.read(info.st_size + 1)]
+            total = len(chunks[0])
+            while total > info.st_size and total <= limit:
+                chunk = f.read(min(2**20, limit + 1 - total))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(data) > limit:  # grew while we read it
+        raise AbcError(f"{p} is more than the {limit:,} bytes allowed (set CM_MAX_ABC_BYTES to raise the limit)")
+    return data
+
+
+def read_abc_file(path: str | Path) -> str:
+    """Read an ABC file as text (UTF-8, repairing cp437 umlaut bytes; latin-1 for other bad bytes) (notebook 01).
+
+    Regular files only, at most max_abc_bytes() (see read_abc_bytes); AbcError names an unusable encoding.
+    """
+    try:
+        return decode_abc_bytes(read_abc_bytes(path))
+    except AbcError as err:
+        msg = str(err)
+        raise AbcError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
 
 
 def read_tunes(path: str | Path) -> list[Tune]:
-    """Every tune of an ABC file."""
+    """Every tune of an ABC file (read with read_abc_file) (notebook 01)."""
     return split_tunes(read_abc_file(path), source=str(path))

@@ -7,13 +7,11 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from cm_lib.cli.render_cmd import add_render_parser
+from cm_lib.errors import AbcError
+
 if TYPE_CHECKING:
     from cm_lib.abc.tune import Tune
-
-try:
-    from cm_lib.cli.render_cmd import add_render_parser
-except ImportError:
-    add_render_parser = None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,8 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--index", type=int, default=0, help="which tune of the file (0-based, default 0)")
     t.set_defaults(func=_transpose)
 
-    if add_render_parser is not None:
-        add_render_parser(asub)
+    add_render_parser(asub)
 
 
 def _read(path: str) -> str | None:
@@ -49,6 +46,9 @@ def _read(path: str) -> str | None:
 
     try:
         return read_abc_file(path)
+    except AbcError as err:  # not a regular file, too big, UTF-16: the message names the file
+        print(f"error: {err}", file=sys.stderr)
+        return None
     except (OSError, UnicodeDecodeError) as err:
         print(f"error: cannot read {path}: {err.strerror if isinstance(err, OSError) and err.strerror else err}",
               file=sys.stderr)

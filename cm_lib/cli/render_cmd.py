@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
-from cm_lib.errors import AbcError, AssetNotFoundError
+from cm_lib.errors import AbcError, AssetNotFoundError, CourseError
+
+
+class OutputError(CourseError):
+    """An output file that cannot be written (a directory, a full or read-only disk)."""
 
 
 def add_render_parser(abc_subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -16,7 +19,7 @@ def add_render_parser(abc_subparsers: argparse._SubParsersAction) -> argparse.Ar
         "render",
         help="render one tune of an ABC file as SVG sheet music, MIDI and/or WAV audio",
         description="Render one tune (0-based --index) of an ABC file. With no output option, print "
-        "what the score holds (notes, staves, measures).",
+        "what the score holds (notes, staves, measures). Each output is written whole or not at all.",
     )
     parser.add_argument("file", type=Path, help="an .abc file")
     parser.add_argument("--index", type=int, default=0, help="which tune of the file, 0-based (default 0)")
@@ -27,24 +30,32 @@ def add_render_parser(abc_subparsers: argparse._SubParsersAction) -> argparse.Ar
     return parser
 
 
-def _tunes(text: str) -> list[str]:
-    """The tunes of a file's text (cm_lib.abc.split_tunes when available)."""
+def _write(path: Path, data: bytes) -> None:
+    from cm_lib.render import write_atomic
+
     try:
-        from cm_lib.abc import split_tunes
-    except ImportError:  # cm_lib.abc not installed yet: split on X: lines
-        parts = re.split(r"^(?=X:)", text, flags=re.M)
-        return [p for p in parts if p.lstrip().startswith("X:")] or ([text] if text.strip() else [])
-    return [tune.text for tune in split_tunes(text)]
+        write_atomic(path, data)
+    except OSError as err:
+        raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
+    print(f"wrote {path}")
 
 
 def run_render(args: argparse.Namespace) -> int:
     """Handler of `abc render`: exit 0 on success, 2 for missing files, bad index or unrenderable ABC."""
     from cm_lib import render
+    from cm_lib.abc import read_abc_file, split_tunes
 
     path: Path = args.file
-    if not path.is_file():
+    if not path.exists():
         raise AssetNotFoundError(f"no such file: {path}")
-    tunes = _tunes(path.read_text(encoding="utf-8", errors="replace"))
+    for out in (args.svg, args.midi, args.wav):
+        if out is not None and out.is_dir():
+            raise OutputError(f"cannot write {out}: it is a directory")
+    try:
+        text = read_abc_file(path)
+    except OSError as err:
+        raise AssetNotFoundError(f"cannot read {path}: {err.strerror or err}") from None
+    tunes = [tune.text for tune in split_tunes(text)]
     if not tunes:
         raise AbcError(f"{path}: no tune found")
     if not 0 <= args.index < len(tunes):
@@ -56,14 +67,15 @@ def run_render(args: argparse.Namespace) -> int:
         f"{path}#{args.index}: {render.note_count(picture)} notes, {staves} {'staff' if staves == 1 else 'staves'}, "
         f"{render.measure_count(picture)} measures"
     )
+    # everything is rendered before anything is written: an unrenderable part leaves no file behind
+    outputs = []
     if args.svg:
-        args.svg.write_text(picture, encoding="utf-8")
-        print(f"wrote {args.svg}")
+        outputs.append((args.svg, picture.encode("utf-8")))
     if args.midi:
-        args.midi.write_bytes(render.midi_bytes(abc))
-        print(f"wrote {args.midi}")
+        outputs.append((args.midi, render.midi_bytes(abc)))
     if args.wav:
-        render.write_wav(abc, args.wav)
-        print(f"wrote {args.wav}")
+        outputs.append((args.wav, render.wav_bytes(abc)))
+    for out, data in outputs:
+        _write(out, data)
     sys.stdout.flush()
     return 0

@@ -143,7 +143,7 @@ def analyse(text: str, form: str | None = None) -> TuneInfo:
     Pass `form` if already known (transposed copies reuse their original's form).
     """
     from cm_lib.abc import describe, notes, parse_tune
-    from cm_lib.abc.theory import parse_key
+    from cm_lib.abc.keys import parse_key
 
     desc = describe(text)
     tune = parse_tune(text)
@@ -181,7 +181,7 @@ def analyse(text: str, form: str | None = None) -> TuneInfo:
 
 def diatonic_chords(info: TuneInfo) -> list[tuple[str, set[int]]]:
     """(chord name, pitch classes) of the major and minor triads of the tune's key signature."""
-    from cm_lib.abc.theory import LETTER_SEMITONE, LETTERS, signature
+    from cm_lib.abc.keys import LETTER_SEMITONE, LETTERS, signature
 
     sig = signature(info.sharps)
     degrees = [(letter, (LETTER_SEMITONE[letter] + sig.get(letter, 0)) % 12) for letter in LETTERS]
@@ -255,7 +255,7 @@ def motif(info: TuneInfo) -> tuple[str, int] | None:
 
 def summary_text(info: TuneInfo) -> str:
     """A textual summary of a tune: key, meter, form, size, range and rhythm; notebook 02."""
-    from cm_lib.abc.theory import midi_name
+    from cm_lib.abc.keys import midi_name
 
     sig = ("no sharps or flats" if info.sharps == 0 else
            f"{abs(info.sharps)} {'sharp' if info.sharps > 0 else 'flat'}{'s' if abs(info.sharps) > 1 else ''}")

@@ -1,10 +1,12 @@
-"""Music theory of ABC headers: keys (with modes), meters, unit lengths, note pitches."""
+"""Keys (with modes), meters and unit lengths of ABC fields, and pitch names: the music facts the walker needs."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+
+from cm_lib.abc.duration import check_digits
 
 LETTER_SEMITONE = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 LETTERS = "CDEFGAB"
@@ -46,14 +48,14 @@ class Key:
 
 
 def signature(sharps: int) -> dict[str, int]:
-    """Letter -> alteration for a key signature of `sharps` sharps (negative for flats)."""
+    """Letter -> alteration for a key signature of `sharps` sharps (negative for flats) (notebook 01)."""
     if sharps >= 0:
         return {letter: 1 for letter in SHARP_ORDER[:sharps]}
     return {letter: -1 for letter in FLAT_ORDER[: -sharps]}
 
 
 def parse_key(value: str) -> Key:
-    """Parse a K: value (e.g. "G", "Ador", "E phr", "F#m", "Bb", "none", "HP"); ValueError if invalid."""
+    """Parse a K: value (e.g. "G", "Ador", "E phr", "F#m", "Bb", "none", "HP"); ValueError if invalid (notebook 02)."""
     v = value.split("%", 1)[0].strip()
     if not v:
         raise ValueError("empty K: field")
@@ -112,7 +114,7 @@ _METER_RE = re.compile(r"^\(?(\d+(?:\+\d+)*)\)?/(\d+)$")
 
 
 def parse_meter(value: str) -> Fraction | None:
-    """Bar length (in whole notes) of an M: value ("6/8", "C", "C|", "2+3/8"); None for free meter."""
+    """Bar length (in whole notes) of an M: value ("6/8", "C", "C|", "2+3/8"); None for free meter (notebook 01)."""
     v = value.split("%", 1)[0].strip().replace(" ", "")
     if v.lower() == "none" or v == "":
         if v == "":
@@ -125,6 +127,7 @@ def parse_meter(value: str) -> Fraction | None:
     m = _METER_RE.match(v)
     if not m:
         raise ValueError(f"invalid meter {value.strip()!r}")
+    check_digits(m.group(2), *m.group(1).split("+"))
     num = sum(int(x) for x in m.group(1).split("+"))
     den = int(m.group(2))
     if num == 0 or den == 0:
@@ -133,37 +136,35 @@ def parse_meter(value: str) -> Fraction | None:
 
 
 def meter_numerator(value: str) -> int | None:
-    """The top number of a meter (for compound-meter tuplet rules), or None."""
+    """The top number of a meter (for compound-meter tuplet rules), or None (notebook 01)."""
     m = _METER_RE.match(value.split("%", 1)[0].strip().replace(" ", ""))
-    return sum(int(x) for x in m.group(1).split("+")) if m else None
+    if not m or any(len(x) > 9 for x in m.group(1).split("+")):
+        return None
+    return sum(int(x) for x in m.group(1).split("+"))
 
 
 _UNIT_RE = re.compile(r"^(\d+)(?:/(\d+))?$")
 
 
 def parse_unit(value: str) -> Fraction:
-    """The unit note length of an L: value ("1/8"); ValueError if invalid."""
+    """The unit note length of an L: value ("1/8"); ValueError if invalid (notebook 02)."""
     v = value.split("%", 1)[0].strip().replace(" ", "")
     m = _UNIT_RE.match(v)
+    if m:
+        check_digits(m.group(1), m.group(2))
     if not m or int(m.group(1)) == 0 or (m.group(2) is not None and int(m.group(2)) == 0):
         raise ValueError(f"invalid unit length {value.strip()!r}")
     return Fraction(int(m.group(1)), int(m.group(2) or 1))
 
 
 def default_unit(meter: Fraction | None) -> Fraction:
-    """ABC 2.1's default L: 1/16 when the meter is below 3/4, else 1/8."""
+    """ABC 2.1's default L: 1/16 when the meter is below 3/4, else 1/8 (notebook 01)."""
     return Fraction(1, 16) if meter is not None and meter < Fraction(3, 4) else Fraction(1, 8)
-
-
-def note_midi(letter: str, octave_marks: str, alteration: int) -> int:
-    """MIDI number of an ABC note: `C` is 60, `c` 72, each ' +12 and , -12."""
-    base = 60 if letter.isupper() else 72
-    return base + LETTER_SEMITONE[letter.upper()] + 12 * (octave_marks.count("'") - octave_marks.count(",")) + alteration
 
 
 NOTE_NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 
 
 def midi_name(midi: int) -> str:
-    """Scientific pitch name of a MIDI number (60 -> "C4")."""
+    """Scientific pitch name of a MIDI number (60 -> "C4") (notebook 02)."""
     return f"{NOTE_NAMES[midi % 12]}{midi // 12 - 1}"
