@@ -7,12 +7,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cm_lib.bench.prompts import build_prompt, shuffle_question
+from cm_lib.bench.prompts import build_prompt, content_free_prompts, shuffle_question
 from cm_lib.bench.results import CHANCE, PAPER_RESULTS, by_topic, summarize
 from cm_lib.bench.schema import Question
-from cm_lib.bench.scoring import IMPLS, generate_answer, letter_scores, ppl_scores, text_scores
+from cm_lib.bench.scoring import (
+    IMPLS,
+    calibrated_scores,
+    content_free_prior,
+    generate_answer,
+    letter_scores,
+    ppl_scores,
+    text_scores,
+)
 
-MODES = ("ppl", "letter", "text", "text_norm", "generate")
+MODES = ("ppl", "letter", "calibrated", "text", "text_norm", "generate")
 
 
 def run_questions(
@@ -44,6 +52,7 @@ def run_questions(
         from cm_lib.chat import eos_marker
 
         eos = eos_marker(tokenizer)
+    prior = content_free_prior(model, tokenizer, content_free_prompts(shots_list, chat, eos)) if mode == "calibrated" else None
     pairs = [(q, s) for s in range(shuffles) for q in questions]
     if progress:
         from tqdm.auto import tqdm
@@ -60,6 +69,8 @@ def run_questions(
             res = ppl_scores(model, tokenizer, prompt, impl)
         elif mode == "letter":
             res = letter_scores(model, tokenizer, prompt)
+        elif mode == "calibrated":
+            res = calibrated_scores(model, tokenizer, prompt, prior)
         elif mode in ("text", "text_norm"):
             raw, norm = text_scores(model, tokenizer, prompt, sq.options, impl)
             res = raw if mode == "text" else norm
@@ -78,6 +89,8 @@ def run_questions(
         mode=mode, shots=shots, shuffles=shuffles, impl=impl, chat=chat, seed=seed,
         chance=CHANCE, paper=PAPER_RESULTS,
     )
+    if prior is not None:
+        out["content_free_prior"] = dict(zip("ABCD", (round(x, 6) for x in prior)))
     if any(p["topic"] for p in preds):
         out["by_topic"] = by_topic(preds)
     return out

@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default="sample",
                    help="hub | generated | sample | sample+generated | a .json/.jsonl/.parquet file")
     p.add_argument("--split", default="test", choices=["test", "dev"])
-    p.add_argument("--mode", default="ppl", choices=["ppl", "letter", "text", "text_norm", "generate"])
+    p.add_argument("--mode", default="ppl", choices=["ppl", "letter", "calibrated", "text", "text_norm", "generate"])
     p.add_argument("--shots", type=int, default=0, choices=[0, 5])
     p.add_argument("--shuffles", type=int, default=1, help="option orders per question (0 = original order first)")
     p.add_argument("--impl", default="fast", choices=["fast", "naive"])
