@@ -13,7 +13,7 @@ from typing import Any
 
 from cm_lib.corpus.sources import MUSIC21_COLLECTIONS, RawTune, check_licence, load_scores, source_info
 
-BUILDER_VERSION = 3
+BUILDER_VERSION = 4  # 4: minor keys harmonised with the harmonic minor dominant
 # MusicPile's token shares (ChatMusician paper, table 1).
 PAPER_SHARES: dict[str, float] = {
     "general": 0.647, "scores": 0.184, "music_verbal": 0.104, "math": 0.041, "code": 0.024,
