@@ -6,7 +6,15 @@ import math
 
 import pytest
 
-from cm_lib.bench.bias import baselines, letter_histogram, rate, share_of_top_letter
+from cm_lib.bench.bias import (
+    baselines,
+    beats_baselines,
+    letter_histogram,
+    rate,
+    reading,
+    share_of_top_letter,
+    summary_row,
+)
 from cm_lib.bench.data import load_sample
 from cm_lib.bench.prompts import CONTENT_FREE_INPUTS, build_prompt, content_free_prompts, fewshot_context
 from cm_lib.bench.results import wilson_interval
@@ -94,3 +102,13 @@ def test_calibration_changes_smollm2s_letter_histogram(smollm) -> None:
     assert share >= 0.8  # ppl: one letter for (almost) every question
     assert letter_histogram(cal["predictions"]) != letter_histogram(ppl["predictions"])
     assert share_of_top_letter(cal["predictions"])[1] < share
+
+
+def test_reading_and_row_are_computed_from_the_interval() -> None:
+    always_a = [{"id": str(i), "shuffle": 0, "pred": "A", "answer": a} for i, a in enumerate("AABBBCDBCD" * 3)]
+    assert not beats_baselines(always_a)
+    assert "no evidence" in reading("m", always_a)
+    row = summary_row(always_a)
+    assert row["n"] == 30 and row["most predicted"] == "A (100%)" and row["majority letter"].startswith("B:")
+    perfect = [{**p, "pred": p["answer"]} for p in always_a]
+    assert beats_baselines(perfect) and "more than letter position" in reading("m", perfect)

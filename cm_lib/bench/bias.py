@@ -52,3 +52,37 @@ def share_of_top_letter(predictions: Sequence[dict[str, Any]]) -> tuple[str, flo
     hist = letter_histogram(predictions)
     top = max(hist, key=hist.get)
     return top, hist[top] / max(1, sum(hist.values()))
+
+
+def _pct(r: dict[str, float]) -> str:
+    return f"{100 * r['accuracy']:.1f}% [{100 * r['lo']:.0f}-{100 * r['hi']:.0f}]"
+
+
+def summary_row(predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One table row: n, accuracy [95% CI], always-A and majority baselines [CI], the top letter's share."""
+    base = baselines(predictions)
+    majority_name, majority = list(base.items())[2]
+    top, share = share_of_top_letter(predictions)
+    return {"n": base["model"]["n"], "accuracy [95% CI]": _pct(base["model"]), "always A": _pct(base["always A"]),
+            "majority letter": f"{majority_name.split()[1]}: {_pct(majority)}", "most predicted": f"{top} ({share:.0%})"}
+
+
+def beats_baselines(predictions: Sequence[dict[str, Any]]) -> bool:
+    """True when the accuracy's 95% lower bound exceeds chance (25%) and every letter-only baseline."""
+    base = baselines(predictions)
+    bar = max([0.25] + [v["accuracy"] for k, v in base.items() if k != "model"])
+    return base["model"]["lo"] > bar
+
+
+def reading(name: str, predictions: Sequence[dict[str, Any]]) -> str:
+    """A sentence computed from the numbers: does the interval support knowledge beyond letter position?"""
+    base = baselines(predictions)
+    m = base["model"]
+    bar = max([0.25] + [v["accuracy"] for k, v in base.items() if k != "model"])
+    span = f"{name}: {100 * m['accuracy']:.1f}% on n={m['n']} questions, 95% CI {100 * m['lo']:.1f}-{100 * m['hi']:.1f}%"
+    if m["lo"] > bar:
+        return f"{span}, above chance and every letter-only baseline (best {100 * bar:.1f}%): more than letter position."
+    if m["hi"] < 0.25:
+        return f"{span}, below chance: the model is drawn to wrong options (or to one letter where answers are not)."
+    return (f"{span}, which includes {100 * bar:.1f}% (the best of chance and the letter-only baselines): "
+            "no evidence of music-theory knowledge here.")
