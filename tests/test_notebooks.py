@@ -62,6 +62,7 @@ def ambiguous_reads(nb_path: Path) -> list[str]:
         tree = ast.parse(src)
         own = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         own |= {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments) for a in n.args + n.kwonlyargs}
+        own |= _top_level_bindings(tree)  # imports and definitions of this cell
         reads = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - own
         problems += [f"code cell {i} reads {name!r}, bound in code cells {sorted(binders[name])}"
                      for name in sorted(reads) if len(binders.get(name, ())) > 1]
