@@ -80,8 +80,9 @@ def check_sft_settings(fn: Callable[[str, object], dict]) -> bool:
         kw = training_config_kwargs(hardware_preset(preset), True, Path("unused"), spec=spec)
         want = {k: kw.get(k) for k in SETTING_KEYS}
         if not isinstance(got, dict) or {k: got.get(k) for k in SETTING_KEYS} != want:
-            return _verdict(name, False, "", f"for preset {preset!r} on {spec.name} you returned {got!r}, expected "
-                            f"{want}: call training_config_kwargs(hardware_preset(preset), True, Path('out'), "
+            wrong = [k for k in SETTING_KEYS if not isinstance(got, dict) or got.get(k) != want[k]]
+            return _verdict(name, False, "", f"for preset {preset!r} on {spec.name} these keys are wrong or missing: "
+                            f"{wrong}. Call training_config_kwargs(hardware_preset(preset), True, Path('out'), "
                             "spec=spec) and read those three keys")
     return _verdict(name, True, "right on five preset x device pairs: a T4 has no bf16 (fp16 instead), and padding-free "
                     "'bfd' packing falls back to 'wrapped' on a CPU", "")
