@@ -40,30 +40,34 @@ def token_pieces(tokenizer: Any, text: str) -> list[str]:
     return pieces
 
 
-def _summary(lengths: Sequence[int], n_chars: int) -> dict:
-    """Shared statistics of per-tune lengths."""
+def length_stats(lengths: Sequence[int], n_chars: int | None = None) -> dict:
+    """Tunes, tokens, tokens per tune (mean, median, max) of per-tune lengths (notebook 01), + chars per token if n_chars."""
+    lengths = list(lengths)
     total = sum(lengths)
-    return {
-        "tunes": len(lengths),
-        "chars": n_chars,
-        "tokens": total,
-        "chars_per_token": round(n_chars / total, 4) if total else 0.0,
-        "tokens_per_tune_mean": round(total / len(lengths), 2) if lengths else 0.0,
-        "tokens_per_tune_median": float(statistics.median(lengths)) if lengths else 0.0,
-        "tokens_per_tune_max": max(lengths) if lengths else 0,
-    }
+    out: dict = {"tunes": len(lengths)}
+    if n_chars is not None:
+        out["chars"] = n_chars
+    out["tokens"] = total
+    if n_chars is not None:
+        out["chars_per_token"] = round(n_chars / total, 4) if total else 0.0
+    out.update(
+        tokens_per_tune_mean=round(total / len(lengths), 2) if lengths else 0.0,
+        tokens_per_tune_median=float(statistics.median(lengths)) if lengths else 0.0,
+        tokens_per_tune_max=max(lengths) if lengths else 0,
+    )
+    return out
 
 
 def token_stats(texts: Iterable[str], tokenizer: Any) -> dict:
     """Characters per token and tokens per tune (mean, median, max) of `texts` under `tokenizer`."""
     texts = list(texts)
-    return _summary([len(encode(tokenizer, t)) for t in texts], sum(len(t) for t in texts))
+    return length_stats([len(encode(tokenizer, t)) for t in texts], sum(len(t) for t in texts))
 
 
 def char_stats(texts: Iterable[str]) -> dict:
     """The same statistics when every character is one token (a character-level model)."""
     texts = list(texts)
-    return _summary([len(t) for t in texts], sum(len(t) for t in texts))
+    return length_stats([len(t) for t in texts], sum(len(t) for t in texts))
 
 
 def midi_events(abc: str) -> dict[str, int]:

@@ -106,3 +106,12 @@ def test_midi_events_outnumber_abc_tokens(oneill: list[str], smollm2) -> None:
 def test_empty_inputs() -> None:
     assert ts.char_stats([])["tokens_per_tune_max"] == 0
     assert ts.midi_events("X:1\nL:1/4\nK:C\nz4|") == {"bars": 0, "positions": 0, "notes": 0, "events": 0}
+
+
+def test_length_stats_of_event_counts_is_public_and_exact() -> None:
+    got = ts.length_stats([10, 30, 20, 40])
+    assert got == {"tunes": 4, "tokens": 100, "tokens_per_tune_mean": 25.0, "tokens_per_tune_median": 25.0,
+                   "tokens_per_tune_max": 40}
+    with_chars = ts.length_stats([10, 30], n_chars=80)
+    assert with_chars["chars_per_token"] == 2.0 and with_chars["chars"] == 80
+    assert ts.char_stats(["abc", "de"]) == ts.length_stats([3, 2], 5)

@@ -51,6 +51,20 @@ def build_prompt(q: Question, dev: list[Question] | None = None, chat: bool = Fa
     return chat_wrap(head, eos) + "Answer:"
 
 
+CONTENT_FREE_INPUTS = ("N/A", "", "[MASK]")  # content-free inputs of Zhao et al. (2021), "Calibrate Before Use"
+
+
+def content_free_question(text: str = "N/A") -> Question:
+    """A question with no content: stem and all four options are `text` (no score); notebook 06 calibrates with it."""
+    return Question(id=f"content-free:{text}", stem=text, options={k: text for k in LETTERS}, subject="knowledge",
+                    answer="A")
+
+
+def content_free_prompts(dev: list[Question] | None = None, chat: bool = False, eos: str = "</s>") -> list[str]:
+    """The protocol's prompt (same hint, shots and wrapper) around each content-free question."""
+    return [build_prompt(content_free_question(t), dev, chat=chat, eos=eos) for t in CONTENT_FREE_INPUTS]
+
+
 def option_strings(prompt: str) -> list[str]:
     """The four strings the ppl protocol scores: prompt + " A" ... prompt + " D"."""
     return [f"{prompt} {k}" for k in LETTERS]

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cm_lib.bench.prompts import build_prompt, shuffle_question
+from cm_lib.bench.prompts import build_prompt, content_free_prompts, shuffle_question
 from cm_lib.bench.results import CHANCE, PAPER_RESULTS, by_topic, summarize
 from cm_lib.bench.schema import Question
 from cm_lib.errors import UsageError
@@ -15,7 +15,7 @@ from cm_lib.paths import atomic_write_text
 
 # The scoring modes and few-shot counts of the protocol (the CLI's choices are these). Scoring itself
 # (torch) is imported inside run_questions, so reading these stays light.
-MODES = ("ppl", "letter", "text", "text_norm", "generate")
+MODES = ("ppl", "letter", "calibrated", "text", "text_norm", "generate")
 SHOTS = (0, 5)  # 5: the protocol's five dev questions
 
 
@@ -61,7 +61,14 @@ def run_questions(
     prompts_out: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Score every question x shuffle in `mode`; returns the result dict written by `--json`; notebook 06."""
-    from cm_lib.bench.scoring import generate_answer, letter_scores, ppl_scores, text_scores
+    from cm_lib.bench.scoring import (
+        calibrated_scores,
+        content_free_prior,
+        generate_answer,
+        letter_scores,
+        ppl_scores,
+        text_scores,
+    )
 
     if mode not in MODES:
         raise UsageError(f"mode must be one of {MODES}")
@@ -78,6 +85,7 @@ def run_questions(
         from cm_lib.chat import eos_marker
 
         eos = eos_marker(tokenizer)
+    prior = content_free_prior(model, tokenizer, content_free_prompts(shots_list, chat, eos)) if mode == "calibrated" else None
     pairs = [(q, s) for s in range(shuffles) for q in questions]
     if progress:
         from tqdm.auto import tqdm
@@ -94,6 +102,8 @@ def run_questions(
             res = ppl_scores(model, tokenizer, prompt, impl)
         elif mode == "letter":
             res = letter_scores(model, tokenizer, prompt)
+        elif mode == "calibrated":
+            res = calibrated_scores(model, tokenizer, prompt, prior)
         elif mode in ("text", "text_norm"):
             raw, norm = text_scores(model, tokenizer, prompt, sq.options, impl)
             res = raw if mode == "text" else norm
@@ -112,6 +122,8 @@ def run_questions(
         mode=mode, shots=shots, shuffles=shuffles, impl=impl, chat=chat, seed=seed,
         chance=CHANCE, paper=PAPER_RESULTS,
     )
+    if prior is not None:
+        out["content_free_prior"] = dict(zip("ABCD", (round(x, 6) for x in prior)))
     if any(p["topic"] for p in preds):
         out["by_topic"] = by_topic(preds)
     return out

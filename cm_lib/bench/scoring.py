@@ -8,6 +8,12 @@ answer), and the sum is divided by the number of tokens in the string (non-pad t
 includes the first token that is never predicted). The option whose string has the lowest value
 wins. We reproduce that divisor exactly (`mean_ce = ce_sum / n_tokens`).
 
+Content-free calibration (`calibrated`, Zhao et al. 2021, "Calibrate Before Use"): the four strings
+differ only in the letter, so the ppl ranking is the ranking of p(letter | prompt). A model that
+prefers one letter whatever the question shows that preference on a prompt with no content (the
+same hint and shots, question and options "N/A", "" or "[MASK]"). `calibrated` divides each
+letter's probability (renormalised over A-D) by that content-free prior and picks the largest.
+
 Two implementations give the same numbers:
 - naive: one forward pass per option string (four per question), as OpenCompass does;
 - fast: the four strings share a token prefix (everything up to "Answer:"), so it is run once
@@ -18,7 +24,8 @@ Two implementations give the same numbers:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -156,6 +163,40 @@ def letter_scores(model, tokenizer, prompt: str) -> Scored:
     logp = model(input_ids=ids, logits_to_keep=1).logits[0, -1].float().log_softmax(-1)
     scores = [float(logp[t]) for t in letter_token_ids(tokenizer, prompt)]
     return Scored(LETTERS[max(range(4), key=scores.__getitem__)], scores)
+
+
+def letter_probs(model, tokenizer, prompt: str) -> list[float]:
+    """p(" A") .. p(" D") after `prompt`, renormalised over the four letters (they sum to 1)."""
+    return _normalise([math.exp(x) for x in letter_scores(model, tokenizer, prompt).scores])
+
+
+def _normalise(ps: Iterable[float]) -> list[float]:
+    ps = list(ps)
+    total = sum(ps)
+    if total <= 0:
+        raise ValueError("probabilities must have a positive sum")
+    return [p / total for p in ps]
+
+
+def content_free_prior(model, tokenizer, prompts: Sequence[str]) -> list[float]:
+    """The letter prior: letter_probs averaged over the content-free prompts (prompts.content_free_prompts)."""
+    rows = [letter_probs(model, tokenizer, p) for p in prompts]
+    return [sum(col) / len(rows) for col in zip(*rows)]
+
+
+def calibrate(probs: Sequence[float], prior: Sequence[float]) -> Scored:
+    """Divide out the prior: q_k = (p_k / prior_k) / sum_j (p_j / prior_j); the largest q wins (scores = q)."""
+    if len(probs) != len(LETTERS) or len(prior) != len(LETTERS):
+        raise ValueError("need one probability and one prior per letter")
+    if min(prior) <= 0:
+        raise ValueError("the content-free prior must be positive for every letter")
+    q = _normalise(_normalise(probs)[i] / prior[i] for i in range(len(LETTERS)))
+    return Scored(LETTERS[max(range(len(LETTERS)), key=q.__getitem__)], q)
+
+
+def calibrated_scores(model, tokenizer, prompt: str, prior: Sequence[float]) -> Scored:
+    """The `calibrated` mode: letter probabilities after "Answer:" divided by the content-free prior."""
+    return calibrate(letter_probs(model, tokenizer, prompt), prior)
 
 
 def text_scores(model, tokenizer, prompt: str, options: dict[str, str], impl: str = "fast") -> tuple[Scored, Scored]:

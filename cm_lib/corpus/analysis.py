@@ -197,13 +197,33 @@ def diatonic_chords(info: TuneInfo) -> list[tuple[str, set[int]]]:
 
 
 def harmonise(info: TuneInfo) -> list[str] | None:
-    """One chord symbol per bar (the diatonic triad covering most of the bar's note time), or None."""
+    """One chord symbol per bar (the triad covering most of the bar's note time), or None (notebook 02).
+
+    Candidates are the major and minor triads of the key signature; in a minor key also the harmonic
+    minor's dominant V (major, with the leading tone), preferred to the natural minor's v when the
+    bar allows either. A chord whose tone is contradicted by the bar is not chosen: in minor, a bar
+    holding the leading tone (F# in G minor) rules out chords with the subtonic (F: Dm, Bb, F), and
+    a bar holding the subtonic rules out V; likewise the raised and lowered sixth (E / Eb in G minor).
+    """
     from cm_lib.abc import notes
+    from cm_lib.abc.keys import LETTER_SEMITONE
 
     if not (info.single_voice and info.simple_body and info.bars) or info.key_mode == "none":
         return None
     chords = diatonic_chords(info)
     tonic_name = info.key_text.split()[0] + ("m" if info.key_mode == "minor" else "")
+    minor = info.key_mode == "minor"
+    clashes: list[tuple[int, int]] = []  # (pitch class in the bar, pitch class a chord must then avoid)
+    harmonic_v = None
+    if minor:
+        letter = info.key_text.split()[0]
+        t = (LETTER_SEMITONE[letter[0]] + letter.count("#") - letter.count("b")) % 12
+        dominant = [c for c in chords if c[1] == {(t + 7) % 12, (t + 10) % 12, (t + 2) % 12}]
+        if dominant:  # the natural minor's v -> add the harmonic minor's V (same root, major third)
+            harmonic_v = dominant[0][0][:-1]
+            chords = chords + [(harmonic_v, {(t + 7) % 12, (t + 11) % 12, (t + 2) % 12})]
+        for raised in (11, 9):  # leading tone vs subtonic, raised vs lowered sixth
+            clashes += [((t + raised) % 12, (t + raised - 1) % 12), ((t + raised - 1) % 12, (t + raised) % 12)]
     chosen: list[str] = []
     for bar in info.bars:
         try:
@@ -217,14 +237,17 @@ def harmonise(info: TuneInfo) -> list[str] | None:
         for n in events:
             weight[n.midi % 12] += float(n.duration)
         first = events[0].midi % 12
+        forbidden = {avoid for present, avoid in clashes if weight[present] > 0}
+        allowed = [(name, pcs) for name, pcs in chords if not pcs & forbidden] or chords
 
         previous = chosen[-1] if chosen else ""
         scores = [
             sum(weight[p] for p in pcs) + (0.1 if first in pcs else 0.0)
             + (0.05 if name == tonic_name else 0.0) + (0.02 if name == previous else 0.0)
-            for name, pcs in chords
+            + (0.01 if name == harmonic_v else 0.0)
+            for name, pcs in allowed
         ]
-        chosen.append(chords[scores.index(max(scores))][0])
+        chosen.append(allowed[scores.index(max(scores))][0])
     return chosen
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 # A cache-key input of `ensure_corpus`: bump it whenever a change alters what a build writes.
 # 4: a completion marker (MARKER) is written last; empty score sources are listed in stats.inputs.
-BUILDER_VERSION = 4
+BUILDER_VERSION = 5  # 5: minor keys harmonised with the harmonic minor's dominant (4: atomic builds)
 MARKER = ".cm_corpus_complete.json"  # written last: a folder without it is not a finished build
 # MusicPile's token shares (ChatMusician paper, table 1).
 PAPER_SHARES: dict[str, float] = {

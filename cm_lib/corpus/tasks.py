@@ -79,6 +79,11 @@ def _record(task: str, instruction: str, inp: str, output: str, meta: dict) -> d
             "meta": json.dumps(meta, sort_keys=True)}
 
 
+def make_record(task: str, instruction: str, inp: str, output: str, meta: dict) -> dict:
+    """One SFT record in the corpus schema (meta as sorted JSON), as every task writes it; notebook 02's exercise."""
+    return _record(task, instruction, inp, output, meta)
+
+
 def _fill(rng: random.Random, task: str, **values: str) -> str:
     return rng.choice(TEMPLATES[task]).format(**values)
 

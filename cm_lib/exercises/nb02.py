@@ -8,11 +8,11 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from cm_lib.exercises._common import call, verdict
 
-def _verdict(ok: bool, good: str, hint: str) -> bool:
-    """Print ✅ good or ❌ hint; return ok."""
-    print(f"✅ {good}" if ok else f"❌ {hint}")
-    return ok
+
+def _verdict(name: str, ok: bool, good: str, hint: str) -> bool:
+    return verdict(f"nb02.{name}", ok, good, hint)
 
 
 def _sample_tunes(n: int = 8) -> list[str]:
@@ -25,33 +25,41 @@ def _sample_tunes(n: int = 8) -> list[str]:
 
 
 def check_range_task(task_fn: Callable[..., dict | None]) -> bool:
-    """A `range_analysis` task: record schema as in cm_lib.corpus.tasks, output naming the range in semitones."""
-    from cm_lib.abc import pitches
+    """A `range_analysis` task: the corpus record schema, output naming lowest and highest note and the semitones."""
+    from cm_lib.abc import describe
     from cm_lib.corpus.analysis import analyse
 
+    name = "range_task"
     made = 0
     for text in _sample_tunes():
-        try:
-            rec = task_fn(analyse(text), text, random.Random(0))
-        except Exception as err:  # noqa: BLE001 - report any student error
-            return _verdict(False, "", f"your function raised {type(err).__name__}: {err}")
+        rec, err = call(task_fn, analyse(text), text, random.Random(0))
+        if err:
+            return _verdict(name, False, "", err)
         if rec is None:
             continue
         if not isinstance(rec, dict) or not {"instruction", "input", "output", "task", "meta"} <= set(rec):
-            return _verdict(False, "", "return a dict with instruction, input, output, task and meta (use _record)")
+            return _verdict(name, False, "", "return a dict with instruction, input, output, task and meta "
+                            "(cm_lib.corpus.tasks.make_record builds one)")
         if rec["task"] != "range_analysis":
-            return _verdict(False, "", f"task is {rec['task']!r}: name it 'range_analysis'")
+            return _verdict(name, False, "", f"task is {rec['task']!r}: name it 'range_analysis'")
         try:
             json.loads(rec["meta"])
         except (TypeError, ValueError):
-            return _verdict(False, "", "meta must be a JSON string (json.dumps(...))")
-        span = max(pitches(text)) - min(pitches(text))
-        if f"{span} semitones" not in rec["output"]:
-            return _verdict(False, "", f"the output should say '{span} semitones' for this tune: {rec['output']!r}")
+            return _verdict(name, False, "", "meta must be a JSON string (json.dumps(...))")
+        d = describe(text)
+        out = str(rec["output"])
+        if f"{d.range_semitones} semitones" not in out:
+            return _verdict(name, False, "", f"the output should say '{d.range_semitones} semitones' for this tune: "
+                            f"{out!r}")
+        missing = [n for n in (d.lowest_name, d.highest_name) if n not in out]
+        if missing:
+            return _verdict(name, False, "", f"name the lowest and highest notes ({d.lowest_name} and "
+                            f"{d.highest_name} here, midi_name(info.lowest) ...); missing {missing}: {out!r}")
         if rec["input"].strip() != text.strip():
-            return _verdict(False, "", "put the tune in `input` so the model can see it")
+            return _verdict(name, False, "", "put the tune in `input` so the model can see it")
         made += 1
-    return _verdict(made >= 6, f"your task produced {made} correct records", "it should work for (almost) every tune")
+    return _verdict(name, made >= 6, f"your task produced {made} correct records",
+                    f"only {made} correct records: it should work for (almost) every tune")
 
 
 def planted_duplicate_puzzle(seed: int = 0) -> list[str]:
@@ -81,17 +89,27 @@ def _puzzle_answer(seed: int = 0) -> set[int]:
     return {i for i, s in enumerate(sigs) if sigs.count(s) > 1}
 
 
-def check_planted_duplicate(answer: Any, seed: int = 0) -> bool:
-    """The pair of indices (i, j) in planted_duplicate_puzzle(seed) that hold the same melody."""
-    try:
-        pair = {int(x) for x in answer}
-    except (TypeError, ValueError):
-        return _verdict(False, "", "answer with two indices, e.g. (2, 5)")
-    truth = _puzzle_answer(seed)
-    if pair == truth:
-        return _verdict(True, f"tunes {sorted(truth)} share one interval sequence: a transposed duplicate", "")
-    return _verdict(False, "", "compare interval sequences (cm_lib.corpus.dedup.interval_signature(pitches(t))), "
-                    "not the notes: a transposed copy has other notes but the same intervals")
+PUZZLE_SEEDS = (0, 1, 2, 3)
+
+
+def check_find_duplicate(find_pair: Callable[[list[str]], Any]) -> bool:
+    """`find_pair(tunes)` returns the two indices holding the same melody, on puzzles of several seeds."""
+    name = "find_duplicate"
+    for seed in PUZZLE_SEEDS:  # a different puzzle each time: reading one by eye does not pass
+        got, err = call(find_pair, planted_duplicate_puzzle(seed))
+        if err:
+            return _verdict(name, False, "", err)
+        try:
+            pair = {int(x) for x in got}
+        except (TypeError, ValueError):
+            return _verdict(name, False, "", f"return two indices, e.g. (2, 5); you returned {got!r}")
+        truth = _puzzle_answer(seed)
+        if pair != truth:
+            return _verdict(name, False, "", f"for planted_duplicate_puzzle({seed}) you returned {sorted(pair)}, but "
+                            f"the copy pair is another one. Compare interval sequences "
+                            "(cm_lib.corpus.dedup.interval_signature(pitches(t))), not the notes: a transposed copy "
+                            "has other notes but the same intervals")
+    return _verdict(name, True, f"right on {len(PUZZLE_SEEDS)} different puzzles: one interval sequence, two keys", "")
 
 
 def check_music_filter(is_music: Callable[[str], bool]) -> bool:
@@ -100,9 +118,17 @@ def check_music_filter(is_music: Callable[[str], bool]) -> bool:
 
     docs = [d.text for d in pydoc_topic_texts()[:40]] + [d.text for d in music21_doc_texts(40_000)]
     docs += ["note " * 11 + "word " * 3000, "scale chord " * 6 + "text " * 100]  # share / count edge cases
-    wrong = [d for d in docs if bool(is_music(d)) != is_music_text(d)]
+    if not callable(is_music):
+        return _verdict("music_filter", False, "", "pass your function is_music (no parentheses)")
+    wrong = []
+    for d in docs:
+        got, err = call(is_music, d)
+        if err:
+            return _verdict("music_filter", False, "", err)
+        if bool(got) != is_music_text(d):
+            wrong.append(d)
     if wrong:
-        return _verdict(False, "", f"{len(wrong)} of {len(docs)} documents classified differently; first: "
+        return _verdict("music_filter", False, "", f"{len(wrong)} of {len(docs)} documents classified differently; first: "
                         f"{wrong[0][:80]!r}... count glossary words (MUSIC_GLOSSARY, lower-cased words) and "
                         "require count > 10 AND count / words > 0.005")
-    return _verdict(True, f"all {len(docs)} documents classified like the paper's rule", "")
+    return _verdict("music_filter", True, f"all {len(docs)} documents classified like the paper's rule", "")

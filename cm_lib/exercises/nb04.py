@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
+
+from cm_lib.exercises._common import call, verdict
 
 COMPLIANCE_CASES = [  # (requested meter, generated tune)
     ("6/8", "X:1\nT:a\nM:6/8\nL:1/8\nK:D\nDFA dfa|gfe dcB|AFD DFA|d3 d3|]\n"),
@@ -12,10 +15,16 @@ COMPLIANCE_CASES = [  # (requested meter, generated tune)
 ]
 
 
-def _verdict(ok: bool, good: str, hint: str) -> bool:
-    """Print ✅ good or ❌ hint; return ok."""
-    print(f"✅ {good}" if ok else f"❌ {hint}")
-    return ok
+EXTRA_CASES = [  # more (meter, answer) pairs the checker mixes into its case sets
+    ("3/4", "Here you go:\nX:1\nT:d\nM:3/4\nL:1/4\nK:F\nF A c|B G E|F3|]\n"),
+    ("6/8", "X:1\nT:e\nM:6/8\nL:1/8\nK:G\nGAB cBA|G3 G3|]\n"),
+    ("4/4", "X:1\nT:f\nM:2/4\nL:1/8\nK:C\nCEGc|c4|]\n"),
+    ("4/4", "I would write it in 4/4, with M:4/4 in the header."),
+]
+
+
+def _verdict(name: str, ok: bool, good: str, hint: str) -> bool:
+    return verdict(f"nb04.{name}", ok, good, hint)
 
 
 def check_chat_string(answer: str) -> bool:
@@ -23,37 +32,53 @@ def check_chat_string(answer: str) -> bool:
     from cm_lib.chat import format_chat
 
     want = format_chat("Write a jig.", "X:1")
-    return _verdict(answer == want, f"right: {want!r}",
+    return _verdict("chat_string", answer == want, f"right: {want!r}",
                     f"look at the spaces around ' </s> ' and after 'Assistant:'; you wrote {answer!r}")
 
 
 def check_mask_labels(fn: Callable[[list[int], int], list[int]]) -> bool:
     """`fn(input_ids, n_prompt)` must copy input_ids into labels with -100 on the first n_prompt tokens."""
     cases = [([5, 6, 7, 8, 2], 2, [-100, -100, 7, 8, 2]), ([1, 2], 0, [1, 2]), ([9, 9, 9], 3, [-100, -100, -100])]
-    try:
-        got = [list(fn(list(ids), n)) for ids, n, _ in cases]
-    except Exception as err:  # noqa: BLE001 - any student error becomes a hint
-        return _verdict(False, "", f"your function raised {type(err).__name__}: {err}")
+    got = []
+    for ids, n, _ in cases:
+        value, err = call(fn, list(ids), n)
+        if err:
+            return _verdict("mask_labels", False, "", err)
+        try:
+            got.append(list(value))
+        except TypeError:
+            return _verdict("mask_labels", False, "", f"return a list of labels; you returned {value!r}")
     ok = all(g == want for g, (_, _, want) in zip(got, cases))
-    return _verdict(ok, "right: the prompt is context only; the answer and its EOS carry the loss",
+    return _verdict("mask_labels", ok, "right: the prompt is context only; the answer and its EOS carry the loss",
                     f"labels = input_ids with -100 for prompt positions; for ([5,6,7,8,2], 2) you gave {got[0]}")
 
 
-def check_meter_compliance(answer: float) -> bool:
-    """Fraction of COMPLIANCE_CASES whose tune has the requested meter (prose counts as not obeyed)."""
+def _obeys(meter: str, text: str) -> bool:
     from cm_lib.evaluate import tune_attributes
     from cm_lib.generate import extract_abc
 
-    hits = 0
-    for meter, text in COMPLIANCE_CASES:
-        abc = extract_abc(text)
-        attrs = tune_attributes(abc) if abc else None
-        hits += bool(attrs) and attrs["meter"] == meter
-    want = hits / len(COMPLIANCE_CASES)
-    try:
-        ok = abs(float(answer) - want) < 1e-9
-    except (TypeError, ValueError):
-        ok = False
-    return _verdict(ok, f"right: {hits} of {len(COMPLIANCE_CASES)} obey the requested meter",
-                    "for each case, extract_abc, tune_attributes(...)['meter'] == requested; an answer with no "
-                    "tune does not obey")
+    abc = extract_abc(text)
+    attrs = tune_attributes(abc) if abc else None
+    return bool(attrs) and attrs["meter"] == meter
+
+
+def check_meter_compliance(fn: Callable[[list[tuple[str, str]]], float]) -> bool:
+    """`fn(cases)`: the fraction of (requested meter, answer) cases whose tune has that meter; on varied case sets."""
+    name = "meter_compliance"
+    pool = COMPLIANCE_CASES + EXTRA_CASES
+    sets = [list(COMPLIANCE_CASES)] + [random.Random(seed).sample(pool, 5) for seed in (1, 2, 3)]
+    for cases in sets:
+        got, err = call(fn, list(cases))
+        if err:
+            return _verdict(name, False, "", err)
+        hits = sum(_obeys(m, t) for m, t in cases)
+        try:
+            ok = abs(float(got) - hits / len(cases)) < 1e-9
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            return _verdict(name, False, "", f"on a set of {len(cases)} cases you returned {got!r}, expected "
+                            f"{hits}/{len(cases)}: for each case extract_abc(answer), then "
+                            "tune_attributes(abc)['meter'] == requested; an answer with no tune does not obey")
+    return _verdict(name, True, f"right on {len(sets)} case sets (COMPLIANCE_CASES: "
+                    f"{sum(_obeys(m, t) for m, t in COMPLIANCE_CASES)} of {len(COMPLIANCE_CASES)} obey)", "")
