@@ -18,6 +18,7 @@ STAGES = {
     "generate": "cm_lib.cli.generate_cmd",
     "bench": "cm_lib.cli.bench_cmd",
     "course": "cm_lib.cli.course_cmd",
+    "grade": "cm_lib.cli.grade_cmd",
 }
 
 
