@@ -20,6 +20,7 @@ STAGES = {
     "generate": "cm_lib.cli.generate_cmd",
     "bench": "cm_lib.cli.bench_cmd",
     "course": "cm_lib.cli.course_cmd",
+    "grade": "cm_lib.cli.grade_cmd",
 }
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
