@@ -4,7 +4,8 @@ For each voice with a meter, the *candidate* bars are all bars except: the first
 than the meter (a pickup), the last bar when it is shorter (the final bar completing the pickup), and
 bars holding only multi-bar rests (Z), which last the meter by definition. Also allowed: a short bar
 that ends a section together with the short bar that starts the next one when their durations add up
-to the meter (``A2 :| |: B``). Then
+to the meter (``A2 :| |: B``), and a short bar ending a section that completes the tune's pickup
+(pickup ``G`` in 4/4, section ending ``A3 :|``). Then
 
     bar_consistency = #(candidate bars with duration == meter) / #(candidate bars)
 
@@ -21,6 +22,8 @@ def _voice_counts(bars: list[Bar]) -> tuple[int, int]:
     """(full bars matching the meter, candidate bars) of one voice."""
     ok = total = 0
     n = len(bars)
+    first = bars[0] if bars else None
+    pickup = first.duration if first and first.measure is not None and first.duration < first.measure else 0
     for i, b in enumerate(bars):
         if b.measure is None or b.only_mrest:
             continue
@@ -31,6 +34,9 @@ def _voice_counts(bars: list[Bar]) -> tuple[int, int]:
             ok += 1
             continue
         if b.duration < b.measure:
+            if b.right_section and pickup and b.duration + pickup == b.measure:
+                ok += 1  # a section's last bar completing the tune's pickup
+                continue
             nxt = bars[i + 1] if i + 1 < n else None
             prv = bars[i - 1] if i > 0 else None
             if (nxt is not None and b.right_section and nxt.measure == b.measure

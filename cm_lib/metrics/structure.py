@@ -6,7 +6,8 @@
   ``|]`` or ``[|``); a piece that starts with an ending (``[2``/``:|2``) belongs to the section before it;
   sections of one bar (pickups) are not counted; a tune with bars but no longer section has 1.
 - Bar self-similarity: each bar of the first voice is laid out on a grid of GRID = 96 slots per whole
-  note, a slot holding ``2·midi + [a note starts here]`` (notes end to end; rests are not events yet).
+  note, a slot holding the (pitch, start slot) of the note sounding there (notes end to end; rests are
+  not events yet).
   ``sim(a, b) = #(slots where a and b hold the same value) / #(slots covered by a or b)`` — the share of
   the time where both bars sound the same note struck at the same moment (1 = identical bars).
   ``bar_self_similarity`` = mean sim over all pairs of non-empty bars;
@@ -73,7 +74,7 @@ def n_sections(data: TuneData) -> int:
 
 
 def bar_grids(data: TuneData) -> np.ndarray:
-    """One row per non-empty bar of the first voice: slot values 2·midi + onset, -1 past the bar's notes."""
+    """One row per non-empty bar of the first voice: slot = midi·(MAX_SLOTS+1) + the note's start slot, -1 after."""
     by_bar: dict[int, list] = {}
     for n in data.melody():
         by_bar.setdefault(n.bar, []).append(n)
@@ -87,8 +88,7 @@ def bar_grids(data: TuneData) -> np.ndarray:
             end = max(start + 1, int(round(t * GRID)))
             if start >= MAX_SLOTS:
                 break
-            row[start:end] = 2 * n.midi
-            row[start] = 2 * n.midi + 1
+            row[start:end] = n.midi * (MAX_SLOTS + 1) + start
         rows.append(row)
     return np.stack(rows) if rows else np.zeros((0, MAX_SLOTS), dtype=np.int32)
 
