@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from pathlib import Path
 
@@ -141,3 +142,16 @@ def test_reference_and_training_sets_from_the_corpus(smoke_corpus: Path) -> None
         m = tune_metrics(text, index=index, parser=None)
         assert m["copy_rate"] is True and m["nn_similarity"] == 1.0 and m["nn_id"] in train_ids
         assert m["novelty_4gram"] == 0.0
+
+
+def test_metrics_cli_reference_and_train_from_the_corpus(smoke_corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cm_lib.cli import main
+
+    sample = Path(__file__).resolve().parent.parent / "data_samples" / "mistakes.abc"
+    assert main(["metrics", str(sample), "--reference", "corpus", "--train", "corpus", "--preset", "smoke",
+                 "--corpus-dir", str(smoke_corpus), "--parser", "none"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    summary = json.loads(lines[-1])["summary"]
+    assert len(lines) == 6 and summary["reference"]["n_tunes"] > 1 and summary["train"]["n_tunes"] > 1
+    assert summary["distributions"]["interval"]["n_generated"] >= 2
+    assert 0 <= summary["distributions"]["interval"]["jsd"] <= 1
