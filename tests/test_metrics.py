@@ -6,11 +6,12 @@ from __future__ import annotations
 import itertools
 import math
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from cm_lib.abc import iter_music21_tunes, transpose
+from cm_lib.abc import iter_music21_tunes, read_tunes, transpose
 from cm_lib.metrics import METRIC_NAMES, NEAR_THRESHOLD, read_tune, tune_metrics
 from cm_lib.metrics.bars import bar_consistency, bar_consistency_per_voice
 from cm_lib.metrics.chords import chord_following, chord_pitch_classes, chord_tone_ratio, parse_chord
@@ -27,6 +28,7 @@ from cm_lib.metrics.pitch_stats import mean_abs_interval, pitch_class_entropy, p
 from cm_lib.metrics.structure import has_repeat_signs, n_sections, repetition
 from cm_lib.metrics.validity import abc2midi_messages, valid_bars, valid_parser, valid_syntax
 
+SAMPLES = Path(__file__).resolve().parent.parent / "data_samples"
 # 3/4 with a pickup (D), two full bars, a bar one beat short (A G) and a full final bar.
 SHORT_BAR = "X:1\nT:Short bar\nM:3/4\nL:1/4\nK:G\nD|G A B|c2 B|A G|G3|]\n"
 # Two voices in 2/4: voice 1 all full; voice 2's middle bar lasts 1/4.
@@ -61,6 +63,16 @@ def test_validity_levels() -> None:
     assert not valid_parser("X:1\nT:No notes\nK:C\n", "abc2xml")
     with pytest.raises(ValueError, match="unknown parser"):
         valid_parser(AABB, "lilypond")
+
+
+def test_checker_levels_equal_the_public_checker(real_tunes: list[str]) -> None:
+    from cm_lib.abc import check
+    from cm_lib.metrics.validity import checker_levels
+
+    texts = real_tunes + [t.text for t in read_tunes(SAMPLES / "mistakes.abc")] + [SHORT_BAR, AABB, "X:1\nK:C\n"]
+    levels = [checker_levels(read_tune(t)) for t in texts]
+    assert levels == [(check(t, "syntax").ok, check(t, "bars").ok) for t in texts]
+    assert {lv for lv in levels} == {(True, True), (True, False), (False, False)}
 
 
 def test_bar_consistency_by_hand() -> None:

@@ -61,6 +61,7 @@ class TuneData:
     bars: dict[str, list[Bar]] = field(default_factory=dict)  # voice -> bars in order
     chord_symbols: dict[str, list[str]] = field(default_factory=dict)  # voice -> chord symbols in order
     bar_lines: list[str] = field(default_factory=list)  # every bar line and ending token as written
+    error_codes: list[str] | None = None  # the bars-level checker's error codes (None: not checked)
 
     @property
     def voices(self) -> list[str]:
@@ -107,7 +108,7 @@ def read_tune(abc: str | Tune, bars: bool = True) -> TuneData:
         data.notes.append(note)
         last[ev.voice] = note
     if bars:
-        data.bars = _bars(tune, closings)
+        data.bars, data.error_codes = _bars(tune, closings)
     return data
 
 
@@ -205,15 +206,17 @@ def _scan(tune: Tune, data: TuneData) -> tuple[list[str | None], dict[str, list[
     return chords_at, closings
 
 
-def _bars(tune: Tune, closings: dict[str, list[tuple[str, bool]]]) -> dict[str, list[Bar]]:
-    """Bars per voice as the bars-level checker measures them, with the bar lines from `_scan`."""
+def _bars(tune: Tune, closings: dict[str, list[tuple[str, bool]]]) -> tuple[dict[str, list[Bar]], list[str]]:
+    """Bars per voice as the bars-level checker measures them, with the bar lines from `_scan`, and the
+    checker's error codes (the same verdict as `check_tune(tune, "bars")`, which runs these steps)."""
     checker = _Checker(tune, "bars")
     try:
         checker.header()
         checker.body(tokenize_body(tune.body))
         checker.finish_bars()
     except Exception:  # noqa: BLE001 - a tune the checker cannot measure has no bar data
-        return {}
+        return {}, ["internal-error"]
+    errors = [p.code for p in checker.problems if p.severity == "error"]
     out: dict[str, list[Bar]] = {}
     for vid, voice in checker.voices.items():
         texts = closings.get(vid, [])
@@ -228,4 +231,4 @@ def _bars(tune: Tune, closings: dict[str, list[tuple[str, bool]]]) -> dict[str, 
             ))
         if bars:
             out[vid] = bars
-    return out
+    return out, errors

@@ -62,18 +62,19 @@ def pitch_class_weights(notes: list[Note]) -> np.ndarray:
     return h
 
 
+_PROFILES = np.stack([np.roll(p, t) for p in (KK_MAJOR, KK_MINOR) for t in range(12)])  # 24 x 12: C..B major, minor
+_PROFILES_Z = (_PROFILES - _PROFILES.mean(axis=1, keepdims=True)) / _PROFILES.std(axis=1, keepdims=True)
+
+
 def krumhansl_schmuckler(weights: np.ndarray) -> tuple[int, str, float] | None:
     """(tonic pitch class, 'major'|'minor', correlation) of the best-correlating key; None if flat/empty."""
     h = np.asarray(weights, dtype=float)
-    if h.sum() <= 0 or np.allclose(h, h[0]):
+    sd = h.std()
+    if h.sum() <= 0 or sd == 0:
         return None
-    best: tuple[int, str, float] | None = None
-    for quality, profile in (("major", KK_MAJOR), ("minor", KK_MINOR)):
-        for t in range(12):
-            r = float(np.corrcoef(h, np.roll(profile, t))[0, 1])
-            if best is None or r > best[2] + 1e-12:
-                best = (t, quality, r)
-    return best
+    r = _PROFILES_Z @ ((h - h.mean()) / sd) / 12  # Pearson r with each of the 24 rotated profiles
+    best = int(np.argmax(r))  # ties: the first (major before minor, lower tonic first)
+    return best % 12, ("major", "minor")[best // 12], float(r[best])
 
 
 def estimated_key(data: TuneData) -> str | None:
@@ -82,12 +83,12 @@ def estimated_key(data: TuneData) -> str | None:
     return None if est is None else f"{NOTE_NAMES[est[0]]} {est[1]}"
 
 
-def key_agreement(data: TuneData) -> bool | None:
+def key_agreement(data: TuneData, estimate: tuple[int, str, float] | None = None) -> bool | None:
     """Whether the K-S estimate has the declared key's tonic and quality (None: nothing to compare)."""
     k = data.key
     if k is None or k.tonic is None or key_quality(k.mode) is None:
         return None
-    est = krumhansl_schmuckler(pitch_class_weights(data.notes))
+    est = estimate if estimate is not None else krumhansl_schmuckler(pitch_class_weights(data.notes))
     if est is None:
         return None
     return est[0] == tonic_pitch_class(k.tonic) and est[1] == key_quality(k.mode)

@@ -115,7 +115,11 @@ class NoveltyIndex:
         g = ngrams(data, self.n)
         if not len(g):
             return None
-        return float(np.count_nonzero(~np.isin(g, self.ngram_codes, assume_unique=True)) / len(g))
+        codes = self.ngram_codes
+        if not len(codes):
+            return 1.0
+        pos = np.minimum(np.searchsorted(codes, g), len(codes) - 1)  # codes are sorted: binary search
+        return float(np.count_nonzero(codes[pos] != g) / len(g))
 
     def nearest(self, data: TuneData) -> tuple[float, str | None]:
         """(similarity, id) of the most similar training tune; (0.0, None) when LSH finds no candidate."""

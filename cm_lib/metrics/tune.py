@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cm_lib.abc import check_tune
+from cm_lib.abc.theory import NOTE_NAMES
 from cm_lib.errors import AbcError
 from cm_lib.metrics.bars import bar_consistency, bar_consistency_per_voice
 from cm_lib.metrics.chords import chord_following, chord_tone_ratio
 from cm_lib.metrics.events import read_tune
 from cm_lib.metrics.header import header_compliance, parse_request
-from cm_lib.metrics.key import estimated_key, in_scale_rate, key_agreement
+from cm_lib.metrics.key import in_scale_rate, key_agreement, krumhansl_schmuckler, pitch_class_weights
 from cm_lib.metrics.novelty import NoveltyIndex
 from cm_lib.metrics.pitch_stats import mean_abs_interval, pitch_class_entropy, pitch_range
 from cm_lib.metrics.structure import form, has_repeat_signs, n_sections, repetition
-from cm_lib.metrics.validity import valid_parser
+from cm_lib.metrics.validity import checker_levels, valid_parser
 
 METRIC_NAMES = (
     "valid_syntax", "valid_bars", "valid_parser", "bar_consistency", "bar_consistency_per_voice",
@@ -51,8 +51,7 @@ def tune_metrics(abc: str, request: Mapping[str, Any] | str | None = None, index
     except AbcError:
         return empty_metrics()
     out: dict[str, Any] = dict.fromkeys(METRIC_NAMES)
-    out["valid_syntax"] = check_tune(data.tune, "syntax").ok
-    out["valid_bars"] = check_tune(data.tune, "bars").ok
+    out["valid_syntax"], out["valid_bars"] = checker_levels(data)
     out["valid_parser"] = valid_parser(data.tune.text, parser) if parser else None
     out["bar_consistency"] = bar_consistency(data)
     out["bar_consistency_per_voice"] = {v: _round(x) for v, x in bar_consistency_per_voice(data).items()}
@@ -61,8 +60,9 @@ def tune_metrics(abc: str, request: Mapping[str, Any] | str | None = None, index
         out.update(header_compliance(data, req, tune_form))
         out["chord_following"] = chord_following(data, req["chords"]) if req.get("chords") else None
     out["in_scale_rate"] = in_scale_rate(data)
-    out["key_agreement"] = key_agreement(data)
-    out["estimated_key"] = estimated_key(data)
+    estimate = krumhansl_schmuckler(pitch_class_weights(data.notes))
+    out["key_agreement"] = key_agreement(data, estimate)
+    out["estimated_key"] = None if estimate is None else f"{NOTE_NAMES[estimate[0]]} {estimate[1]}"
     out["pitch_range"] = pitch_range(data)
     out["pitch_class_entropy"] = pitch_class_entropy(data)
     out["mean_abs_interval"] = mean_abs_interval(data)

@@ -17,9 +17,11 @@ import tempfile
 import threading
 import xml.etree.ElementTree as ET
 
-from cm_lib.abc import check
+from cm_lib.abc import check, check_tune
+from cm_lib.metrics.events import TuneData
 
 PARSERS = ("abc2midi", "abc2xml")
+BAR_CODES = frozenset({"bar-too-long", "missing-bar-line", "bar-too-short"})  # what `bars` adds to `syntax`
 _FD_LOCK = threading.Lock()
 
 
@@ -31,6 +33,16 @@ def valid_syntax(abc: str) -> bool:
 def valid_bars(abc: str) -> bool:
     """Whether our checker finds no error at the `bars` level (bar durations against the meter)."""
     return check(abc, "bars").ok
+
+
+def checker_levels(data: TuneData) -> tuple[bool, bool]:
+    """(valid_syntax, valid_bars) from the one bars-level check the adapter ran: the bars level reports
+    every syntax problem plus the bar-duration codes in BAR_CODES, so syntax-valid = no other error."""
+    codes = data.error_codes
+    if codes is None:
+        result = check_tune(data.tune, "bars")
+        codes = [p.code for p in result.errors]
+    return not any(c not in BAR_CODES for c in codes), not codes
 
 
 def abc2midi_messages(abc: str) -> tuple[int, list[str]]:
