@@ -43,6 +43,19 @@ def corpus_texts() -> list[str]:
     return [t.text for _, t in itertools.islice(iter_music21_tunes(), 0, 4000, 10) if t.body.count("|") > 8][:300]
 
 
+def test_index_save_and_load(tmp_path: Path) -> None:
+    from cm_lib.errors import AssetNotFoundError
+
+    index = NoveltyIndex.build([SCALE, OTHER], ids=["scale", "other"])
+    back = NoveltyIndex.load(index.save(tmp_path / "i.npz"))
+    up = read_tune(transpose(SCALE, 3))
+    assert back.metrics(up) == index.metrics(up) and back.ids == ["scale", "other"]
+    assert [p.name for p in tmp_path.iterdir()] == ["i.npz"]
+    (tmp_path / "bad.npz").write_text("not numpy")
+    with pytest.raises(AssetNotFoundError, match="not a novelty index"):
+        NoveltyIndex.load(tmp_path / "bad.npz")
+
+
 def test_nearest_neighbour_matches_brute_force(corpus_texts: list[str]) -> None:
     train = corpus_texts[:250]
     index = NoveltyIndex.build(train)
@@ -135,8 +148,15 @@ def test_reference_and_training_sets_from_the_corpus(smoke_corpus: Path) -> None
     ref = reference_tunes("smoke", 0, smoke_corpus)
     pretrain, _ = load_corpus(smoke_corpus)
     assert ref == [r["text"] for r in pretrain["test"] if r["category"] == "scores"] and ref
+    from cm_lib.paths import stage_dir
+
     index = training_index("smoke", 0, smoke_corpus)
     assert len(index) == len(corpus_tunes("train", "smoke", 0, smoke_corpus))
+    cached = list(stage_dir("metrics").glob("novelty-*.npz"))
+    assert len(cached) == 1  # saved once, loaded the next time
+    again = training_index("smoke", 0, smoke_corpus)
+    assert again.ids == index.ids and np.array_equal(again.ngram_codes, index.ngram_codes)
+    assert again.buckets == index.buckets and again.signatures == index.signatures
     train_ids = {r["id"] for r in pretrain["train"]}
     for text in corpus_tunes("train", "smoke", 0, smoke_corpus)[:5]:  # a training tune is its own copy
         m = tune_metrics(text, index=index, parser=None)

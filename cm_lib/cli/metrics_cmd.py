@@ -80,14 +80,15 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def _metrics(args: argparse.Namespace) -> int:
-    from cm_lib.metrics import NoveltyIndex, compare_sets, read_tune, summarize, tune_metrics
+    from cm_lib.metrics import NoveltyIndex, compare_sets, read_tune, summarize, training_index, tune_metrics
 
     request = _request(args.request)
     files = [(path, _tunes(path)) for path in args.paths]  # read everything first: bad input fails before work
     index = None
-    if args.train:
-        texts = _texts(args.train, "train", args)
-        index = NoveltyIndex.build(texts)
+    if args.train == "corpus":
+        index = training_index(args.preset, args.seed, args.corpus_dir)
+    elif args.train:
+        index = NoveltyIndex.build(_texts(args.train, "train", args))
     parser = None if args.parser == "none" else args.parser
     rows = []
     for path, tunes in files:

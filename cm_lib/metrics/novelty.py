@@ -15,18 +15,21 @@
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
 from cm_lib.corpus.dedup import BANDS, NUM_PERM, _perms, interval_signature, jaccard, minhash, shingles
-from cm_lib.errors import AbcError
+from cm_lib.errors import AbcError, AssetNotFoundError
 from cm_lib.metrics.events import Note, TuneData, read_tune
 
 NGRAM = 4
+INDEX_VERSION = 1  # bump when tokens, shingles or the file layout change
 COPY_THRESHOLD = 0.8
 DURATION_GRID = 48
 _IV_BASE = 82  # intervals -40..40 (+41) and one spare
@@ -106,6 +109,45 @@ class NoveltyIndex:
                     buckets[(band, *sig[band * rows:(band + 1) * rows].tolist())].append(k)
         codes = np.unique(np.concatenate(grams)) if grams else np.zeros(0, dtype=np.int64)
         return cls(codes, sets, names, dict(buckets), signatures, n, skipped)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the index to one .npz file (numpy arrays only, no pickle), atomically."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lengths = np.array([len(x) for x in self.shingle_sets], dtype=np.int64)
+        flat = np.concatenate(self.shingle_sets) if self.shingle_sets else np.zeros(0, dtype=np.int64)
+        sig_keys = np.array(list(self.signatures), dtype=np.str_)
+        sig_vals = np.array(list(self.signatures.values()), dtype=np.int64)
+        tmp = path.with_name(f".{path.name}.tmp.npz")
+        np.savez(tmp, version=np.array([INDEX_VERSION, self.n, self.skipped]), ngram_codes=self.ngram_codes,
+                 shingle_lengths=lengths, shingles=flat, ids=np.array(self.ids, dtype=np.str_),
+                 signature_keys=sig_keys, signature_values=sig_vals)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> NoveltyIndex:
+        """An index written by `save`; AssetNotFoundError if missing or from another index version."""
+        path = Path(path)
+        try:
+            z = np.load(path, allow_pickle=False)
+            version, n, skipped = (int(x) for x in z["version"])
+        except (OSError, KeyError, ValueError) as err:
+            raise AssetNotFoundError(f"{path}: not a novelty index ({err})") from None
+        if version != INDEX_VERSION:
+            raise AssetNotFoundError(f"{path}: novelty index version {version}, expected {INDEX_VERSION}")
+        ends = np.cumsum(z["shingle_lengths"])
+        sets = np.split(z["shingles"], ends[:-1]) if len(ends) else []
+        perms = _hash_perms()
+        rows = NUM_PERM // BANDS
+        buckets: dict[tuple, list[int]] = defaultdict(list)
+        for k, sh in enumerate(sets):
+            if len(sh) >= 3:
+                sig = minhash(sh, perms)
+                for band in range(BANDS):
+                    buckets[(band, *sig[band * rows:(band + 1) * rows].tolist())].append(k)
+        signatures = dict(zip(z["signature_keys"].tolist(), z["signature_values"].tolist()))
+        return cls(z["ngram_codes"], list(sets), z["ids"].tolist(), dict(buckets), signatures, n, skipped)
 
     def __len__(self) -> int:
         return len(self.shingle_sets)
