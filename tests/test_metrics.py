@@ -221,3 +221,18 @@ def test_real_tunes_have_sane_values(real_tunes: list[str]) -> None:
             assert 0 <= r["repeated_bar_rate"] <= r["near_repeated_bar_rate"] <= 1
         assert r["n_sections"] >= 1
     assert sum(r["has_repeat_signs"] for r in rows) >= 10
+
+
+def test_krumhansl_schmuckler_agrees_with_music21() -> None:
+    from music21 import converter
+
+    from cm_lib.metrics.key import tonic_pitch_class
+
+    texts = [t.text for _, t in itertools.islice(iter_music21_tunes(), 0, 6000, 500)]
+    agree = 0
+    for text in texts:
+        theirs = converter.parse(text, format="abc").analyze("key.krumhanslkessler")
+        ours = estimated_key(read_tune(text))
+        agree += (ours is not None and tonic_pitch_class(ours.split()[0]) == theirs.tonic.pitchClass
+                  and ours.split()[1] == theirs.mode)
+    assert len(texts) == 12 and agree >= 10  # 29 of 30 when written (one G minor vs C major)
