@@ -236,3 +236,16 @@ def test_krumhansl_schmuckler_agrees_with_music21() -> None:
         agree += (ours is not None and tonic_pitch_class(ours.split()[0]) == theirs.tonic.pitchClass
                   and ours.split()[1] == theirs.mode)
     assert len(texts) == 12 and agree >= 10  # 29 of 30 when written (one G minor vs C major)
+
+
+def test_tune_metrics_never_raises_on_garbage() -> None:
+    import random
+
+    rng = random.Random(0)
+    alphabet = "ABCDEFGabcdefgz|:[]()^_=,'/23456<>-\"{}!~ .\n" + "V:1\nM:6/8\nL:1/16\nK:Dm\n"
+    heads = ["X:1\nM:4/4\nL:1/8\nK:G\n", "X:1\nK:C\n", "X:1\nM:none\nK:none\n", "X:1\nM:3/4\nL:1/4\nK:Hp\n", "K:Ador\n", ""]
+    request = {"key": "G", "meter": "4/4", "unit": "1/8", "chords": ["G", "D7"], "form": "AB"}
+    for _ in range(150):
+        text = rng.choice(heads) + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
+        m = tune_metrics(text, request=request, parser=None)
+        assert set(m) == set(METRIC_NAMES) and isinstance(m["valid_syntax"], bool)
