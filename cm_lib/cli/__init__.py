@@ -19,6 +19,7 @@ STAGES = {
     "train": "cm_lib.cli.train_cmd",
     "generate": "cm_lib.cli.generate_cmd",
     "bench": "cm_lib.cli.bench_cmd",
+    "metrics": "cm_lib.cli.metrics_cmd",
     "course": "cm_lib.cli.course_cmd",
     "grade": "cm_lib.cli.grade_cmd",
 }

@@ -1,0 +1,102 @@
+"""Chord conditioning (notebook 05): were the requested chord symbols written, and do the notes fit them?
+
+- Chord symbols are read as root + quality (+ optional /bass): ``m``/``min``/``-`` minor, ``maj7``/``M7``,
+  ``7``, ``6``, ``9`` (as 7), ``dim``/``°``, ``dim7``, ``m7b5``/``ø``, ``aug``/``+``, ``sus2``, ``sus4``/``sus``.
+  ``chord_pitch_classes("A7") = {9, 1, 4, 7}``; a symbol we cannot read ("N.C.") has none.
+- ``chord_following = LCS(requested, written) / len(requested)``: the longest run of requested chords
+  found in the tune's chord symbols in the same order (not necessarily adjacent), chords compared by
+  root pitch class and pitch-class set (so "Dm" = "Dmin", "A" ≠ "A7", the bass note is ignored), over
+  all voices' symbols in written order. 1.0 = every requested chord, in order. None without a request.
+- ``chord_tone_ratio = Σ duration(notes whose pitch class is in their chord) / Σ duration(notes under a
+  readable chord)``: each note is under the last chord symbol written before it in its voice; notes
+  before the first symbol or under an unreadable one do not count. None when no note is under a chord.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cm_lib.metrics.events import TuneData
+from cm_lib.metrics.key import tonic_pitch_class
+
+_CHORD_RE = re.compile(r"^\(?(?P<root>[A-G][#b]?)(?P<quality>[^/\s)]*)(?:/(?P<bass>[A-G][#b]?))?\)?$")
+_QUALITIES = [  # (prefix, intervals above the root)
+    ("m7b5", (0, 3, 6, 10)), ("ø", (0, 3, 6, 10)), ("dim7", (0, 3, 6, 9)), ("°7", (0, 3, 6, 9)),
+    ("maj7", (0, 4, 7, 11)), ("maj9", (0, 4, 7, 11)), ("M7", (0, 4, 7, 11)), ("maj", (0, 4, 7)),
+    ("min7", (0, 3, 7, 10)), ("min6", (0, 3, 7, 9)), ("min", (0, 3, 7)),
+    ("m7", (0, 3, 7, 10)), ("m9", (0, 3, 7, 10)), ("m6", (0, 3, 7, 9)), ("m", (0, 3, 7)), ("-7", (0, 3, 7, 10)),
+    ("-", (0, 3, 7)), ("dim", (0, 3, 6)), ("°", (0, 3, 6)), ("aug", (0, 4, 8)), ("+", (0, 4, 8)),
+    ("sus2", (0, 2, 7)), ("sus4", (0, 5, 7)), ("sus", (0, 5, 7)), ("7sus4", (0, 5, 7, 10)),
+    ("13", (0, 4, 7, 10)), ("11", (0, 4, 7, 10)), ("9", (0, 4, 7, 10)), ("7", (0, 4, 7, 10)), ("6", (0, 4, 7, 9)),
+    ("", (0, 4, 7)),
+]
+_QUALITIES.sort(key=lambda q: -len(q[0]))  # longest prefix first: "7sus4" before "7", "m7b5" before "m7"
+
+
+def parse_chord(symbol: str) -> tuple[int, frozenset[int]] | None:
+    """(root pitch class, pitch classes without the bass) of a chord symbol, or None if unreadable."""
+    m = _CHORD_RE.match(symbol.strip())
+    if not m:
+        return None
+    root = tonic_pitch_class(m.group("root"))
+    quality = m.group("quality")
+    for prefix, steps in _QUALITIES:
+        if quality.startswith(prefix):
+            rest = quality[len(prefix):]
+            if rest and not re.fullmatch(r"(?:add\d+|[#b]\d+|\d+)*", rest):
+                return None
+            return root, frozenset((root + s) % 12 for s in steps)
+    return None
+
+
+def chord_pitch_classes(symbol: str) -> frozenset[int] | None:
+    """Pitch classes of a chord symbol including a /bass note; None if unreadable."""
+    parsed = parse_chord(symbol)
+    if parsed is None:
+        return None
+    m = _CHORD_RE.match(symbol.strip())
+    bass = m.group("bass") if m else None
+    return parsed[1] | ({tonic_pitch_class(bass)} if bass else set())
+
+
+def _lcs(a: list, b: list) -> int:
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b):
+            cur.append(prev[j] + 1 if x == y and x is not None else max(prev[j + 1], cur[j]))
+        prev = cur
+    return prev[-1]
+
+
+def written_chords(data: TuneData) -> list[str]:
+    """Every voice's chord symbols, voice after voice, in written order."""
+    return [c for v in data.chord_symbols.values() for c in v]
+
+
+def chord_following(data: TuneData, requested: list[str]) -> float | None:
+    """LCS of requested and written chords over the number requested (see the module docstring)."""
+    if not requested:
+        return None
+    want = [parse_chord(c) for c in requested]
+    got = [parse_chord(c) for c in written_chords(data)]
+    return _lcs(want, got) / len(requested)
+
+
+def chord_tone_ratio(data: TuneData) -> float | None:
+    """Duration-weighted share of notes under a chord symbol that are tones of that chord."""
+    under = inside = 0.0
+    cache: dict[str, frozenset[int] | None] = {}
+    for n in data.notes:
+        if n.chord is None:
+            continue
+        if n.chord not in cache:
+            cache[n.chord] = chord_pitch_classes(n.chord)
+        pcs = cache[n.chord]
+        if pcs is None:
+            continue
+        d = float(n.duration)
+        under += d
+        if n.midi % 12 in pcs:
+            inside += d
+    return inside / under if under else None

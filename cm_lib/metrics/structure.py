@@ -1,0 +1,141 @@
+"""Structure (notebook 05): sections and repeat signs, bar-level self-similarity, repeated bars, form.
+
+- ``has_repeat_signs``: some bar line holds a repeat (``:``: ``|:``, ``:|``, ``::``) or a numbered
+  ending (``[1``, ``|2``, ``:|2``) — the paper's repetition measure (share of outputs with repeat signs).
+- ``n_sections``: the first voice's bars cut after every section bar line (one holding ``:``, ``||``,
+  ``|]`` or ``[|``); a piece that starts with an ending (``[2``/``:|2``) belongs to the section before it;
+  sections of one bar (pickups) are not counted; a tune with bars but no longer section has 1.
+- Bar self-similarity: each bar of the first voice is laid out on a grid of GRID = 96 slots per whole
+  note, a slot holding the (pitch, start slot) of the note sounding there (notes end to end; rests are
+  not events yet).
+  ``sim(a, b) = #(slots where a and b hold the same value) / #(slots covered by a or b)`` — the share of
+  the time where both bars sound the same note struck at the same moment (1 = identical bars).
+  ``bar_self_similarity`` = mean sim over all pairs of non-empty bars;
+  ``repeated_bar_rate`` = #(bars identical to an earlier bar) / #(non-empty bars);
+  ``near_repeated_bar_rate`` = #(bars with sim ≥ NEAR_THRESHOLD = 0.75 to an earlier bar) / #(non-empty
+  bars) (0.75: e.g. one of four equal notes changed).
+  Transposing the whole tune changes none of these (all bars move together).
+- ``form``: the corpus builder's form letters (``cm_lib.corpus.analysis.detect_form`` via
+  ``cm_lib.evaluate.tune_attributes``: repeat signs and section lines, else 4-bar phrases compared by
+  melodic similarity), for single-voice tunes with bars; None otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cm_lib.metrics.events import Bar, TuneData
+
+GRID = 96
+MAX_SLOTS = 4 * GRID
+NEAR_THRESHOLD = 0.75
+_SECTION_MARKS = (":", "||", "|]", "[|")
+
+
+def has_repeat_signs(data: TuneData) -> bool:
+    """Whether any bar line is a repeat sign or a numbered ending."""
+    for text in data.bar_lines:
+        if ":" in text or text[-1:].isdigit():
+            return True
+    return False
+
+
+def is_section_line(text: str) -> bool:
+    """Whether a bar line text ends a section (holds :, ||, |] or [|)."""
+    return any(mark in text for mark in _SECTION_MARKS)
+
+
+def sections(bars: list[Bar]) -> list[list[Bar]]:
+    """The bars cut into sections (see the module docstring); endings join the section before them."""
+    pieces: list[list[Bar]] = []
+    current: list[Bar] = []
+    for b in bars:
+        current.append(b)
+        if is_section_line(b.closing):
+            pieces.append(current)
+            current = []
+    if current:
+        pieces.append(current)
+    merged: list[list[Bar]] = []
+    for piece in pieces:
+        if merged and piece[0].starts_volta:
+            merged[-1].extend(piece)
+        else:
+            merged.append(piece)
+    return merged
+
+
+def n_sections(data: TuneData) -> int:
+    """Number of sections of at least two bars in the first voice (1 if bars but none that long; 0 if no bars)."""
+    bars = data.bars.get(data.voices[0], [])
+    if not bars:
+        return 0
+    return max(1, sum(len(s) >= 2 for s in sections(bars)))
+
+
+def bar_grids(data: TuneData) -> np.ndarray:
+    """One row per non-empty bar of the first voice: slot = midi·(MAX_SLOTS+1) + the note's start slot, -1 after."""
+    by_bar: dict[int, list] = {}
+    for n in data.melody():
+        by_bar.setdefault(n.bar, []).append(n)
+    rows = []
+    for number in sorted(by_bar):
+        row = np.full(MAX_SLOTS, -1, dtype=np.int32)
+        t = 0.0
+        for n in by_bar[number]:
+            start = int(round(t * GRID))
+            t += float(n.duration)
+            end = max(start + 1, int(round(t * GRID)))
+            if start >= MAX_SLOTS:
+                break
+            row[start:end] = n.midi * (MAX_SLOTS + 1) + start
+        rows.append(row)
+    return np.stack(rows) if rows else np.zeros((0, MAX_SLOTS), dtype=np.int32)
+
+
+def bar_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """sim of two bar grids (rows of `bar_grids`): shared slots over covered slots."""
+    covered = (a >= 0) | (b >= 0)
+    n = int(covered.sum())
+    return float(((a == b) & covered).sum() / n) if n else 1.0
+
+
+def similarity_matrix(grids: np.ndarray) -> np.ndarray:
+    """Pairwise `bar_similarity` of all bars (B x B, symmetric, 1 on the diagonal)."""
+    n = len(grids)
+    sim = np.eye(n)
+    covered_row = grids >= 0
+    for i in range(1, n):
+        covered = covered_row[i][None, :] | covered_row[:i]
+        same = (grids[i][None, :] == grids[:i]) & covered
+        s = same.sum(axis=1) / np.maximum(covered.sum(axis=1), 1)
+        sim[i, :i] = s
+        sim[:i, i] = s
+    return sim
+
+
+def repetition(data: TuneData, near: float = NEAR_THRESHOLD) -> dict[str, float | None]:
+    """bar_self_similarity, repeated_bar_rate and near_repeated_bar_rate (None with fewer than 2 bars)."""
+    sim = similarity_matrix(bar_grids(data))
+    n = len(sim)
+    if n < 2:
+        return {"bar_self_similarity": None, "repeated_bar_rate": None, "near_repeated_bar_rate": None}
+    lower = np.tril(sim, -1)
+    best_earlier = lower.max(axis=1)
+    best_earlier[0] = 0.0
+    pairs = sim[np.triu_indices(n, 1)]
+    return {
+        "bar_self_similarity": float(pairs.mean()),
+        "repeated_bar_rate": float((best_earlier >= 1.0 - 1e-12).sum() / n),
+        "near_repeated_bar_rate": float((best_earlier >= near - 1e-12).sum() / n),
+    }
+
+
+def form(data: TuneData) -> str | None:
+    """Form letters (e.g. "AABB") from the corpus builder's analysis; None for multi-voice or bar-less tunes."""
+    from cm_lib.evaluate import tune_attributes
+
+    if len(data.voices) > 1 or not data.bars or not data.notes:
+        return None
+    attrs = tune_attributes(data.tune.text)
+    return attrs["form"] if attrs else None
