@@ -27,7 +27,25 @@ LENGTHS: dict[int, tuple[str, ...]] = {
 METERS = ("2/4", "3/4", "4/4", "6/8", "9/8", "12/8", "3/8", "2/2", "C", "C|", "5/4", "7/8", "3/2", "6/4")
 UNITS = ("1/8", "1/16", "1/4")
 MIN_BAR, MAX_BAR = 3, 48  # bar lengths (half units) with a grammar: a 2-half-unit bar could read "z:|", a field
-KEY_RE = r"[A-G][#b]?(m|min|maj|dor|mix|phr|lyd|loc|aeo)?"
+KEY_MODES = ("", "m", "min", "maj", "dor", "mix", "phr", "lyd", "loc", "aeo")
+
+
+def valid_keys() -> list[str]:
+    """Every K: value of the grammar (tonic, accidental, mode) that cm_lib.abc's key parser accepts."""
+    from cm_lib.abc.theory import parse_key
+
+    out = []
+    for tonic in "ABCDEFG":
+        for acc in ("", "#", "b"):
+            for mode in KEY_MODES:
+                try:
+                    parse_key(tonic + acc + mode)
+                except ValueError:
+                    continue
+                out.append(tonic + acc + mode)
+    return out
+
+
 CHORD_SYMBOL_RE = r'"[A-G][#b]?(m|7|m7|maj7|dim|aug|sus4|6|m6|9)?"'
 PITCH_RE = r"[\^_=]?[A-Ga-g][,']{0,2}"
 
@@ -107,7 +125,7 @@ def _terminals() -> list[str]:
         f"GRACE: /\\{{{PITCH_RE}({PITCH_RE}){{0,2}}\\}}/",
         "XNUM: /[1-9][0-9]{0,2}/",
         "TITLE: /[A-Z][A-Za-z' ]{0,30}[A-Za-z]/",
-        f"KEY: /{KEY_RE}/",
+        "KEY: /(" + "|".join(re.escape(k) for k in sorted(valid_keys(), key=len, reverse=True)) + ")/",
     ]
     return out
 
@@ -225,18 +243,26 @@ _CLOSING: dict[tuple[int, int], Any] = {}
 
 
 def _closing_score(t: str) -> float:
-    if "|]" in t:
+    """How much a token helps to close a tune at once (higher is better); see GrammarLogitsProcessor."""
+    core = t.strip(" ")
+    if core.rstrip("\n").endswith("|]"):
         return 100.0
-    if "|" in t:
-        return 50.0
-    if t == "]":
+    if "|]" in core:
+        return 90.0
+    if core.rstrip("\n").endswith("|"):
+        return 60.0
+    if "|" in core:
+        return 20.0
+    if core == "]":
         return 40.0
     if "\n" in t:
         return 30.0
-    if re.fullmatch(r"\d+", t):
-        return 10.0 + min(int(t), 16) / 2
-    if re.fullmatch(r"[A-Ga-gz]", t):
+    if re.fullmatch(r"\d+", core):
+        return 10.0 + min(int(core), 16) / 2
+    if re.fullmatch(r"[A-Ga-gz]", core):
         return 5.0
+    if core in ("'", ","):
+        return -5.0
     if any(c in t for c in '[({"><~ '):
         return -10.0
     return 0.0
@@ -273,7 +299,7 @@ class GrammarLogitsProcessor:
     """
 
     def __init__(self, tokenizer: Any, grammars: list[str], prompt_len: int, max_new_tokens: int,
-                 vocab_size: int, reserve: int = 16) -> None:
+                 vocab_size: int, reserve: int = 24) -> None:
         import numpy as np
 
         self.matchers = [matcher(tokenizer, g, vocab_size) for g in grammars]

@@ -97,7 +97,7 @@ def sample_batch(
     constrain: str = "none",
     chat: bool | Sequence[bool] = False,
     stop_at_tune_end: bool = True,
-    reserve: int = 16,
+    reserve: int = 24,
 ) -> list[Sample]:
     """Sample one continuation per prompt (row) in a single left-padded `generate` call; seeds default 0..n-1.
 
