@@ -124,7 +124,7 @@ def _terminals() -> list[str]:
         f"GCH: /{CHORD_SYMBOL_RE}/",
         f"GRACE: /\\{{{PITCH_RE}({PITCH_RE}){{0,2}}\\}}/",
         "XNUM: /[1-9][0-9]{0,2}/",
-        "TITLE: /[A-Z][A-Za-z' ]{0,30}[A-Za-z]/",
+        "TITLE: /[A-Z][A-Za-z' ]{0,18}[A-Za-z]/",
         "KEY: /(" + "|".join(re.escape(k) for k in sorted(valid_keys(), key=len, reverse=True)) + ")/",
     ]
     return out
@@ -132,21 +132,21 @@ def _terminals() -> list[str]:
 
 def _body_rules(halves: int | None, el: dict[int, list[str]]) -> list[str]:
     """Rules of a body whose bars last `halves` half units (any length when None): `body_{halves or 'any'}`."""
-    sep = '("|" | "||" | ":|" | "|:" | "::" | "|1" | "|2" | ":|2" | "|[1" | ":|[2") ("\\n" ("|:" | "|1" | "|2" | "[1" | "[2")?)? " "?'
+    sep = '("|" | "||" | ":|" | "|:" | "::" | "|1" | "|2" | ":|2" | "|[1" | ":|[2") ("\\n" ("|:" | "|1" | "|2" | "[1" | "[2" | "|")?)? " "?'
     fin = '("|]" | ":|") "\\n"'
     if halves is None:
         return [
-            "bany: (el \" \"?)+",
+            "bany: (el \")\"? \" \"?)+",
             f"body_any: (\"|:\" \" \"?)? (bany {sep})* bany {fin}",
         ]
     rules = []
     for k in range(1, halves + 1):
-        options = [f'el{d} " "? b{halves}_{k - d}' for d in sorted(el) if d < k]
+        options = [f'el{d} ")"? " "? b{halves}_{k - d}' for d in sorted(el) if d < k]
         if k in el:
-            options.append(f'el{k} " "?')
+            options.append(f'el{k} ")"? " "?')
         rules.append(f"b{halves}_{k}: {_alts(options)}")
     pickup = _alts([f"b{halves}_{k}" for k in range(1, halves)])
-    rules.append(f'body_{halves}: ("|:" " "?)? (({pickup}) "|" "\\n"?)? (b{halves}_{halves} {sep})* b{halves}_{halves} {fin}')
+    rules.append(f'body_{halves}: ("|:" " "?)? (({pickup}) ")"? " "? "|" ("\\n" | " ")?)? (b{halves}_{halves} {sep})* b{halves}_{halves} {fin}')
     return rules
 
 
@@ -171,7 +171,7 @@ def tune_grammar(prompt: str, mode: str, chat: bool = False) -> str:
     el = _elements()
     rules = ["el: " + _alts([f"el{d}" for d in sorted(el)])]
     rules += [f"el{d}: {_alts(opts)}" for d, opts in sorted(el.items())]
-    rules.append('pre: GCH | GCH? "~" GRACE? | GCH? GRACE')
+    rules.append('pre: "("? GCH? ("~" | ".")? GRACE? | "("')
     bodies: set[int | None] = set()
     if head is not None and head.complete:
         halves = bar_halves(head.fields.get("M"), head.fields.get("L")) if mode == "bars" else None
@@ -252,9 +252,9 @@ def _closing_score(t: str) -> float:
     if core.rstrip("\n").endswith("|"):
         return 60.0
     if "|" in core:
-        return 20.0
+        return -1.0  # "|2", "|:": bar lines that open something rather than close
     if core == "]":
-        return 40.0
+        return 95.0  # closes a chord, or completes "|]"
     if "\n" in t:
         return 30.0
     if re.fullmatch(r"\d+", core):
@@ -317,7 +317,6 @@ class GrammarLogitsProcessor:
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import time
 
-        import torch
         from llguidance.numpy import fill_next_token_bitmask
 
         t0 = time.perf_counter()
@@ -349,10 +348,34 @@ class GrammarLogitsProcessor:
                 if allowed[r, self.eos] and self.matchers[r].is_accepting():
                     choice = self.eos
                 else:
-                    pref = torch.where(allowed[r], self.closing[: scores.shape[-1]] * 1e4 + scores[r].clamp(min=-1e3),
-                                       torch.tensor(float("-inf")))
-                    choice = int(pref.argmax())
+                    choice = self._closing_choice(r, allowed[r], scores[r])
                 scores[r] = float("-inf")
                 scores[r, choice] = 0.0
         self.mask_seconds += time.perf_counter() - t0
         return scores
+
+    def _closing_choice(self, r: int, allowed: Any, logits: Any, width: int = 12) -> int:
+        """The allowed token whose closing score plus the best score it allows next is highest (logits break ties)."""
+        import numpy as np
+        import torch
+        from llguidance.numpy import fill_next_token_bitmask
+
+        ids = allowed.nonzero().flatten()
+        first = self.closing[ids] * 1e4 + logits[ids].float().clamp(min=-1e3, max=1e3)
+        order = ids[first.argsort(descending=True)][:width].tolist()
+        mask = np.full((1, self.bitmask.shape[1]), -1, dtype=np.int32)
+        best, best_value = order[0], float("-inf")
+        for tok in order:
+            m = self.matchers[r].deep_copy()
+            if not m.consume_token(tok):
+                continue
+            if m.is_accepting():
+                after = 1000.0
+            else:
+                fill_next_token_bitmask(m, mask, 0)
+                nxt = unpack_bitmask(mask, allowed.shape[0])[0]
+                after = float(self.closing[: allowed.shape[0]][nxt].max()) if bool(nxt.any()) else -1e6
+            value = (float(self.closing[tok]) + after) * 1e4 + float(logits[tok].clamp(min=-1e3, max=1e3))
+            if value > best_value:
+                best, best_value = tok, value
+        return int(torch.tensor(best))
