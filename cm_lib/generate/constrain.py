@@ -103,10 +103,11 @@ def _elements() -> dict[int, list[str]]:
     pre = "pre? "
     el: dict[int, list[str]] = {}
     for d in LENGTHS:
-        el.setdefault(d, []).extend([f"{pre}N{d}", f"R{d}", f'{pre}"[" N2 N2 N2? C{d}'])
+        el.setdefault(d, []).extend([f'{pre}"."? N{d}', f"R{d}", f'{pre}"[" N2 N2 N2? C{d}'])
     for d in (2, 4):
         for e in (2, 4):
             el.setdefault(d + e, []).append(f'{pre}N{d} "-" N{e}')
+    for d in (1, 2, 4):
         el.setdefault(2 * d, []).extend([f'{pre}N{d} ">" N{d}', f'{pre}N{d} "<" N{d}'])
     for d in (1, 2):
         el.setdefault(2 * d, []).append(f'{pre}"(3" N{d} N{d} N{d}')
@@ -133,7 +134,7 @@ def _terminals() -> list[str]:
 def _body_rules(halves: int | None, el: dict[int, list[str]]) -> list[str]:
     """Rules of a body whose bars last `halves` half units (any length when None): `body_{halves or 'any'}`."""
     sep = '("|" | "||" | ":|" | "|:" | "::" | "|1" | "|2" | ":|2" | "|[1" | ":|[2") ("\\n" ("|:" | "|1" | "|2" | "[1" | "[2" | "|")?)? " "?'
-    fin = '("|]" | ":|") "\\n"'
+    fin = '("|]" | ":|" | "||") "\\n"'
     if halves is None:
         return [
             "bany: (el \")\"? \" \"?)+",
@@ -145,8 +146,16 @@ def _body_rules(halves: int | None, el: dict[int, list[str]]) -> list[str]:
         if k in el:
             options.append(f'el{k} ")"? " "?')
         rules.append(f"b{halves}_{k}: {_alts(options)}")
-    pickup = _alts([f"b{halves}_{k}" for k in range(1, halves)])
-    rules.append(f'body_{halves}: ("|:" " "?)? (({pickup}) ")"? " "? "|" ("\\n" | " ")?)? (b{halves}_{halves} {sep})* b{halves}_{halves} {fin}')
+    # A first bar of p (a pickup) lets a bar of halves - p stand before a section's bar line (ABC's pairing).
+    full = f"b{halves}_{halves}"
+    lead = '("|:" " "?)?'
+    sec = '("||" | ":|" | "|:" | "::") ("\\n" "|:"?)? " "?'
+    variants = [f"{lead} ({full} {sep})* {full} {fin}"]
+    for p in range(1, halves):
+        rules.append(f'm{halves}_{p}: {full} {sep} | b{halves}_{halves - p} {sec} (b{halves}_{p} "|" " "?)?')
+        rules.append(f"e{halves}_{p}: {full} {fin} | b{halves}_{halves - p} {fin}")
+        variants.append(f'{lead} b{halves}_{p} ("|" | "|:") ("\\n" | " ")? m{halves}_{p}* e{halves}_{p}')
+    rules.append(f"body_{halves}: " + _alts([f"({v})" for v in variants]))
     return rules
 
 
@@ -171,7 +180,8 @@ def tune_grammar(prompt: str, mode: str, chat: bool = False) -> str:
     el = _elements()
     rules = ["el: " + _alts([f"el{d}" for d in sorted(el)])]
     rules += [f"el{d}: {_alts(opts)}" for d, opts in sorted(el.items())]
-    rules.append('pre: "("? GCH? ("~" | ".")? GRACE? | "("')
+    # no "." before "(": ".(" lexes as a dotted slur, so staccato stands only right before a note (el rules)
+    rules.append('pre: "("? GCH? "~"? GRACE? | "("')
     bodies: set[int | None] = set()
     if head is not None and head.complete:
         halves = bar_halves(head.fields.get("M"), head.fields.get("L")) if mode == "bars" else None
