@@ -132,13 +132,22 @@ def _terminals() -> list[str]:
 
 
 def _body_rules(halves: int | None, el: dict[int, list[str]]) -> list[str]:
-    """Rules of a body whose bars last `halves` half units (any length when None): `body_{halves or 'any'}`."""
-    sep = '("|" | "||" | ":|" | "|:" | "::" | "|1" | "|2" | ":|2" | "|[1" | ":|[2") ("\\n" ("|:" | "|1" | "|2" | "[1" | "[2" | "|")?)? " "?'
+    """Rules of a body whose bars last `halves` half units (any length when None): `body_{halves or 'any'}`.
+
+    No literal may extend a shorter one through a byte that could start music: llguidance's lexer does not
+    back off, so a literal "|[1" made "|" + "[DFA]" unwritable (hence "|" and "[1" only after a line break).
+    """
+    sep = '("|" | "||" | ":|" | "|:" | "::" | "|1" | "|2" | ":|2") ("\\n" ("|:" | "|1" | "|2" | "[1" | "[2" | "|")?)? " "?'
     fin = '("|]" | ":|" | "||") "\\n"'
+    # A line that starts with a one-letter bar and ':' ("z:|", "A::") reads as a field line: bars that may be
+    # a single element take only bar lines that do not start with ':'.
+    sep_nc = '("|" | "||" | "|:" | "|1" | "|2") ("\\n" ("|:" | "|1" | "|2" | "[1" | "[2" | "|")?)? " "?'
+    fin_nc = '("|]" | "||") "\\n"'
     if halves is None:
         return [
-            "bany: (el \")\"? \" \"?)+",
-            f"body_any: (\"|:\" \" \"?)? (bany {sep})* bany {fin}",
+            "bone: el \")\"? \" \"?",
+            "bmany: (el \")\"? \" \"?) (el \")\"? \" \"?)+",
+            f"body_any: (\"|:\" \" \"?)? (bmany {sep} | bone {sep_nc})* (bmany {fin} | bone {fin_nc})",
         ]
     rules = []
     for k in range(1, halves + 1):
@@ -152,8 +161,9 @@ def _body_rules(halves: int | None, el: dict[int, list[str]]) -> list[str]:
     sec = '("||" | ":|" | "|:" | "::") ("\\n" "|:"?)? " "?'
     variants = [f"{lead} ({full} {sep})* {full} {fin}"]
     for p in range(1, halves):
-        rules.append(f'm{halves}_{p}: {full} {sep} | b{halves}_{halves - p} {sec} (b{halves}_{p} "|" " "?)?')
-        rules.append(f"e{halves}_{p}: {full} {fin} | b{halves}_{halves - p} {fin}")
+        short_sec, short_fin = (sec, fin) if halves - p > 2 else ('"||" ("\\n" "|:"?)? " "?', fin_nc)
+        rules.append(f'm{halves}_{p}: {full} {sep} | b{halves}_{halves - p} {short_sec} (b{halves}_{p} "|" " "?)?')
+        rules.append(f"e{halves}_{p}: {full} {fin} | b{halves}_{halves - p} {short_fin}")
         variants.append(f'{lead} b{halves}_{p} ("|" | "|:") ("\\n" | " ")? m{halves}_{p}* e{halves}_{p}')
     rules.append(f"body_{halves}: " + _alts([f"({v})" for v in variants]))
     return rules
