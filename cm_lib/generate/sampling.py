@@ -131,7 +131,17 @@ def sample_batch(
     processors: list[Any] = []
     grammar = None
     if constrain != "none":
-        grammars = [tune_grammar(p, constrain, chat=c) for p, c in zip(prompts, chats)]
+        grammars, modes = [], []
+        for p, c in zip(prompts, chats):
+            try:
+                grammars.append(tune_grammar(p, constrain, chat=c))
+                modes.append(constrain)
+            except CourseError:
+                if constrain != "bars":
+                    raise
+                # a meter the bar grammar cannot count (M:none, very long bars): syntax grammar for this row
+                grammars.append(tune_grammar(p, "syntax", chat=c))
+                modes.append("syntax")
         grammar = GrammarLogitsProcessor(tokenizer, grammars, prompt_len, max_new_tokens, _model_vocab(model),
                                          reserve=reserve)
         processors.append(grammar)
@@ -162,7 +172,7 @@ def sample_batch(
             if end is not None:
                 text = text[: end[0]]
                 stop = "eos" if stop == "eos" else end[1]
-        meta = {"grammar_failed": grammar.failed[r]} if grammar is not None else {}
+        meta = {"grammar_failed": grammar.failed[r], "constrain": modes[r]} if grammar is not None else {}
         samples.append(Sample(prompt, seeds[r], text, n_tok, stop, seconds, chats[r], meta))
     return samples
 
