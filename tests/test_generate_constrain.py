@@ -146,3 +146,11 @@ def test_unpack_bitmask() -> None:
     words = np.array([[0b101, -1]], dtype=np.int32)
     bits = unpack_bitmask(words, 40)[0]
     assert bits[:3].tolist() == [True, False, True] and not bits[3:32].any() and bits[32:40].all()
+
+
+def test_bars_mode_falls_back_to_syntax_for_free_meter(tiny) -> None:
+    model, tok = tiny
+    free, counted = sample_batch(model, tok, ["X:1\nM:none\nL:1/8\nK:D\n", HEADERS[0]], max_new_tokens=30,
+                                 constrain="bars")
+    assert free.meta["constrain"] == "syntax" and counted.meta["constrain"] == "bars"
+    assert sample_row(free)["ok_bars"] and sample_row(counted)["ok_bars"]  # free meter: no bar to count
