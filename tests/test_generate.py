@@ -85,28 +85,48 @@ def test_extracted_tune_is_checked() -> None:
     assert not GeneratedTune(raw="no tune", abc=None).ok
 
 
-def test_cli_generate_json() -> None:
+def test_cli_generate_json(tmp_path) -> None:
     import json
     import os
     import subprocess
     import sys
     from pathlib import Path
 
+    out = tmp_path / "samples.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "cm_lib", "generate", "--model", "tiny", "--prompt", "Write a reel.",
-         "--n", "2", "--seed", "5", "--max-new-tokens", "6", "--json"],
-        capture_output=True, text=True, timeout=180, cwd=Path(__file__).resolve().parents[1],
+        [sys.executable, "-m", "cm_lib", "generate", "--model", "tiny", "--prompt", "X:1\\nM:6/8\\nL:1/8\\nK:D\\n",
+         "--n", "3", "--seed", "5", "--max-new-tokens", "40", "--constrain", "bars", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[1],
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     assert proc.returncode == 0, proc.stderr
-    rows = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert [r["seed"] for r in rows] == [5, 6]
-    assert all(set(r) == {"seed", "raw", "abc", "ok"} and isinstance(r["raw"], str) for r in rows)
+    rows = json.loads(out.read_text())
+    keys = {"prompt", "request", "raw", "abc", "ok_syntax", "ok_bars", "ended", "tokens", "seconds"}
+    assert len(rows) == 3 and all(set(r) == keys for r in rows)
+    assert all(r["prompt"] == "X:1\nM:6/8\nL:1/8\nK:D\n" and r["request"] == {} for r in rows)
+    assert all(r["ok_syntax"] and r["ok_bars"] and r["ended"] and 0 < r["tokens"] <= 40 for r in rows)
+    assert all(r["abc"].startswith("X:1\nM:6/8") for r in rows) and len({r["raw"] for r in rows}) == 3
+    assert "3 samples: 3 syntax-valid, 3 bars-valid, 3 ended, 0 hit the 40-token limit" in proc.stdout
+    task_out = tmp_path / "task.json"
+    task = subprocess.run(
+        [sys.executable, "-m", "cm_lib", "generate", "--model", "tiny", "--task", "key_meter_conditioned", "--n", "2",
+         "--max-new-tokens", "8", "--json", str(task_out)],
+        capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert task.returncode == 0, task.stderr
+    trows = json.loads(task_out.read_text())
+    assert len(trows) == 2 and all(set(r["request"]) >= {"key", "meter"} and "Assistant:" in r["prompt"] for r in trows)
     bad = subprocess.run(
         [sys.executable, "-m", "cm_lib", "generate", "--model", "chatmusician", "--prompt", "x"],
         capture_output=True, text=True, timeout=60, env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "HF_HUB_OFFLINE" in bad.stderr
+    missing = subprocess.run(
+        [sys.executable, "-m", "cm_lib", "generate", "--model", "course:sft", "--prompt", "x"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert missing.returncode == 2 and "04_supervised_finetuning" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_raw_continuation_is_verbatim() -> None:

@@ -1,0 +1,261 @@
+"""Generation benchmark (issue 10): validity, obedience, speed and constraint cost of a model's tunes, as tables.
+
+For each model (default: the course's base/CPT/SFT models where the course trained them, else the `tiny`
+and `smollm2-135m` presets; the first column is the base the others are compared with) it prints:
+
+  1. unconditioned: header prompts (X:1 + M:/L:/K: of held-out test tunes), seeded, for --constrain
+     none/syntax/bars: syntax-valid, bars-valid and ended rates with 95% Wilson intervals;
+     tokens/s and the constrained/unconstrained time-per-token ratio; the bits/char of each mode's tunes
+     under the (unconstrained) model;
+  2. conditioned: held-out chat instructions of the generation task types (key/meter, form, chord,
+     motif): key obeyed, meter obeyed, form (sections) obeyed, chord symbols in order (cm_lib.evaluate's
+     sft_compliance for key/meter/form; chords_in_order below), unconstrained and bars-constrained;
+  3. speed: samples/s of 16 header prompts batched (one generate call) vs one at a time.
+
+    python benchmarks/generation.py [--model M ...] [--n 100] [--max-new-tokens 256] [--quick] [--json OUT]
+
+Measure with OMP_NUM_THREADS=1 on a shared machine and say so beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from cm_lib.bench.results import wilson_interval
+
+GEN_TASKS = ("key_meter_conditioned", "form_conditioned", "chord_conditioned", "motif_continuation")
+
+
+def course_models() -> list[str]:
+    """Base, CPT and SFT models of the course's plan that exist on disk (base always)."""
+    from cm_lib.cli.generate_cmd import resolve_model
+    from cm_lib.config import smoke_mode
+    from cm_lib.course import course_runs
+    from cm_lib.errors import CourseError
+
+    out = [str(course_runs(smoke_mode())["base"]["model"])]
+    for stage in ("cpt", "sft"):
+        try:
+            out.append(resolve_model(f"course:{stage}"))
+        except CourseError:
+            pass
+    return out
+
+
+def rate(k: int, n: int) -> str:
+    """'87.0% [79.1, 92.2] (n=100)'."""
+    if n == 0:
+        return "n/a (n=0)"
+    lo, hi = wilson_interval(k, n)
+    return f"{100 * k / n:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] (n={n})"
+
+
+def chords_in_order(asked: list[str], abc: str | None) -> bool:
+    """Whether the tune's chord symbols contain the requested chords as a subsequence, in order."""
+    import re
+
+    if not abc or not asked:
+        return False
+    written = iter(re.findall(r'"([A-G][^"]*)"', abc))
+    return all(any(w == c for w in written) for c in asked)
+
+
+def table(title: str, header: list[str], rows: list[list[str]]) -> str:
+    """A plain-text table."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [title, fmt.format(*header), fmt.format(*["-" * w for w in widths])]
+    lines += [fmt.format(*[str(c) for c in r]) for r in rows]
+    return "\n".join(lines)
+
+
+def unconditioned(model: Any, tok: Any, prompts: list[str], max_new: int, batch: int) -> dict:
+    """Per constrain mode: verdict counts, tokens, seconds, bits/char of the tunes under the model."""
+    from cm_lib.evaluate import text_nll
+    from cm_lib.generate.results import sample_row
+    from cm_lib.generate.sampling import sample_in_batches
+
+    out = {}
+    for mode in ("none", "syntax", "bars"):
+        t0 = time.perf_counter()
+        samples = sample_in_batches(model, tok, prompts, seeds=list(range(len(prompts))), batch_size=batch,
+                                    max_new_tokens=max_new, constrain=mode)
+        wall = time.perf_counter() - t0
+        rows = [sample_row(s) for s in samples]
+        # decoding steps the batches ran (a batch runs until its longest row stops): the per-step cost
+        steps = sum(len(samples[i:i + batch]) * max(s.tokens for s in samples[i:i + batch])
+                    for i in range(0, len(samples), batch))
+        tunes = [r["abc"] for r in rows if r["abc"]]
+        nll = text_nll(model, tok, tunes, max_tokens=max_new + 64) if tunes else None
+        out[mode] = {
+            "n": len(rows), "syntax": sum(r["ok_syntax"] for r in rows), "bars": sum(r["ok_bars"] for r in rows),
+            "ended": sum(r["ended"] for r in rows), "tokens": sum(r["tokens"] for r in rows), "seconds": wall,
+            "row_steps": steps,
+            "bits_per_char": None if nll is None else nll.bits_per_character,
+        }
+    return out
+
+
+def conditioned(model: Any, tok: Any, corpus: Path, per_task: int, max_new: int, batch: int) -> dict:
+    """Per constrain mode (none, bars): key/meter/form obeyed (evaluate.sft_compliance) and chords in order."""
+    from cm_lib.evaluate import sft_compliance
+    from cm_lib.generate.results import chat_prompts, sample_tune, task_records
+    from cm_lib.generate.sampling import sample_in_batches
+
+    records = []
+    for task in GEN_TASKS:
+        try:
+            records += task_records(corpus, task, per_task)
+        except Exception as err:  # noqa: BLE001 - a tiny corpus may lack a task: report it, keep the rest
+            print(f"  (no {task} records: {err})", file=sys.stderr)
+    prompts = chat_prompts(tok, records)
+    out = {}
+    for mode in ("none", "bars"):
+        samples = sample_in_batches(model, tok, prompts, seeds=list(range(len(prompts))), batch_size=batch,
+                                    max_new_tokens=max_new, constrain=mode, chat=True)
+        tunes = [sample_tune(s) or "" for s in samples]
+        comp = sft_compliance(records, tunes, level="bars")
+        counts = {k: [0, 0] for k in ("key", "meter", "form", "chords")}
+        valid = [0, 0]
+        for rec, row, tune in zip(records, comp["rows"], tunes):
+            if not row.get("tune_task"):
+                continue
+            valid[0] += row["valid"]
+            valid[1] += 1
+            for k, hit in row["hits"].items():
+                counts[k][0] += hit
+                counts[k][1] += 1
+            meta = rec.get("meta") or "{}"
+            chords = (json.loads(meta) if isinstance(meta, str) else meta).get("chords")
+            if chords:
+                counts["chords"][0] += chords_in_order(list(chords), tune)
+                counts["chords"][1] += 1
+        out[mode] = {"counts": counts, "bars_valid": valid, "n": len(records)}
+    return out
+
+
+def speed(model: Any, tok: Any, prompts: list[str], max_new: int) -> dict:
+    """Samples/s for the same prompts and seeds: one batched generate call vs one call per sample."""
+    from cm_lib.generate.sampling import sample_batch
+
+    seeds = list(range(len(prompts)))
+    t0 = time.perf_counter()
+    batched = sample_batch(model, tok, prompts, seeds, max_new_tokens=max_new, stop_at_tune_end=False)
+    t_batched = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    single = [sample_batch(model, tok, [p], [s], max_new_tokens=max_new, stop_at_tune_end=False)[0]
+              for p, s in zip(prompts, seeds)]
+    t_single = time.perf_counter() - t0
+    return {"n": len(prompts), "batched_s": t_batched, "single_s": t_single,
+            "tokens_batched": sum(s.tokens for s in batched), "tokens_single": sum(s.tokens for s in single)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its tables."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", action="append", help="preset, folder or course:cpt/course:sft (repeatable)")
+    ap.add_argument("--n", type=int, default=100, help="unconditioned header prompts (>= 100 for the floors)")
+    ap.add_argument("--per-task", type=int, default=None, help="conditioned instructions per task (default n/4)")
+    ap.add_argument("--max-new-tokens", type=int, default=256)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--corpus", default=None, help="corpus folder (default: the course's corpus)")
+    ap.add_argument("--quick", action="store_true", help="n=16, 4 per task, 64 new tokens, 8 speed prompts")
+    ap.add_argument("--skip", action="append", default=[], choices=["unconditioned", "conditioned", "speed"])
+    ap.add_argument("--json", default=None, help="also write the figures as JSON")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.n, args.max_new_tokens, args.per_task = 16, 64, args.per_task or 4
+    per_task = args.per_task or max(1, args.n // 4)
+
+    from cm_lib.abc import split_tunes
+    from cm_lib.cli.generate_cmd import resolve_model
+    from cm_lib.config import smoke_mode
+    from cm_lib.corpus import ensure_corpus
+    from cm_lib.evaluate import held_out_texts
+    from cm_lib.generate.results import header_prompt
+    from cm_lib.models import load_model
+
+    corpus = Path(args.corpus) if args.corpus else ensure_corpus("smoke" if smoke_mode() else "small")
+    models = [resolve_model(m) for m in args.model] if args.model else course_models()
+    if not args.model and len(models) == 1:
+        models = ["tiny", "smollm2-135m"]
+    texts = held_out_texts(corpus, "scores", 20 * args.n, max_chars=4000)
+    prompts = [p for t in texts for tune in split_tunes(t)[:1] if (p := header_prompt(tune.text))][: args.n]
+    if len(prompts) < args.n:
+        print(f"note: only {len(prompts)} held-out header prompts in {corpus}", file=sys.stderr)
+    threads = os.environ.get("OMP_NUM_THREADS", "all")
+    print(f"corpus {corpus}; {len(prompts)} header prompts; max_new_tokens {args.max_new_tokens}; "
+          f"temperature 0.8, top-k 40, top-p 0.95, seeds 0..n-1; OMP_NUM_THREADS={threads}")
+    results: dict[str, dict] = {}
+    for name in models:
+        import torch
+
+        torch.manual_seed(0)
+        model, tok = load_model(name)
+        res: dict[str, Any] = {}
+        if "unconditioned" not in args.skip:
+            res["unconditioned"] = unconditioned(model, tok, prompts, args.max_new_tokens, args.batch_size)
+        if "conditioned" not in args.skip:
+            res["conditioned"] = conditioned(model, tok, corpus, per_task, args.max_new_tokens, args.batch_size)
+        if "speed" not in args.skip:
+            n_speed = 8 if args.quick else 16
+            res["speed"] = speed(model, tok, (prompts * 2)[:n_speed], 64 if not args.quick else 32)
+        results[name] = res
+        print(f"[done {name}]", file=sys.stderr, flush=True)
+    names = list(results)
+    short = [Path(n).name if "/" in n else n for n in names]
+    if all("unconditioned" in results[n] for n in names):
+        rows = []
+        for mode in ("none", "syntax", "bars"):
+            for metric in ("syntax", "bars", "ended"):
+                rows.append([mode, metric + ("-valid" if metric != "ended" else ""),
+                             *[rate(results[n]["unconditioned"][mode][metric], results[n]["unconditioned"][mode]["n"])
+                               for n in names]])
+        print("\n" + table("Unconditioned samples (header prompts), 95% Wilson intervals",
+                           ["constrain", "metric", *short], rows))
+        rows = []
+        for mode in ("none", "syntax", "bars"):
+            cells, cells_bpc = [], []
+            for n in names:
+                u = results[n]["unconditioned"]
+                tps = u[mode]["tokens"] / u[mode]["seconds"]
+                ratio = (u[mode]["seconds"] / u[mode]["row_steps"]) / (u["none"]["seconds"] / u["none"]["row_steps"])
+                cells.append(f"{tps:.1f} tok/s; {ratio:.2f}x time per row-step")
+                bpc = u[mode]["bits_per_char"]
+                cells_bpc.append("n/a" if bpc is None else f"{bpc:.3f}")
+            rows.append([mode, "speed", *cells])
+            rows.append([mode, "bits/char of its tunes", *cells_bpc])
+        print("\n" + table("Cost of the constraint (unconditioned runs; bits/char under the unconstrained model)",
+                           ["constrain", "metric", *short], rows))
+    if all("conditioned" in results[n] for n in names):
+        rows = []
+        for mode in ("none", "bars"):
+            for k in ("key", "meter", "form", "chords"):
+                rows.append([mode, k + (" obeyed" if k != "chords" else " in order"),
+                             *[rate(*results[n]["conditioned"][mode]["counts"][k]) for n in names]])
+            rows.append([mode, "bars-valid", *[rate(*results[n]["conditioned"][mode]["bars_valid"]) for n in names]])
+        print("\n" + table(f"Conditioned (chat instructions, {per_task} per generation task type)",
+                           ["constrain", "metric", *short], rows))
+    if all("speed" in results[n] for n in names):
+        rows = []
+        for n in names:
+            s = results[n]["speed"]
+            rows.append([Path(n).name if "/" in n else n, s["n"], f"{s['n'] / s['batched_s']:.3f}",
+                         f"{s['n'] / s['single_s']:.3f}", f"{s['single_s'] / s['batched_s']:.2f}x"])
+        print("\n" + table("Batched vs one at a time (same prompts and seeds, fixed length, no early stop)",
+                           ["model", "samples", "batched samples/s", "sequential samples/s", "speed-up"], rows))
+    if args.json:
+        from cm_lib.cli.generate_cmd import write_json_atomic
+
+        write_json_atomic(Path(args.json), [{"model": n, **results[n]} for n in names])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

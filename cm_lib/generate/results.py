@@ -1,0 +1,73 @@
+"""Judging samples (notebook 05): the tune in a sample, its syntax/bars verdicts, and prompts drawn from the corpus."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from cm_lib.abc import check
+from cm_lib.generate.core import extract_abc
+from cm_lib.generate.sampling import Sample
+
+ROW_KEYS = ("prompt", "request", "raw", "abc", "ok_syntax", "ok_bars", "ended", "tokens", "seconds")
+
+
+def sample_tune(sample: Sample) -> str | None:
+    """The ABC tune a sample holds: its answer's tune (chat), else the prompt's header continued by the sample."""
+    if sample.chat:
+        return extract_abc(sample.text)
+    starts = [m.start() for m in re.finditer(r"(?m)^[ \t]*X:", sample.prompt)]
+    head = sample.prompt[starts[-1]:] if starts else ""
+    return extract_abc(head + sample.text)
+
+
+def sample_row(sample: Sample, request: dict | None = None) -> dict:
+    """The JSON object of one sample (keys ROW_KEYS): prompt, requested attributes, raw text, tune, verdicts, cost."""
+    abc = sample_tune(sample)
+    return {
+        "prompt": sample.prompt,
+        "request": dict(request or {}),
+        "raw": sample.text,
+        "abc": abc,
+        "ok_syntax": bool(abc) and check(abc, "syntax").ok,
+        "ok_bars": bool(abc) and check(abc, "bars").ok,
+        "ended": sample.ended,
+        "tokens": sample.tokens,
+        "seconds": round(sample.seconds, 4),
+    }
+
+
+def task_records(corpus: Any, task: str, n: int, split: str = "test") -> list[dict]:
+    """The first n held-out SFT records of one task type (cm_lib.evaluate.pick_eval_records)."""
+    from cm_lib.corpus.tasks import TASKS
+    from cm_lib.errors import CourseError
+    from cm_lib.evaluate import pick_eval_records
+
+    if task not in TASKS:
+        raise CourseError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    records = pick_eval_records(corpus, [task], per_task=n, split=split)
+    if not records:
+        raise CourseError(f"the corpus at {corpus} has no {split} records of task {task!r}")
+    return records
+
+
+def chat_prompts(tokenizer: Any, records: Sequence[dict]) -> list[str]:
+    """Each record's instruction (+ input) in the chat format, ending at 'Assistant:'."""
+    from cm_lib.chat import generation_prompt, record_prompt
+
+    return [generation_prompt(tokenizer, record_prompt(r)) for r in records]
+
+
+def header_prompt(abc: str) -> str | None:
+    """'X:1' plus the M:, L: and K: of a tune: the prompt of an unconditioned sample like it (None if it lacks one)."""
+    from cm_lib.abc import split_tunes
+
+    tunes = split_tunes(abc)
+    if not tunes:
+        return None
+    t = tunes[0]
+    meter, unit, key = t.get("M"), t.get("L"), t.get("K")
+    if not (meter and unit and key):
+        return None
+    return f"X:1\nM:{meter}\nL:{unit}\nK:{key}\n"

@@ -1,0 +1,191 @@
+"""Batched, seeded sampling (notebook 05): many prompts x samples in one `generate` call, left-padded.
+
+Each row draws from its own `torch.Generator` seeded with its seed, so a sample depends on its prompt
+and seed only, not on the rest of the batch (up to the float noise padding adds to the logits). Rows
+stop at the end of their tune (`stopping.tune_end`); `constrain` keeps each row a valid ABC tune.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cm_lib.errors import CourseError
+from cm_lib.generate.constrain import MODES, GrammarLogitsProcessor, prompt_header, tune_grammar
+from cm_lib.generate.stopping import TuneEndCriteria, tune_end
+
+# Sampling that suits a small ABC model: no repetition penalty (ABC repeats its symbols by nature).
+ABC_SAMPLING: dict[str, float | int] = dict(temperature=0.8, top_k=40, top_p=0.95)
+
+
+@dataclass
+class Sample:
+    """One generated row: its prompt, seed, the continuation (cut where the tune ended) and how it stopped."""
+
+    prompt: str
+    seed: int
+    text: str
+    tokens: int
+    stop: str  # one of stopping.STOPS
+    seconds: float  # the batch's wall time divided by its rows
+    chat: bool = False
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def ended(self) -> bool:
+        """True when the sample stopped at its tune's end (EOS, bar line + blank line, next X:), not at the limit."""
+        return self.stop != "limit"
+
+
+class SeededSampler:
+    """A LogitsProcessor that draws each row's next token with that row's generator (temperature, top-k, top-p).
+
+    It returns scores that are -inf except at the drawn token, so `generate(do_sample=False)` takes it.
+    """
+
+    def __init__(self, seeds: Sequence[int], temperature: float, top_k: int | None, top_p: float | None,
+                 device: Any) -> None:
+        import torch
+
+        self.temperature = temperature
+        self.top_k = top_k
+        self.top_p = top_p
+        self.generators = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        if self.temperature <= 0:
+            return scores
+        logits = scores.float() / self.temperature
+        if self.top_k:
+            k = min(int(self.top_k), logits.shape[-1])
+            kth = torch.topk(logits, k, dim=-1).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        if self.top_p is not None and self.top_p < 1.0:
+            sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+            cum = sorted_logits.softmax(-1).cumsum(-1)
+            drop = cum - sorted_logits.softmax(-1) >= self.top_p  # keep the smallest set reaching top_p
+            logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+        probs = logits.softmax(-1)
+        out = torch.full_like(scores, float("-inf"))
+        for r, g in enumerate(self.generators):
+            if torch.isfinite(logits[r]).any():
+                tok = torch.multinomial(probs[r], 1, generator=g)
+            else:  # every token masked: keep the scores' argmax (the grammar left only -inf)
+                tok = scores[r].argmax().reshape(1)
+            out[r, tok] = 0.0
+        return out
+
+
+def _model_vocab(model: Any) -> int:
+    return int(model.get_output_embeddings().weight.shape[0])
+
+
+def sample_batch(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    seeds: Sequence[int] | None = None,
+    max_new_tokens: int = 256,
+    temperature: float = 0.8,
+    top_k: int | None = 40,
+    top_p: float | None = 0.95,
+    repetition_penalty: float | None = None,
+    constrain: str = "none",
+    chat: bool | Sequence[bool] = False,
+    stop_at_tune_end: bool = True,
+    reserve: int = 24,
+) -> list[Sample]:
+    """Sample one continuation per prompt (row) in a single left-padded `generate` call; seeds default 0..n-1.
+
+    `chat` marks prompts ending in the chat template's 'Assistant:' (the answer writes its own header).
+    `constrain` is 'none', 'syntax' or 'bars' (grammar-constrained, see cm_lib.generate.constrain).
+    Temperature 0 is greedy.
+    """
+    import torch
+    from transformers import LogitsProcessorList, StoppingCriteriaList
+
+    prompts = list(prompts)
+    if not prompts:
+        return []
+    if constrain not in MODES:
+        raise CourseError(f"unknown constrain mode {constrain!r}; choose from {MODES}")
+    if max_new_tokens < 1:
+        raise CourseError("max_new_tokens must be positive")
+    seeds = list(range(len(prompts))) if seeds is None else [int(s) for s in seeds]
+    if len(seeds) != len(prompts):
+        raise CourseError(f"{len(prompts)} prompts but {len(seeds)} seeds")
+    chats = [bool(chat)] * len(prompts) if isinstance(chat, bool) else [bool(c) for c in chat]
+    device = next(model.parameters()).device
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+    finally:
+        tokenizer.padding_side = side
+    prompt_len = enc["input_ids"].shape[1]
+    header_in_prompt = [not c and (h := prompt_header(p)) is not None and h.complete for p, c in zip(prompts, chats)]
+    processors: list[Any] = []
+    grammar = None
+    if constrain != "none":
+        grammars, modes = [], []
+        for p, c in zip(prompts, chats):
+            try:
+                grammars.append(tune_grammar(p, constrain, chat=c))
+                modes.append(constrain)
+            except CourseError:
+                if constrain != "bars":
+                    raise
+                # a meter the bar grammar cannot count (M:none, very long bars): syntax grammar for this row
+                grammars.append(tune_grammar(p, "syntax", chat=c))
+                modes.append("syntax")
+        grammar = GrammarLogitsProcessor(tokenizer, grammars, prompt_len, max_new_tokens, _model_vocab(model),
+                                         reserve=reserve)
+        processors.append(grammar)
+    processors.append(SeededSampler(seeds, temperature, top_k, top_p, device))
+    criteria = [TuneEndCriteria(tokenizer, prompt_len, header_in_prompt)] if stop_at_tune_end else []
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        out = model.generate(
+            **enc, max_new_tokens=max_new_tokens, do_sample=False, temperature=None, top_k=None, top_p=None,
+            repetition_penalty=repetition_penalty, logits_processor=LogitsProcessorList(processors),
+            stopping_criteria=StoppingCriteriaList(criteria), eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=pad,
+        )
+    seconds = (time.perf_counter() - t0) / len(prompts)
+    samples = []
+    for r, prompt in enumerate(prompts):
+        new = out[r, prompt_len:].tolist()
+        n_tok, stop = len(new), "limit"
+        if tokenizer.eos_token_id in new:
+            n_tok, stop = new.index(tokenizer.eos_token_id) + 1, "eos"
+        else:
+            while n_tok and new[n_tok - 1] == pad:
+                n_tok -= 1
+        text = tokenizer.decode(new[:n_tok], skip_special_tokens=True)
+        if stop_at_tune_end:
+            end = tune_end(text, header_in_prompt[r], tokenizer.eos_token)
+            if end is not None:
+                text = text[: end[0]]
+                stop = "eos" if stop == "eos" else end[1]
+        meta = {"grammar_failed": grammar.failed[r], "constrain": modes[r]} if grammar is not None else {}
+        samples.append(Sample(prompt, seeds[r], text, n_tok, stop, seconds, chats[r], meta))
+    return samples
+
+
+def sample_in_batches(model: Any, tokenizer: Any, prompts: Sequence[str], seeds: Sequence[int] | None = None,
+                      batch_size: int = 16, **kwargs: Any) -> list[Sample]:
+    """sample_batch over chunks of `batch_size` rows (memory stays bounded; results as if one call)."""
+    prompts = list(prompts)
+    seeds = list(range(len(prompts))) if seeds is None else list(seeds)
+    chat = kwargs.pop("chat", False)
+    chats = [chat] * len(prompts) if isinstance(chat, bool) else list(chat)
+    out: list[Sample] = []
+    for i in range(0, len(prompts), max(1, batch_size)):
+        out += sample_batch(model, tokenizer, prompts[i:i + batch_size], seeds[i:i + batch_size],
+                            chat=chats[i:i + batch_size], **kwargs)
+    return out
