@@ -194,7 +194,7 @@ def test_transposition_keeps_interval_metrics_and_shifts_the_key(text: str, semi
     for name in INTERVAL_METRICS:
         assert a[name] == b[name], name
     if a["estimated_key"]:
-        from cm_lib.abc.theory import NOTE_NAMES
+        from cm_lib.abc.keys import NOTE_NAMES
 
         tonic, quality = a["estimated_key"].split()
         assert b["estimated_key"] == f"{NOTE_NAMES[(NOTE_NAMES.index(tonic) + semitones) % 12]} {quality}"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cm_lib.corpus.dedup import BANDS, NUM_PERM, _perms, interval_signature, jaccard, minhash, shingles
+from cm_lib.corpus.dedup import BANDS, NUM_PERM, interval_signature, jaccard, minhash, perms, shingles
 from cm_lib.errors import AbcError, AssetNotFoundError
 from cm_lib.metrics.events import Note, TuneData, read_tune
 
@@ -39,7 +39,7 @@ _TOKEN_BASE = _IV_BASE * _DUR_BASE
 
 @lru_cache(maxsize=1)
 def _hash_perms() -> tuple[np.ndarray, np.ndarray]:
-    return _perms()
+    return perms()
 
 
 def tokens(melody: Sequence[Note]) -> np.ndarray:
