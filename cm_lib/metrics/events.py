@@ -8,6 +8,8 @@ meters and section flags from `cm_lib.abc.check.measure_bars`, so a bar is measu
 chord symbols and each bar's closing line from the walker's events, aligned to the notes by the order
 in which `tune_notes` emits them (a note outside chords and grace notes, or a chord's closing ]).
 A rest's duration takes the tuplet it is in and a broken rhythm (>, <) touching it, as the checker does.
+Known difference: after a rest with a broken rhythm (``z>A``) `tune_notes` leaves the note's duration
+whole (1/8 here) where the checker shortens it (1/16); bar durations are the checker's.
 """
 
 from __future__ import annotations
