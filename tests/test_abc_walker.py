@@ -127,3 +127,22 @@ def test_walker_reads_the_whole_corpus_sample_with_its_voices() -> None:
             kinds.add(e.kind)
             assert e.line > tune.header_lines and 0 <= e.col <= e.end
     assert {"note", "bar", "rest", "tuplet", "quote", "chord_open", "chord_close", "voice"} <= kinds
+
+
+def test_measure_bars_gives_the_checkers_bar_durations_meters_and_sections() -> None:
+    from cm_lib.abc.check import BarMeasure, check_tune, measure_bars
+
+    tune = parse_tune("X:1\nM:3/4\nL:1/8\nK:G\nD2|:G2 (3ABA z2|d>c B2 z2|Z2|[M:2/4]z4:|\nV:2\nz4|\n")
+    result, bars = measure_bars(tune)
+    assert result == check_tune(tune, "bars") and result.ok
+    e, q, h = Fraction(1, 8), Fraction(3, 4), Fraction(1, 2)
+    assert bars["1"] == [
+        BarMeasure(1, 5, 2 * e, q, False, True, True),  # the pickup D2, then |:
+        BarMeasure(2, 5, q, q, False, True, False),  # G2 + a triplet of eighths (1/4) + z2
+        BarMeasure(3, 5, q, q, False, False, False),  # d>c (3/16 + 1/16) B2 z2
+        BarMeasure(4, 5, 2 * q, q, True, False, False),  # Z2: two bars of rest
+        BarMeasure(5, 5, h, h, False, False, True),  # the meter changed inside the bar's line
+    ]
+    assert bars["2"] == [BarMeasure(1, 7, h, h, False, True, False)]  # a voice begun later takes the meter then in force
+    bad, _ = measure_bars(parse_tune("X:1\nM:2/4\nL:1/4\nK:C\nC D E|\n"))
+    assert [p.code for p in bad.problems] == ["bar-too-long"]

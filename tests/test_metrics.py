@@ -135,6 +135,17 @@ def test_pitch_statistics_by_hand() -> None:
     assert mean_abs_interval(data(chromatic)) == 1.0
 
 
+def test_rests_are_read_with_tuplets_and_broken_rhythm() -> None:
+    d = data("X:1\nM:2/4\nL:1/8\nK:C\n(3zAB A>z|Z|]\n")
+    # (3: z takes 2/3 of an eighth; A>z: the rest gets half its eighth; Z: one whole bar of rest.
+    assert [(r.duration, r.bar, r.bars) for r in d.rests] == [
+        (Fraction(1, 12), 1, 0), (Fraction(1, 16), 1, 0), (Fraction(0), 2, 1)]
+    assert [type(e).__name__ for e in d.timeline()] == ["Rest", "Note", "Note", "Note", "Rest", "Rest"]
+    # the checker's bar 1: triplet 3 x 1/12 + A>z (3/16 + 1/16) = 1/2; bar 2: Z lasts the meter
+    assert [(b.duration, b.only_mrest) for b in d.bars["1"]] == [(Fraction(1, 2), False), (Fraction(1, 2), True)]
+    assert bar_consistency(d) == 1.0 and d.error_codes == []
+
+
 def test_structure_by_hand() -> None:
     d = data(AABB)
     assert has_repeat_signs(d) and n_sections(d) == 2
@@ -146,6 +157,13 @@ def test_structure_by_hand() -> None:
     assert rep["near_repeated_bar_rate"] == pytest.approx(3 / 8)
     assert rep["bar_self_similarity"] == pytest.approx(3.0 / 28)
     assert tune_metrics(AABB, parser=None)["form"] == "AABB"
+    # Rests take their time and are silence: bar 1 = z A B c, bar 2 = bar 1, bar 3 = z2 B c (silent for
+    # its first half: shares z, B and c with bar 1 = 3/4), bar 4 = z4, bar 5 = z z z z (the same silence).
+    # Pairs: (1,2)=1, (4,5)=1, (1,3)=(2,3)=3/4, (3,4)=(3,5)=1/2, bar 1 or 2 with bar 4 or 5 = 1/4.
+    rests = repetition(data("X:1\nM:4/4\nL:1/4\nK:C\nz A B c|z A B c|z2 B c|z4|z z z z|]\n"))
+    assert rests["repeated_bar_rate"] == pytest.approx(2 / 5)  # bars 2 and 5
+    assert rests["near_repeated_bar_rate"] == pytest.approx(3 / 5)  # also bar 3
+    assert rests["bar_self_similarity"] == pytest.approx((1 + 1 + 2 * 0.75 + 2 * 0.5 + 4 * 0.25) / 10)
     plain = data(SHORT_BAR)
     assert not has_repeat_signs(plain) and n_sections(plain) == 1
     # an ending joins its section: |: A |1 B :|2 C || is one section, with repeat signs
@@ -194,7 +212,7 @@ def test_transposition_keeps_interval_metrics_and_shifts_the_key(text: str, semi
     for name in INTERVAL_METRICS:
         assert a[name] == b[name], name
     if a["estimated_key"]:
-        from cm_lib.abc.theory import NOTE_NAMES
+        from cm_lib.abc.keys import NOTE_NAMES
 
         tonic, quality = a["estimated_key"].split()
         assert b["estimated_key"] == f"{NOTE_NAMES[(NOTE_NAMES.index(tonic) + semitones) % 12]} {quality}"

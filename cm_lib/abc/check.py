@@ -544,8 +544,36 @@ def _merge_prose(problems: list[Problem]) -> list[Problem]:
     return out
 
 
+@dataclass(frozen=True)
+class BarMeasure:
+    """One bar of a voice as the bars-level checker measures it (durations in whole notes) (notebook 05)."""
+
+    number: int  # 1-based within its voice
+    line: int  # line of its first note or rest
+    duration: Fraction  # tuplets, broken rhythm, chords and multi-bar rests applied; overlays (&) not added
+    measure: Fraction | None  # the meter in force at its first element; None for free meter or no M:
+    only_mrest: bool  # holds only multi-bar rests (Z)
+    left_section: bool  # the bar line before it ends a section (repeat, ||, |], [|, ending) or it starts the tune
+    right_section: bool  # the bar line after it ends a section
+
+
+def measure_bars(tune: Tune) -> tuple[CheckResult, dict[str, list[BarMeasure]]]:
+    """`check_tune(tune, "bars")` and, from the same pass, each voice's bars as it measured them (notebook 05)."""
+    checker, result = _run(tune, "bars")
+    bars = {
+        vid: [BarMeasure(b.number, b.line, _whole(b.dur), None if b.measure is None else _whole(b.measure),
+                         b.only_mrest, b.left_section, b.right_section) for b in v.bars]
+        for vid, v in checker.voices.items() if v.bars
+    }
+    return result, bars
+
+
 def check_tune(tune: Tune, level: str = "syntax") -> CheckResult:
     """Check one parsed tune at `level` ("syntax" or "bars"); never raises on bad text (notebook 01)."""
+    return _run(tune, level)[1]
+
+
+def _run(tune: Tune, level: str) -> tuple[_Checker, CheckResult]:
     if level not in LEVELS:
         raise AbcError(f"unknown level {level!r}; choose from {LEVELS}")
     checker = _Checker(tune, level)
@@ -560,7 +588,7 @@ def check_tune(tune: Tune, level: str = "syntax") -> CheckResult:
         checker.problems.append(Problem("too-many-problems", f"{checker.n_dropped} more problems not listed",
                                         tune.text.count("\n") + 1))
     problems = sorted(_merge_prose(checker.problems), key=lambda p: (p.line or 0))
-    return CheckResult(not any(p.severity == "error" for p in problems), problems, level)
+    return checker, CheckResult(not any(p.severity == "error" for p in problems), problems, level)
 
 
 def check(text: str, level: str = "syntax") -> CheckResult:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from cm_lib.paths import atomic_write_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,21 +64,6 @@ def _texts(spec: str, split: str, args: argparse.Namespace) -> list[str]:
     return [t.text for t in _tunes(spec)]
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON to `path` via a temporary file in the same folder and a rename (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=1, sort_keys=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _metrics(args: argparse.Namespace) -> int:
     from cm_lib.metrics import NoveltyIndex, compare_sets, read_tune, summarize, training_index, tune_metrics
 
@@ -109,6 +94,6 @@ def _metrics(args: argparse.Namespace) -> int:
         summary["distributions"] = compare_sets(generated, [read_tune(t) for t in ref])
     print(json.dumps({"summary": summary}))
     if args.json:
-        write_json_atomic(args.json, {"tunes": rows, "summary": summary})
+        atomic_write_text(args.json, json.dumps({"tunes": rows, "summary": summary}, indent=1) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
     return 0

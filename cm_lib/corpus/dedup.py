@@ -62,7 +62,8 @@ def shingles(pitches: list[int], n: int = NGRAM) -> np.ndarray:
     return np.unique(codes % PRIME)
 
 
-def _perms(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def perms(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The NUM_PERM (a, b) hash permutations that `minhash` applies, drawn from `seed` (notebook 02)."""
     rng = np.random.default_rng(seed)
     return rng.integers(1, PRIME, NUM_PERM, dtype=np.int64), rng.integers(0, PRIME, NUM_PERM, dtype=np.int64)
 
@@ -99,14 +100,14 @@ class _UnionFind:
 
 def near_duplicate_pairs(melodies: list[list[int]], threshold: float = 0.6) -> list[tuple[int, int, float]]:
     """(i, j, jaccard) for melodies whose interval n-gram sets overlap at least `threshold` (MinHash LSH)."""
-    perms = _perms()
+    hash_perms = perms()
     sets = [shingles(m) for m in melodies]
     rows = NUM_PERM // BANDS
     buckets: dict[tuple, list[int]] = defaultdict(list)
     for i, sh in enumerate(sets):
         if len(sh) < 3:
             continue
-        sig = minhash(sh, perms)
+        sig = minhash(sh, hash_perms)
         for band in range(BANDS):
             buckets[(band, *sig[band * rows:(band + 1) * rows].tolist())].append(i)
     candidates: set[tuple[int, int]] = set()

@@ -1,11 +1,15 @@
-"""The one place cm_lib.metrics reads ABC (notebook 05): notes, bars, bar lines and chord symbols of a tune.
+"""The one place cm_lib.metrics reads ABC (notebook 05): notes, rests, bars, bar lines and chord symbols of a tune.
 
-Every metric works on the `TuneData` built here, so switching to a new ABC walker means changing this
-module only. Notes come from `cm_lib.abc.pitch.tune_notes` (key signature, bar accidentals, ties, tuplets,
-broken rhythm); bar durations from the bars-level checker (`cm_lib.abc.check`), so a bar is measured
-exactly as `check(..., "bars")` measures it; bar lines and chord symbols from the lexer
-(`cm_lib.abc.lexer.tokenize_body`), aligned to the notes by replaying how `tune_notes` emits them.
-Known limit until the walker lands: rests are not events (a bar's notes are laid end to end).
+Every metric works on the `TuneData` built here, from one walk of `cm_lib.abc.walk` (the same events
+the checker and the pitch reader see). Notes come from `cm_lib.abc.pitch.tune_notes` (key signature,
+bar accidentals, ties, tuplets, broken rhythm; a chord counts once, with its top note); bar durations,
+meters and section flags from `cm_lib.abc.check.measure_bars`, so a bar is measured exactly as
+`check(..., "bars")` measures it, in the same pass that gives the checker's verdict; rests, bar lines,
+chord symbols and each bar's closing line from the walker's events, aligned to the notes by the order
+in which `tune_notes` emits them (a note outside chords and grace notes, or a chord's closing ]).
+A rest's duration takes the tuplet it is in and a broken rhythm (>, <) touching it, as the checker does.
+Known difference: after a rest with a broken rhythm (``z>A``) `tune_notes` leaves the note's duration
+whole (1/8 here) where the checker shortens it (1/16); bar durations are the checker's.
 """
 
 from __future__ import annotations
@@ -13,14 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from cm_lib.abc.check import TICKS, _Checker  # the checker's bar measurements (no public API yet)
-from cm_lib.abc.lexer import tokenize_body
+from cm_lib.abc.check import measure_bars
+from cm_lib.abc.keys import Key, parse_key, parse_meter, parse_unit
 from cm_lib.abc.pitch import tune_notes
-from cm_lib.abc.theory import Key, parse_key, parse_meter, parse_unit
 from cm_lib.abc.tune import Tune, split_tunes
+from cm_lib.abc.walk import is_chord_symbol, walk
 from cm_lib.errors import AbcError
-
-_ANNOTATION_START = ("^", "_", "<", ">", "@")
 
 
 @dataclass
@@ -32,6 +34,18 @@ class Note:
     voice: str
     bar: int  # 1-based bar number within its voice (as the checker numbers bars)
     chord: str | None = None  # the chord symbol in force in this voice, as written ("A7")
+    order: int = 0  # position among the tune's notes and rests, in written order
+
+
+@dataclass
+class Rest:
+    """One rest (z or x): duration in whole notes (tuplet and broken rhythm applied), voice, bar."""
+
+    duration: Fraction
+    voice: str
+    bar: int
+    order: int = 0  # position among the tune's notes and rests, in written order
+    bars: int = 0  # > 0 for a multi-bar rest Z/X: how many whole bars (its duration is then 0)
 
 
 @dataclass
@@ -58,6 +72,7 @@ class TuneData:
     meter_text: str | None
     unit: Fraction | None
     notes: list[Note] = field(default_factory=list)
+    rests: list[Rest] = field(default_factory=list)
     bars: dict[str, list[Bar]] = field(default_factory=dict)  # voice -> bars in order
     chord_symbols: dict[str, list[str]] = field(default_factory=dict)  # voice -> chord symbols in order
     bar_lines: list[str] = field(default_factory=list)  # every bar line and ending token as written
@@ -79,12 +94,19 @@ class TuneData:
         """The notes of each voice, one list per voice."""
         return [self.melody(v) for v in self.voices]
 
+    def timeline(self, voice: str | None = None) -> list[Note | Rest]:
+        """The notes and rests of one voice (default: the first voice) in written order."""
+        v = voice if voice is not None else self.voices[0]
+        events: list[Note | Rest] = [n for n in self.notes if n.voice == v]
+        events += [r for r in self.rests if r.voice == v]
+        return sorted(events, key=lambda e: e.order)
+
 
 def read_tune(abc: str | Tune, bars: bool = True) -> TuneData:
     """TuneData of the first tune of `abc` (text or a parsed Tune); AbcError when there is no tune.
 
-    With bars=False only the notes are read (no bar measurements, bar lines or chord symbols): what the
-    novelty index needs, about twice as fast.
+    With bars=False only the notes are read (no rests, bar measurements, bar lines or chord symbols):
+    what the novelty index needs, about twice as fast.
     """
     if isinstance(abc, Tune):
         tune = abc
@@ -95,16 +117,19 @@ def read_tune(abc: str | Tune, bars: bool = True) -> TuneData:
         tune = tunes[0]
     data = TuneData(tune, _key(tune.key), _safe(parse_meter, tune.meter), tune.meter, _safe(parse_unit, tune.unit_length))
     events = tune_notes(tune)
-    chords_at, closings = _scan(tune, data) if bars else ([None] * len(events), {})
-    if len(chords_at) != len(events):  # alignment failed: keep the notes, drop the chord symbols
-        chords_at = [None] * len(events)
+    if bars:
+        slots, closings = _scan(tune, data)
+    else:
+        slots, closings = [(None, i) for i in range(len(events))], {}
+    if len(slots) != len(events):  # alignment failed: keep the notes, drop the chord symbols
+        slots = [(None, i) for i in range(len(events))]
     last: dict[str, Note] = {}
-    for ev, chord in zip(events, chords_at):
+    for ev, (chord, order) in zip(events, slots):
         prev = last.get(ev.voice)
         if ev.tied and prev is not None and prev.midi == ev.midi:
             prev.duration += ev.duration
             continue
-        note = Note(ev.midi, ev.duration, ev.voice, ev.bar, chord)
+        note = Note(ev.midi, ev.duration, ev.voice, ev.bar, chord, order)
         data.notes.append(note)
         last[ev.voice] = note
     if bars:
@@ -130,58 +155,93 @@ def _key(value: str | None) -> Key | None:
         return None
 
 
-def _scan(tune: Tune, data: TuneData) -> tuple[list[str | None], dict[str, list[tuple[str, bool]]]]:
-    """Replay `tune_notes`' emission order: the chord symbol in force at each note event, and per voice
-    the bar line closing each non-empty bar with whether that bar begins an ending."""
-    chords_at: list[str | None] = []
+def _broken_factors(text: str) -> tuple[Fraction, Fraction]:
+    """(factor of the element before, factor of the element after) of a broken rhythm > or <."""
+    small = Fraction(1, 2 ** len(text))
+    big = 2 - small
+    return (big, small) if text[0] == ">" else (small, big)
+
+
+def _scan(tune: Tune, data: TuneData) -> tuple[list[tuple[str | None, int]], dict[str, list[tuple[str, bool]]]]:  # noqa: C901
+    """One walk: for each note `tune_notes` emits, (chord symbol in force, order); the rests into `data`;
+    per voice the bar line closing each non-empty bar with whether that bar begins an ending."""
+    slots: list[tuple[str | None, int]] = []
     current: dict[str, str | None] = {}
     closings: dict[str, list[tuple[str, bool]]] = {}
     filled: dict[str, bool] = {}
     volta_next: dict[str, bool] = {}
     volta_this: dict[str, bool] = {}
-    vid = "1"
-    in_chord = in_grace = False
-    chord_notes = 0
+    tuplet: dict[str, tuple[int, Fraction]] = {}  # voice -> (elements left, ratio)
+    broken: Fraction | None = None  # factor waiting for the element after a > or <
+    last_rest: Rest | None = None  # the element just before, when it is a rest
+    order = 0
 
-    def fill() -> None:
+    def element(vid: str) -> Fraction:
+        """Advance the voice's tuplet; the factor on this element's duration."""
+        nonlocal broken
+        factor = Fraction(1)
+        left, ratio = tuplet.get(vid, (0, factor))
+        if left:
+            factor = ratio
+            tuplet[vid] = (left - 1, ratio)
+        if broken is not None:
+            factor, broken = factor * broken, None
+        fill(vid)
+        return factor
+
+    def fill(vid: str) -> None:
         if not filled.get(vid):
             filled[vid] = True
             volta_this[vid] = volta_next.pop(vid, False)
 
-    for tok in tokenize_body(tune.body):
-        kind, m = tok.kind, tok.m
+    walker = walk(tune)
+    for ev in walker:
+        kind, vid = ev.kind, ev.voice
+        if kind == "space":
+            continue
         if kind == "note":
-            if in_grace:
+            if ev.in_grace or ev.in_chord:
                 continue
-            if in_chord:
-                chord_notes += 1
-                continue
-            chords_at.append(current.get(vid))
-            fill()
-        elif kind in ("rest", "mrest"):
-            if not (in_chord or in_grace):
-                fill()
-        elif kind == "chord_open":
-            if not in_grace:
-                in_chord, chord_notes = True, 0
+            element(vid)
+            slots.append((current.get(vid), order))
+            order += 1
+            last_rest = None
         elif kind == "chord_close":
-            if in_chord:
-                in_chord = False
-                if chord_notes:
-                    chords_at.append(current.get(vid))
-                    fill()
-        elif kind == "grace_open":
-            in_grace = True
-        elif kind == "grace_close":
-            in_grace = False
+            if ev.midis:
+                element(vid)
+                slots.append((current.get(vid), order))
+                order += 1
+            last_rest = None
+        elif kind == "rest":
+            if ev.in_chord or ev.in_grace:
+                continue
+            last_rest = Rest(ev.duration * element(vid), vid, ev.bar, order)
+            data.rests.append(last_rest)
+            order += 1
+        elif kind == "mrest":
+            if walker.current.in_chord or walker.current.in_grace:
+                continue
+            fill(vid)  # as in the checker: a multi-bar rest takes no tuplet or broken rhythm
+            data.rests.append(Rest(Fraction(0), vid, ev.bar, order, ev.count))
+            order += 1
+            last_rest = None
+        elif kind == "broken":
+            before, after = _broken_factors(ev.text)
+            if last_rest is not None:
+                last_rest.duration *= before
+            broken = after
+            last_rest = None
+        elif kind == "tuplet":
+            if ev.p >= 2:
+                tuplet[vid] = (ev.r, ev.ratio)
         elif kind == "quote":
-            text = m.group()[1:-1]
-            if text and not text.startswith(_ANNOTATION_START):
+            if is_chord_symbol(ev.text):
+                text = ev.text[1:-1]
                 current[vid] = text
                 data.chord_symbols.setdefault(vid, []).append(text)
         elif kind == "bar":
-            in_chord = in_grace = False
-            text = m.group()
+            broken, last_rest = None, None
+            text = ev.text
             data.bar_lines.append(text)
             bars = closings.setdefault(vid, [])
             if filled.get(vid):
@@ -190,45 +250,34 @@ def _scan(tune: Tune, data: TuneData) -> tuple[list[str | None], dict[str, list[
             elif bars:  # an empty bar ("|" at a line end, then "|" again): its line joins the previous one
                 prev, volta = bars[-1]
                 bars[-1] = (text if prev == "|" else prev if text == "|" else prev + text, volta)
-            if m.group("endnum"):
+            if ev.ending:
                 volta_next[vid] = True
         elif kind == "ending":
-            data.bar_lines.append(m.group())
+            data.bar_lines.append(ev.text)
             volta_next[vid] = True
-        elif kind in ("field", "fieldline"):
-            name, value = (m.group("fname"), m.group("fvalue")) if kind == "field" else (tok.name, tok.value)
-            if name == "V":
-                parts = value.split()
-                vid = parts[0] if parts else "1"
+        elif kind == "voice":
+            broken, last_rest = None, None
     for v, is_filled in filled.items():
         if is_filled:
             closings.setdefault(v, []).append(("", volta_this.get(v, False)))
-    return chords_at, closings
+    return slots, closings
 
 
 def _bars(tune: Tune, closings: dict[str, list[tuple[str, bool]]]) -> tuple[dict[str, list[Bar]], list[str]]:
     """Bars per voice as the bars-level checker measures them, with the bar lines from `_scan`, and the
-    checker's error codes (the same verdict as `check_tune(tune, "bars")`, which runs these steps)."""
-    checker = _Checker(tune, "bars")
-    try:
-        checker.header()
-        checker.body(tokenize_body(tune.body))
-        checker.finish_bars()
-    except Exception:  # noqa: BLE001 - a tune the checker cannot measure has no bar data
-        return {}, ["internal-error"]
-    errors = [p.code for p in checker.problems if p.severity == "error"]
+    checker's error codes (`measure_bars` is `check_tune(tune, "bars")` keeping its measurements)."""
+    result, measured = measure_bars(tune)
+    errors = [p.code for p in result.problems if p.severity == "error"]
+    if "internal-error" in errors:  # a tune the checker cannot measure has no bar data
+        return {}, errors
     out: dict[str, list[Bar]] = {}
-    for vid, voice in checker.voices.items():
+    for vid, measures in measured.items():
         texts = closings.get(vid, [])
-        aligned = len(texts) == len(voice.bars)
+        aligned = len(texts) == len(measures)
         bars = []
-        for i, b in enumerate(voice.bars):
+        for i, b in enumerate(measures):
             closing, volta = texts[i] if aligned else ("", False)
-            bars.append(Bar(
-                number=b.number, duration=Fraction(b.dur) / TICKS,
-                measure=None if b.measure is None else Fraction(b.measure) / TICKS, only_mrest=b.only_mrest,
-                left_section=b.left_section, right_section=b.right_section, closing=closing, starts_volta=volta,
-            ))
-        if bars:
-            out[vid] = bars
+            bars.append(Bar(b.number, b.duration, b.measure, b.only_mrest, b.left_section, b.right_section,
+                            closing, volta))
+        out[vid] = bars
     return out, errors

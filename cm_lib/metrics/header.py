@@ -3,7 +3,7 @@
 A request is a dict such as ``{"key": "D major", "meter": "6/8", "unit": "1/8", "form": "AABB",
 "chords": ["D", "G", "A7", "D"]}`` (an SFT record's request comes from ``request_from_record``, which
 reads it the way ``cm_lib.evaluate.requested`` does). Each check is None when the request does not ask:
-- ``key_ok``: requested and declared K: parse (``cm_lib.abc.theory.parse_key``) to the same tonic pitch
+- ``key_ok``: requested and declared K: parse (``cm_lib.abc.keys.parse_key``) to the same tonic pitch
   class and the same mode ("D major" = "D" = "Dmaj"; "A dorian" = "Ador"; "F#" = "Gb major");
 - ``meter_ok``: same M: text after removing spaces, with C = 4/4 and C| = 2/2 (6/8 is not 3/4);
 - ``unit_ok``: same L: fraction (the default unit applies when the tune has no L:);
@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from cm_lib.abc.theory import default_unit, parse_key, parse_unit
+from cm_lib.abc.keys import default_unit, parse_key, parse_unit
 from cm_lib.errors import CourseError
 from cm_lib.metrics.events import TuneData
 from cm_lib.metrics.key import tonic_pitch_class

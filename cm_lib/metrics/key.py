@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cm_lib.abc.theory import LETTER_SEMITONE, LETTERS, NOTE_NAMES, Key
+from cm_lib.abc.keys import LETTER_SEMITONE, LETTERS, NOTE_NAMES, Key
 from cm_lib.metrics.events import Note, TuneData
 
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cm_lib.corpus.dedup import BANDS, NUM_PERM, _perms, interval_signature, jaccard, minhash, shingles
+from cm_lib.corpus.dedup import BANDS, NUM_PERM, interval_signature, jaccard, minhash, perms, shingles
 from cm_lib.errors import AbcError, AssetNotFoundError
 from cm_lib.metrics.events import Note, TuneData, read_tune
 
@@ -39,7 +39,7 @@ _TOKEN_BASE = _IV_BASE * _DUR_BASE
 
 @lru_cache(maxsize=1)
 def _hash_perms() -> tuple[np.ndarray, np.ndarray]:
-    return _perms()
+    return perms()
 
 
 def tokens(melody: Sequence[Note]) -> np.ndarray:
@@ -81,7 +81,7 @@ class NoveltyIndex:
     @classmethod
     def build(cls, texts: Iterable[str], ids: Sequence[str] | None = None, n: int = NGRAM) -> NoveltyIndex:
         """Index training tunes (ABC texts); `ids` names them in `nearest` results (default: their position)."""
-        perms = _hash_perms()
+        hash_perms = _hash_perms()
         rows = NUM_PERM // BANDS
         grams: list[np.ndarray] = []
         sets: list[np.ndarray] = []
@@ -104,7 +104,7 @@ class NoveltyIndex:
             if len(melody) > 1:
                 signatures.setdefault(interval_signature(melody), k)
             if len(sh) >= 3:
-                sig = minhash(sh, perms)
+                sig = minhash(sh, hash_perms)
                 for band in range(BANDS):
                     buckets[(band, *sig[band * rows:(band + 1) * rows].tolist())].append(k)
         codes = np.unique(np.concatenate(grams)) if grams else np.zeros(0, dtype=np.int64)
@@ -138,12 +138,12 @@ class NoveltyIndex:
             raise AssetNotFoundError(f"{path}: novelty index version {version}, expected {INDEX_VERSION}")
         ends = np.cumsum(z["shingle_lengths"])
         sets = np.split(z["shingles"], ends[:-1]) if len(ends) else []
-        perms = _hash_perms()
+        hash_perms = _hash_perms()
         rows = NUM_PERM // BANDS
         buckets: dict[tuple, list[int]] = defaultdict(list)
         for k, sh in enumerate(sets):
             if len(sh) >= 3:
-                sig = minhash(sh, perms)
+                sig = minhash(sh, hash_perms)
                 for band in range(BANDS):
                     buckets[(band, *sig[band * rows:(band + 1) * rows].tolist())].append(k)
         signatures = dict(zip(z["signature_keys"].tolist(), z["signature_values"].tolist()))

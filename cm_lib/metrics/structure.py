@@ -6,10 +6,12 @@
   ``|]`` or ``[|``); a piece that starts with an ending (``[2``/``:|2``) belongs to the section before it;
   sections of one bar (pickups) are not counted; a tune with bars but no longer section has 1.
 - Bar self-similarity: each bar of the first voice is laid out on a grid of GRID = 96 slots per whole
-  note, a slot holding the (pitch, start slot) of the note sounding there (notes end to end; rests are
-  not events yet).
+  note (notes and rests end to end, in written order), a slot holding the (pitch, start slot) of the
+  note sounding there, or SILENCE under a rest (``z2`` and ``z z`` are the same silence; a multi-bar
+  rest ``Z`` is silence for the bar's meter). A bar holding only rests is a bar like any other.
   ``sim(a, b) = #(slots where a and b hold the same value) / #(slots covered by a or b)`` — the share of
-  the time where both bars sound the same note struck at the same moment (1 = identical bars).
+  the time where both bars sound the same note struck at the same moment, or are both silent
+  (1 = identical bars).
   ``bar_self_similarity`` = mean sim over all pairs of non-empty bars;
   ``repeated_bar_rate`` = #(bars identical to an earlier bar) / #(non-empty bars);
   ``near_repeated_bar_rate`` = #(bars with sim ≥ NEAR_THRESHOLD = 0.75 to an earlier bar) / #(non-empty
@@ -24,11 +26,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from cm_lib.metrics.events import Bar, TuneData
+from cm_lib.metrics.events import Bar, Note, Rest, TuneData
 
 GRID = 96
 MAX_SLOTS = 4 * GRID
 NEAR_THRESHOLD = 0.75
+SILENCE = 128 * (MAX_SLOTS + 1)  # above every (pitch, start) value: MIDI pitches are 0-127
 _SECTION_MARKS = (":", "||", "|]", "[|")
 
 
@@ -74,21 +77,30 @@ def n_sections(data: TuneData) -> int:
 
 
 def bar_grids(data: TuneData) -> np.ndarray:
-    """One row per non-empty bar of the first voice: slot = midi·(MAX_SLOTS+1) + the note's start slot, -1 after."""
-    by_bar: dict[int, list] = {}
-    for n in data.melody():
-        by_bar.setdefault(n.bar, []).append(n)
+    """One row per non-empty bar of the first voice: slot = midi·(MAX_SLOTS+1) + the note's start slot,
+    SILENCE under a rest, -1 after the bar's end."""
+    voice = data.voices[0]
+    measures = {b.number: b.measure for b in data.bars.get(voice, [])}
+    by_bar: dict[int, list[Note | Rest]] = {}
+    for e in data.timeline(voice):
+        by_bar.setdefault(e.bar, []).append(e)
     rows = []
     for number in sorted(by_bar):
         row = np.full(MAX_SLOTS, -1, dtype=np.int32)
         t = 0.0
-        for n in by_bar[number]:
+        for e in by_bar[number]:
             start = int(round(t * GRID))
-            t += float(n.duration)
+            if isinstance(e, Rest):
+                measure = measures.get(number)
+                t += float(e.duration) if not e.bars else float(measure or 0) * e.bars
+                end = int(round(t * GRID))
+                row[start:end] = SILENCE
+                continue
+            t += float(e.duration)
             end = max(start + 1, int(round(t * GRID)))
             if start >= MAX_SLOTS:
                 break
-            row[start:end] = n.midi * (MAX_SLOTS + 1) + start
+            row[start:end] = e.midi * (MAX_SLOTS + 1) + start
         rows.append(row)
     return np.stack(rows) if rows else np.zeros((0, MAX_SLOTS), dtype=np.int32)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cm_lib.abc.theory import NOTE_NAMES
+from cm_lib.abc.keys import NOTE_NAMES
 from cm_lib.errors import AbcError
 from cm_lib.metrics.bars import bar_consistency, bar_consistency_per_voice
 from cm_lib.metrics.chords import chord_following, chord_tone_ratio
