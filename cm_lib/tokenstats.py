@@ -21,7 +21,7 @@ PAPER_ABC_TOKENS = 288  # ChatMusician paper: mean ABC tokens per song
 PAPER_REMI_TOKENS = 753  # ... and mean REMI tokens for the same songs
 
 
-def encode(tokenizer: Any, text: str) -> list[int]:
+def token_ids(tokenizer: Any, text: str) -> list[int]:
     """Token ids of `text` without special tokens (HF tokenizers or `tokenizers.Tokenizer`)."""
     if hasattr(tokenizer, "convert_ids_to_tokens"):  # transformers tokenizer
         return list(tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -31,7 +31,7 @@ def encode(tokenizer: Any, text: str) -> list[int]:
 
 def token_pieces(tokenizer: Any, text: str) -> list[str]:
     """`text` cut at the tokenizer's token boundaries; the pieces join back to `text` when decoding is exact."""
-    ids = encode(tokenizer, text)
+    ids = token_ids(tokenizer, text)
     pieces, done = [], ""
     for i in range(len(ids)):
         decoded = tokenizer.decode(ids[: i + 1])
@@ -61,7 +61,7 @@ def length_stats(lengths: Sequence[int], n_chars: int | None = None) -> dict:
 def token_stats(texts: Iterable[str], tokenizer: Any) -> dict:
     """Characters per token and tokens per tune (mean, median, max) of `texts` under `tokenizer`."""
     texts = list(texts)
-    return length_stats([len(encode(tokenizer, t)) for t in texts], sum(len(t) for t in texts))
+    return length_stats([len(token_ids(tokenizer, t)) for t in texts], sum(len(t) for t in texts))
 
 
 def char_stats(texts: Iterable[str]) -> dict:

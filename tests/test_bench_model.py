@@ -9,7 +9,7 @@ import pytest
 
 from cm_lib.bench.data import generated_questions, load_sample
 from cm_lib.bench.prompts import build_prompt, option_strings, shuffle_question
-from cm_lib.bench.scoring import encode, letter_scores, ppl_scores, score_sequences, text_scores
+from cm_lib.bench.scoring import letter_scores, ppl_scores, prompt_ids, score_sequences, text_scores
 from cm_lib.cli import main
 
 SAMPLE_TEST = load_sample("test")
@@ -68,7 +68,7 @@ def test_fast_equals_naive_for_multi_token_continuations(smollm) -> None:
         assert (fr.pred, fn.pred) == (nr.pred, nn.pred)
         assert fr.scores == pytest.approx(nr.scores, abs=1e-4) and fn.scores == pytest.approx(nn.scores, abs=1e-4)
     # sequences of different lengths sharing a prefix: totals and continuation parts agree
-    seqs = [encode(tok, "K:D\nd2 f2 | a2"), encode(tok, "K:D\nd2 f2 | g4 e2 c2"), encode(tok, "K:D\nd2 e2")]
+    seqs = [prompt_ids(tok, "K:D\nd2 f2 | a2"), prompt_ids(tok, "K:D\nd2 f2 | g4 e2 c2"), prompt_ids(tok, "K:D\nd2 e2")]
     f, n = score_sequences(model, seqs, start=3, impl="fast"), score_sequences(model, seqs, start=3, impl="naive")
     assert f.n_tokens == n.n_tokens and f.n_cont == n.n_cont
     assert f.total_ce == pytest.approx(n.total_ce, abs=1e-4) and f.cont_ce == pytest.approx(n.cont_ce, abs=1e-4)

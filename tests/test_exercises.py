@@ -75,16 +75,16 @@ def test_d_major_sharps_checker() -> None:
 
 
 def test_most_tokens_per_char_checker() -> None:
-    from cm_lib.tokenstats import encode
+    from cm_lib.tokenstats import token_ids
 
     def right(texts, tok):
-        return max(range(len(texts)), key=lambda i: len(encode(tok, texts[i])) / len(texts[i]))
+        return max(range(len(texts)), key=lambda i: len(token_ids(tok, texts[i])) / len(texts[i]))
 
     assert nb01.check_most_tokens_per_char(right)
     assert not nb01.check_most_tokens_per_char(lambda texts, tok: 0)  # a constant index
     assert not nb01.check_most_tokens_per_char(lambda texts, tok: max(range(len(texts)), key=lambda i: len(texts[i])))
     assert not nb01.check_most_tokens_per_char(  # most tokens, not most tokens per character
-        lambda texts, tok: max(range(len(texts)), key=lambda i: len(encode(tok, texts[i]))))
+        lambda texts, tok: max(range(len(texts)), key=lambda i: len(token_ids(tok, texts[i]))))
     assert not nb01.check_most_tokens_per_char(lambda texts: 0)  # wrong signature: a hint, no traceback
 
 

@@ -64,7 +64,7 @@ def test_token_pieces_are_the_text_cut_at_boundaries(oneill: list[str], smollm2)
     tune = oneill[0]
     pieces = ts.token_pieces(smollm2, tune)
     assert "".join(pieces) == tune
-    assert len(pieces) == len(ts.encode(smollm2, tune))
+    assert len(pieces) == len(ts.token_ids(smollm2, tune))
     assert ts.token_pieces(smollm2, "K:G\nGABc dedB|") == ["K", ":", "G", "\n", "G", "AB", "c", " ded", "B", "|"]
 
 
@@ -98,7 +98,7 @@ def test_midi_events_outnumber_abc_tokens(oneill: list[str], smollm2) -> None:
     """The paper's point on real tunes: REMI-like events per tune exceed ABC tokens per tune."""
     tunes = oneill[:10]
     events = [ts.midi_event_count(t) for t in tunes]
-    tokens = [len(ts.encode(smollm2, t)) for t in tunes]
+    tokens = [len(ts.token_ids(smollm2, t)) for t in tunes]
     assert events[:3] == [556, 364, 448]
     assert sum(events) > 1.3 * sum(tokens)
 

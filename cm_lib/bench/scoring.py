@@ -51,7 +51,7 @@ def _device_of(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def encode(tokenizer, text: str, special: bool = True) -> list[int]:
+def prompt_ids(tokenizer, text: str, special: bool = True) -> list[int]:
     """Token ids of `text` (with the tokenizer's BOS when `special`, as OpenCompass does)."""
     return list(tokenizer(text, add_special_tokens=special)["input_ids"])
 
@@ -139,7 +139,7 @@ class Scored:
 
 def ppl_scores(model, tokenizer, prompt: str, impl: str = "fast") -> Scored:
     """The paper's protocol: mean token CE of prompt + " X" over the whole string; lowest wins."""
-    seqs = [encode(tokenizer, f"{prompt} {k}") for k in LETTERS]
+    seqs = [prompt_ids(tokenizer, f"{prompt} {k}") for k in LETTERS]
     s = score_sequences(model, seqs, start=0, impl=impl)
     means = [t / n for t, n in zip(s.total_ce, s.n_tokens)]
     return Scored(LETTERS[min(range(4), key=means.__getitem__)], means)
@@ -147,10 +147,10 @@ def ppl_scores(model, tokenizer, prompt: str, impl: str = "fast") -> Scored:
 
 def letter_token_ids(tokenizer, prompt: str) -> list[int]:
     """The token that follows `prompt` in prompt + " X" for each letter (the scored letter token)."""
-    base = encode(tokenizer, prompt)
+    base = prompt_ids(tokenizer, prompt)
     ids = []
     for k in LETTERS:
-        full = encode(tokenizer, f"{prompt} {k}")
+        full = prompt_ids(tokenizer, f"{prompt} {k}")
         p = _common_prefix_len([base, full])
         ids.append(full[p])
     return ids
@@ -159,7 +159,7 @@ def letter_token_ids(tokenizer, prompt: str) -> list[int]:
 @torch.inference_mode()
 def letter_scores(model, tokenizer, prompt: str) -> Scored:
     """Next-token log-probabilities of " A".." D" after "Answer:" from one forward; highest wins."""
-    ids = torch.tensor([encode(tokenizer, prompt)], device=_device_of(model))
+    ids = torch.tensor([prompt_ids(tokenizer, prompt)], device=_device_of(model))
     logp = model(input_ids=ids, logits_to_keep=1).logits[0, -1].float().log_softmax(-1)
     scores = [float(logp[t]) for t in letter_token_ids(tokenizer, prompt)]
     return Scored(LETTERS[max(range(4), key=scores.__getitem__)], scores)
@@ -201,8 +201,8 @@ def calibrated_scores(model, tokenizer, prompt: str, prior: Sequence[float]) -> 
 
 def text_scores(model, tokenizer, prompt: str, options: dict[str, str], impl: str = "fast") -> tuple[Scored, Scored]:
     """Log-likelihood of " <option text>" after the prompt: (raw sum, per-token mean); highest wins."""
-    ctx = encode(tokenizer, prompt)
-    seqs = [ctx + encode(tokenizer, " " + options[k], special=False) for k in LETTERS]
+    ctx = prompt_ids(tokenizer, prompt)
+    seqs = [ctx + prompt_ids(tokenizer, " " + options[k], special=False) for k in LETTERS]
     s = score_sequences(model, seqs, start=len(ctx), impl=impl)
     raw = [-c for c in s.cont_ce]
     norm = [-c / n for c, n in zip(s.cont_ce, s.n_cont)]
@@ -213,7 +213,7 @@ def text_scores(model, tokenizer, prompt: str, options: dict[str, str], impl: st
 @torch.inference_mode()
 def generate_answer(model, tokenizer, prompt: str, max_new_tokens: int = 6) -> Scored:
     """Greedy continuation of the prompt; the first standalone A-D letter is the answer (None if none)."""
-    ids = torch.tensor([encode(tokenizer, prompt)], device=_device_of(model))
+    ids = torch.tensor([prompt_ids(tokenizer, prompt)], device=_device_of(model))
     out = model.generate(
         input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
         do_sample=False, pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
@@ -225,7 +225,7 @@ def generate_answer(model, tokenizer, prompt: str, max_new_tokens: int = 6) -> S
 @torch.inference_mode()
 def token_losses(model, tokenizer, text: str) -> list[tuple[str, float]]:
     """(token text, cross-entropy in nats) for every predicted token of `text` (the first is never predicted)."""
-    ids = encode(tokenizer, text)
+    ids = prompt_ids(tokenizer, text)
     t = torch.tensor([ids], device=_device_of(model))
     ce = _ce(model(input_ids=t).logits[0, :-1], t[0, 1:])
     return [(tokenizer.decode([i]), float(c)) for i, c in zip(ids[1:], ce)]

@@ -115,9 +115,9 @@ def check_d_major_sharps(answer: Iterable[str] | str) -> bool:
 
 
 def _most_tokens_per_char(texts: list[str], tokenizer: object) -> int:
-    from cm_lib.tokenstats import encode
+    from cm_lib.tokenstats import token_ids
 
-    return max(range(len(texts)), key=lambda i: len(encode(tokenizer, texts[i])) / max(1, len(texts[i])))
+    return max(range(len(texts)), key=lambda i: len(token_ids(tokenizer, texts[i])) / max(1, len(texts[i])))
 
 
 def check_most_tokens_per_char(fn: Callable[[list[str], object], int]) -> bool:
@@ -138,5 +138,5 @@ def check_most_tokens_per_char(fn: Callable[[list[str], object], int]) -> bool:
         want = _most_tokens_per_char(texts, tok)
         if got != want:
             return _verdict(name, False, "", f"on one set of 12 tunes you returned {got!r}, expected index {want}: "
-                            "for each tune len(tokenstats.encode(tok, text)) / len(text), then the index of the largest")
+                            "for each tune len(tokenstats.token_ids(tok, text)) / len(text), then the index of the largest")
     return _verdict(name, True, "right on three different sets of tunes; now look at that tune's tokens", "")
