@@ -45,6 +45,7 @@ class HardwarePreset:
     lora_dropout: float = 0.05
     learning_rate: float = 5e-4  # LoRA
     full_learning_rate: float = 2e-3  # full-parameter training of a small model
+    sft_full_learning_rate: float | None = None  # full-parameter SFT (None: full_learning_rate)
     adam_betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     warmup_ratio: float = 0.0
@@ -58,6 +59,9 @@ HARDWARE_PRESETS: dict[str, HardwarePreset] = {
                        seq_len=128, batch_size=2, max_steps=4, sft_seq_len=384),
         HardwarePreset("cpu", "LoRA on a 135M model on a laptop CPU: fp32, plain blocks, no checkpointing",
                        seq_len=256, batch_size=4, max_steps=30),
+        HardwarePreset("cpu-scratch", "a few-M-parameter model trained from scratch on a CPU: longer blocks, high LR, warm-up, cosine",
+                       seq_len=512, batch_size=8, max_steps=300, sft_seq_len=512, full_learning_rate=3e-3,
+                       sft_full_learning_rate=1e-3, warmup_ratio=0.05, weight_decay=0.01),
         HardwarePreset("colab-t4", "Colab T4 (16 GB, fp16, no bf16): QLoRA for >= 1B models",
                        seq_len=1024, batch_size=4, grad_accum=4, sft_seq_len=1024, gradient_checkpointing=True,
                        quantize_4bit=None, lora_r=64, lora_alpha=16, lora_dropout=0.1, learning_rate=2e-4,
@@ -146,7 +150,8 @@ def training_config_kwargs(preset: HardwarePreset, lora: bool, out: Path, max_st
         packing_strategy=strategy,
         completion_only_loss=True if completion_only else None,
         activation_checkpointing=preset.gradient_checkpointing and not on_cpu,
-        learning_rate=preset.learning_rate if lora else preset.full_learning_rate,
+        learning_rate=preset.learning_rate if lora else (
+            preset.sft_full_learning_rate if completion_only and preset.sft_full_learning_rate else preset.full_learning_rate),
         adam_beta1=preset.adam_betas[0],
         adam_beta2=preset.adam_betas[1],
         weight_decay=preset.weight_decay,
@@ -239,7 +244,8 @@ def _fingerprint(settings: dict) -> str:
 def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str = "cpu",
                   max_steps: int | None = None, save_steps: int | None = None, seed: int = 0,
                   lora: bool | None = None, callbacks: list | None = None,
-                  max_rows: int | None = None) -> tuple[Any, dict]:
+                  max_rows: int | None = None, categories: tuple[str, ...] | None = None,
+                  tasks: tuple[str, ...] | None = None, eval_rows: int | None = None) -> tuple[Any, dict]:
     """A ready trl.SFTTrainer for `cpt` (packed text) or `sft` (prompt/completion, answer-only loss)."""
     from transformers import set_seed
     from trl import SFTConfig, SFTTrainer
@@ -253,29 +259,52 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
     n_params = sum(p.numel() for p in net.parameters())
     use_lora = (n_params > FULL_TRAINING_MAX_PARAMS) if lora is None else bool(lora)
     ds = load_split(data, "pretrain" if stage == "cpt" else "sft", "train")
+    if categories is not None and stage == "cpt":  # e.g. ("scores",): the ABC part only
+        ds = ds.filter(lambda r: r["category"] in categories)
+    if tasks is not None and stage == "sft":  # e.g. the generation task types only
+        ds = ds.filter(lambda r: r["task"] in tasks)
     if max_rows is not None:
         ds = ds.select(range(min(max_rows, len(ds))))
-    if stage == "cpt":
-        ds = ds.select_columns(["text"])
-        dropped = 0
-    else:
-        ds = _sft_dataset(ds, tok)
-        n_before = len(ds)
-        limit = preset.sft_seq_len
-        ds = ds.filter(lambda r: len(tok(r["prompt"] + r["completion"])["input_ids"]) + 1 <= limit)
-        dropped = n_before - len(ds)
+    limit = preset.sft_seq_len
+
+    def prepare(part: Any) -> Any:
+        if stage == "cpt":
+            return part.select_columns(["text"])
+        part = _sft_dataset(part, tok)
+        return part.filter(lambda r: len(tok(r["prompt"] + r["completion"])["input_ids"]) + 1 <= limit)
+
+    eval_ds = None
+    if eval_rows:  # a held-out validation loss beside the training loss
+        eval_ds = load_split(data, "pretrain" if stage == "cpt" else "sft", "validation")
+        if categories is not None and stage == "cpt":
+            eval_ds = eval_ds.filter(lambda r: r["category"] in categories)
+        if tasks is not None and stage == "sft":
+            eval_ds = eval_ds.filter(lambda r: r["task"] in tasks)
+        eval_ds = prepare(eval_ds.select(range(min(eval_rows, len(eval_ds)))))
+    n_before = len(ds)
+    ds = prepare(ds)
+    dropped = 0 if stage == "cpt" else n_before - len(ds)
+    if stage == "sft":
         if not len(ds):
             raise CourseError(f"every SFT example is longer than {limit} tokens; choose a preset with a longer sft_seq_len")
     settings = _settings(stage, model, data, hardware, max_steps, seed, use_lora, len(ds))
     settings["dropped_too_long"] = dropped
     if max_rows is not None:
         settings["max_rows"] = max_rows
+    if categories is not None:
+        settings["categories"] = list(categories)
+    if tasks is not None:
+        settings["tasks"] = list(tasks)
     kw = training_config_kwargs(preset, use_lora, out, max_steps, save_steps, seed, spec,
                                 completion_only=(stage == "sft"))
+    if eval_ds is not None:
+        settings["eval_rows"] = len(eval_ds)
+        steps = kw.get("max_steps") or 100
+        kw.update(eval_strategy="steps", eval_steps=max(1, steps // 8), per_device_eval_batch_size=preset.batch_size)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     args = SFTConfig(**kw)
-    trainer = SFTTrainer(model=net, args=args, train_dataset=ds, processing_class=tok,
+    trainer = SFTTrainer(model=net, args=args, train_dataset=ds, eval_dataset=eval_ds, processing_class=tok,
                          peft_config=lora_config(preset) if use_lora else None, callbacks=callbacks)
     settings["parameters"] = n_params
     settings["trainable_parameters"] = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
@@ -304,12 +333,16 @@ def _tokens_seen(trainer: Any) -> int:
 
 def _run(stage: str, model: str, data: Path, out: Path | None, hardware: str, max_steps: int | None,
          save_steps: int | None, seed: int, resume: bool, lora: bool | None, merge_model: bool,
-         callbacks: list | None, max_rows: int | None) -> TrainResult:
+         callbacks: list | None, max_rows: int | None, categories: tuple[str, ...] | None = None,
+         tasks: tuple[str, ...] | None = None, eval_rows: int | None = None) -> TrainResult:
     """Shared body of train_cpt / train_sft: reuse, train (or resume), save, merge, card."""
     hardware_preset(hardware)  # fail fast on bad input, before any folder is made
     key = _fingerprint({"stage": stage, "model": model, "data": str(Path(data).resolve()),
                         "data_files": _data_stamp(data, stage), "hardware": hardware, "max_steps": max_steps,
-                        "seed": seed, "lora": lora, "max_rows": max_rows})
+                        "seed": seed, "lora": lora, "max_rows": max_rows,
+                        **({"categories": list(categories)} if categories is not None else {}),
+                        **({"tasks": list(tasks)} if tasks is not None else {}),
+                        **({"eval_rows": eval_rows} if eval_rows else {})})
     out = Path(out) if out is not None else stage_dir(stage, _model_label(model))
     out.mkdir(parents=True, exist_ok=True)
     done = out / "train_result.json"
@@ -318,7 +351,7 @@ def _run(stage: str, model: str, data: Path, out: Path | None, hardware: str, ma
         if prev.get("settings", {}).get("fingerprint") == key and Path(prev["model_dir"]).exists():
             return _result_from_json(prev, skipped=True)
     trainer, settings = build_trainer(stage, model, data, out, hardware, max_steps, save_steps, seed, lora,
-                                      callbacks, max_rows)
+                                      callbacks, max_rows, categories, tasks, eval_rows)
     settings["fingerprint"] = key
     done.unlink(missing_ok=True)
     checkpoint = bool(resume and _checkpoints(out))
@@ -371,18 +404,20 @@ def _result_from_json(d: dict, skipped: bool = False) -> TrainResult:
 
 def train_cpt(model: str, data: Path, out: Path | None = None, hardware: str = "cpu", max_steps: int | None = None,
               save_steps: int | None = None, seed: int = 0, resume: bool = False, lora: bool | None = None,
-              merge_model: bool = True, callbacks: list | None = None, max_rows: int | None = None) -> TrainResult:
-    """Continual pre-training on DIR/pretrain (packed text); tiny models full-parameter, larger ones LoRA."""
+              merge_model: bool = True, callbacks: list | None = None, max_rows: int | None = None,
+              categories: tuple[str, ...] | None = None, eval_rows: int | None = None) -> TrainResult:
+    """Continual pre-training on DIR/pretrain (packed text, optionally only some categories); tiny models full-parameter, larger ones LoRA."""
     return _run("cpt", model, data, out, hardware, max_steps, save_steps, seed, resume, lora, merge_model,
-                callbacks, max_rows)
+                callbacks, max_rows, categories=categories, eval_rows=eval_rows)
 
 
 def train_sft(model: str, data: Path, out: Path | None = None, hardware: str = "cpu", max_steps: int | None = None,
               save_steps: int | None = None, seed: int = 0, resume: bool = False, lora: bool | None = None,
-              merge_model: bool = True, callbacks: list | None = None, max_rows: int | None = None) -> TrainResult:
-    """Supervised fine-tuning on DIR/sft: ChatMusician chat format, loss on the answer + EOS only."""
+              merge_model: bool = True, callbacks: list | None = None, max_rows: int | None = None,
+              tasks: tuple[str, ...] | None = None, eval_rows: int | None = None) -> TrainResult:
+    """Supervised fine-tuning on DIR/sft (optionally only some task types): chat format, loss on the answer + EOS only."""
     return _run("sft", model, data, out, hardware, max_steps, save_steps, seed, resume, lora, merge_model,
-                callbacks, max_rows)
+                callbacks, max_rows, tasks=tasks, eval_rows=eval_rows)
 
 
 def load_result(out: Path) -> TrainResult | None:
@@ -413,8 +448,8 @@ def merge(out: Path) -> Path:
     return target
 
 
-def loss_curve(out: Path) -> list[tuple[int, float]]:
-    """(step, training loss) pairs from a run's trainer_state.json (or its last checkpoint's)."""
+def loss_curve(out: Path, key: str = "loss") -> list[tuple[int, float]]:
+    """(step, training loss) pairs from a run's trainer_state.json (or its last checkpoint's); key="eval_loss": validation."""
     out = Path(out)
     path = out / "trainer_state.json"
     if not path.exists():
@@ -423,7 +458,7 @@ def loss_curve(out: Path) -> list[tuple[int, float]]:
             raise AssetNotFoundError(f"no trainer_state.json in {out}")
         path = cps[-1] / "trainer_state.json"
     hist = json.loads(path.read_text()).get("log_history", [])
-    return [(int(h["step"]), float(h["loss"])) for h in hist if "loss" in h]
+    return [(int(h["step"]), float(h[key])) for h in hist if key in h]
 
 
 def plot_loss_curves(runs: dict[str, Path], ax: Any = None, title: str = "training loss") -> Any:
@@ -434,7 +469,10 @@ def plot_loss_curves(runs: dict[str, Path], ax: Any = None, title: str = "traini
         _, ax = plt.subplots(figsize=(6, 3.5))
     for label, out in runs.items():
         steps, losses = zip(*loss_curve(out)) if loss_curve(out) else ((), ())
-        ax.plot(steps, losses, marker="." if len(steps) < 60 else None, label=label)
+        line = ax.plot(steps, losses, marker="." if len(steps) < 60 else None, label=label)[0]
+        val = loss_curve(out, "eval_loss")
+        if val:  # the held-out validation loss, when the run measured it
+            ax.plot(*zip(*val), ls="--", marker="o", color=line.get_color(), label=f"{label} (validation)")
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy (nats/token)")
     ax.set_title(title)
@@ -507,31 +545,41 @@ __all__ = [
 def course_runs(smoke: bool) -> dict[str, dict]:
     """The runs notebooks 03/04 make, as train_cpt/train_sft kwargs (shared: each notebook can rebuild the other's).
 
-    Smoke: the tiny model from scratch, then LoRA on that trained tiny model, then SFT: seconds.
-    Full (2-core CPU budget, notebooks 03+04 ~12 min): tiny from scratch 100 steps; SmolLM2-135M LoRA CPT
-    24 steps (~8-10 s/step at 4x256 tokens); SFT 16 steps (~12-16 s/step, batches padded up to 512 tokens).
+    Two tracks. The composer ("student-scale ChatMusician"): the tiny Llama trained from scratch on the
+    ABC part only (`scratch`), then fully fine-tuned on the generation-type instructions (`scratch_sft`).
+    The paper's recipe: SmolLM2-135M LoRA CPT on the mixed corpus (`cpt`), then LoRA SFT (`sft`).
+    Smoke: the tiny model stands in everywhere, a few steps each: seconds.
+    Full (2-core CPU, notebooks 03+04 ~12-13 min): tiny 240 steps x 8x512 tokens, SmolLM2 LoRA CPT 24
+    steps x 4x256, tiny SFT 150 steps x 8 answers, SmolLM2 LoRA SFT 12 steps.
     """
     from cm_lib.corpus import ensure_corpus
+    from cm_lib.evaluate import GENERATION_TASKS
 
     corpus = ensure_corpus("smoke" if smoke else "small")
     scratch_out = stage_dir("cpt", "tiny")
+    abc_only = ("scores",)
     if smoke:
-        scratch = dict(model="tiny", data=corpus, out=scratch_out, hardware="cpu-smoke", max_steps=12, lora=False)
+        scratch = dict(model="tiny", data=corpus, out=scratch_out, hardware="cpu-smoke", max_steps=12, lora=False,
+                       categories=abc_only, eval_rows=8)
         cpt = dict(model=str(scratch_out / "model"), data=corpus, out=stage_dir("cpt", "tiny-lora"),
                    hardware="cpu-smoke", max_steps=3, lora=True)
         base = str(scratch_out / "model")
         sft_out = stage_dir("sft", "tiny-lora")
-        sft_steps, hw = 3, "cpu-smoke"
+        sft_steps, hw, scratch_sft_steps, scratch_hw = 3, "cpu-smoke", 3, "cpu-smoke"
     else:
-        scratch = dict(model="tiny", data=corpus, out=scratch_out, hardware="cpu", max_steps=100, lora=False)
+        scratch = dict(model="tiny", data=corpus, out=scratch_out, hardware="cpu-scratch", max_steps=240, lora=False,
+                       categories=abc_only, eval_rows=64)
         cpt = dict(model="smollm2-135m", data=corpus, out=stage_dir("cpt", "smollm2-135m"), hardware="cpu",
                    max_steps=24, lora=True)
         base = "smollm2-135m"
         sft_out = stage_dir("sft", "smollm2-135m")
-        sft_steps, hw = 16, "cpu"
+        sft_steps, hw, scratch_sft_steps, scratch_hw = 12, "cpu", 150, "cpu-scratch"
     sft = dict(model=str(Path(cpt["out"]) / "merged"), data=corpus, out=sft_out, hardware=hw, max_steps=sft_steps,
                lora=True)
-    return {"corpus": {"path": corpus}, "scratch": scratch, "cpt": cpt, "sft": sft, "base": {"model": base}}
+    scratch_sft = dict(model=str(scratch_out / "model"), data=corpus, out=stage_dir("sft", "tiny"), hardware=scratch_hw,
+                       max_steps=scratch_sft_steps, lora=False, tasks=GENERATION_TASKS)
+    return {"corpus": {"path": corpus}, "scratch": scratch, "cpt": cpt, "sft": sft, "scratch_sft": scratch_sft,
+            "base": {"model": base}}
 
 
 def labels_html(marks: list[tuple[str, bool]]) -> str:
