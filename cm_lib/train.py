@@ -549,8 +549,9 @@ def course_runs(smoke: bool) -> dict[str, dict]:
     ABC part only (`scratch`), then fully fine-tuned on the generation-type instructions (`scratch_sft`).
     The paper's recipe: SmolLM2-135M LoRA CPT on the mixed corpus (`cpt`), then LoRA SFT (`sft`).
     Smoke: the tiny model stands in everywhere, a few steps each: seconds.
-    Full (2-core CPU, notebooks 03+04 ~12-13 min): tiny 240 steps x 8x512 tokens, SmolLM2 LoRA CPT 24
-    steps x 4x256, tiny SFT 150 steps x 8 answers, SmolLM2 LoRA SFT 12 steps.
+    Full (idle 2-core CPU, notebooks 03+04 ~13-14 min estimated from measured throughputs): tiny 240 steps
+    x 8x512 tokens (~4 min), SmolLM2 LoRA CPT 16 steps x 4x256 (~2 min), tiny SFT 150 steps x 8 answers
+    (~1.5 min), SmolLM2 LoRA SFT 8 steps (~2 min).
     """
     from cm_lib.corpus import ensure_corpus
     from cm_lib.evaluate import GENERATION_TASKS
@@ -570,10 +571,10 @@ def course_runs(smoke: bool) -> dict[str, dict]:
         scratch = dict(model="tiny", data=corpus, out=scratch_out, hardware="cpu-scratch", max_steps=240, lora=False,
                        categories=abc_only, eval_rows=64)
         cpt = dict(model="smollm2-135m", data=corpus, out=stage_dir("cpt", "smollm2-135m"), hardware="cpu",
-                   max_steps=24, lora=True)
+                   max_steps=16, lora=True)
         base = "smollm2-135m"
         sft_out = stage_dir("sft", "smollm2-135m")
-        sft_steps, hw, scratch_sft_steps, scratch_hw = 12, "cpu", 150, "cpu-scratch"
+        sft_steps, hw, scratch_sft_steps, scratch_hw = 8, "cpu", 150, "cpu-scratch"
     sft = dict(model=str(Path(cpt["out"]) / "merged"), data=corpus, out=sft_out, hardware=hw, max_steps=sft_steps,
                lora=True)
     scratch_sft = dict(model=str(scratch_out / "model"), data=corpus, out=stage_dir("sft", "tiny"), hardware=scratch_hw,
