@@ -18,41 +18,56 @@ from cm_lib.paths import read_summaries, repo_root, runs_dir, stage_dir
 
 @dataclass(frozen=True)
 class _Plan:
-    """One mode of the course: its corpus preset, hardware preset, base model and step counts."""
+    """One mode of the course: its corpus preset, hardware presets, base model, step counts and data filters."""
 
     corpus: str
-    hardware: str
-    scratch_steps: int  # the tiny model from scratch (full-parameter)
+    hardware: str  # the SmolLM2 (smoke: tiny) LoRA runs
+    scratch_hardware: str  # the composer: the tiny model from scratch and its full SFT
+    scratch_steps: int  # the tiny model from scratch (full-parameter, ABC part only)
+    scratch_eval_rows: int  # validation rows for the composer's held-out loss curve
+    scratch_sft_steps: int  # the composer's full SFT on the generation task types
     base: str | None  # the model LoRA CPT starts from; None: the tiny model just trained from scratch
     label: str  # run folder of the CPT and SFT runs: runs/{cpt,sft}/<label>
     cpt_steps: int
     sft_steps: int
 
 
-# Smoke: the tiny model from scratch, then LoRA on that trained tiny model, then SFT: seconds.
-# Full (2-core CPU budget, notebooks 03+04 ~12 min): tiny from scratch 100 steps; SmolLM2-135M LoRA CPT
-# 24 steps (~8-10 s/step at 4x256 tokens); SFT 16 steps (~12-16 s/step, batches padded up to 512 tokens).
+# Two tracks. The composer ("student-scale ChatMusician"): the tiny Llama trained from scratch on the ABC
+# part only (`scratch`), then fully fine-tuned on the generation-type instructions (`scratch_sft`). The
+# paper's recipe: SmolLM2-135M LoRA CPT on the mixed corpus (`cpt`), then LoRA SFT (`sft`).
+# Smoke: the tiny model stands in everywhere, a few steps each: seconds.
+# Full (idle 2-core CPU, notebooks 03+04 ~13-14 min estimated from measured throughputs): tiny 240 steps
+# x 8x512 tokens (~4 min), SmolLM2 LoRA CPT 16 steps x 4x256 (~2 min), tiny SFT 150 steps x 8 answers
+# (~1.5 min), SmolLM2 LoRA SFT 8 steps (~2 min).
 _PLANS = {
-    True: _Plan(corpus="smoke", hardware="cpu-smoke", scratch_steps=12, base=None, label="tiny-lora",
-                cpt_steps=3, sft_steps=3),
-    False: _Plan(corpus="small", hardware="cpu", scratch_steps=100, base="smollm2-135m", label="smollm2-135m",
-                 cpt_steps=24, sft_steps=16),
+    True: _Plan(corpus="smoke", hardware="cpu-smoke", scratch_hardware="cpu-smoke", scratch_steps=12,
+                scratch_eval_rows=8, scratch_sft_steps=3, base=None, label="tiny-lora", cpt_steps=3, sft_steps=3),
+    False: _Plan(corpus="small", hardware="cpu", scratch_hardware="cpu-scratch", scratch_steps=240,
+                 scratch_eval_rows=64, scratch_sft_steps=150, base="smollm2-135m", label="smollm2-135m",
+                 cpt_steps=16, sft_steps=8),
 }
+_ABC_ONLY = ("scores",)  # the composer pre-trains on the ABC part of the corpus only
 _TEACHES = {"cpt": "03_lora_continual_pretraining", "sft": "04_supervised_finetuning"}
 
 
 def _runs(smoke: bool, corpus: Path | None) -> dict[str, dict]:
     """The plan of `smoke` mode as train_cpt/train_sft kwargs, on `corpus`."""
+    from cm_lib.corpus.tasks import GENERATION_TASKS
+
     plan = _PLANS[bool(smoke)]
     scratch_out = runs_dir() / "cpt" / "tiny"
-    scratch = dict(model="tiny", data=corpus, out=scratch_out, hardware=plan.hardware,
-                   max_steps=plan.scratch_steps, lora=False)
+    scratch = dict(model="tiny", data=corpus, out=scratch_out, hardware=plan.scratch_hardware,
+                   max_steps=plan.scratch_steps, lora=False, categories=_ABC_ONLY, eval_rows=plan.scratch_eval_rows)
     base = plan.base or str(scratch_out / "model")
     cpt = dict(model=base, data=corpus, out=runs_dir() / "cpt" / plan.label, hardware=plan.hardware,
                max_steps=plan.cpt_steps, lora=True)
     sft = dict(model=str(Path(cpt["out"]) / "merged"), data=corpus, out=runs_dir() / "sft" / plan.label,
                hardware=plan.hardware, max_steps=plan.sft_steps, lora=True)
-    return {"corpus": {"path": corpus}, "scratch": scratch, "cpt": cpt, "sft": sft, "base": {"model": base}}
+    scratch_sft = dict(model=str(scratch_out / "model"), data=corpus, out=runs_dir() / "sft" / "tiny",
+                       hardware=plan.scratch_hardware, max_steps=plan.scratch_sft_steps, lora=False,
+                       tasks=tuple(GENERATION_TASKS))
+    return {"corpus": {"path": corpus}, "scratch": scratch, "cpt": cpt, "sft": sft, "scratch_sft": scratch_sft,
+            "base": {"model": base}}
 
 
 def course_runs(smoke: bool) -> dict[str, dict]:

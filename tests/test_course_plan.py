@@ -16,22 +16,28 @@ def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_plan_is_the_one_notebooks_03_and_04_train(runs: Path) -> None:
+    from cm_lib.corpus.tasks import GENERATION_TASKS
     from cm_lib.course import _runs
 
     corpus = runs / "corpus" / "smoke"
     smoke = _runs(True, corpus)
     assert smoke["scratch"] == dict(model="tiny", data=corpus, out=runs / "cpt" / "tiny", hardware="cpu-smoke",
-                                    max_steps=12, lora=False)
+                                    max_steps=12, lora=False, categories=("scores",), eval_rows=8)
     assert smoke["cpt"] == dict(model=str(runs / "cpt" / "tiny" / "model"), data=corpus, out=runs / "cpt" / "tiny-lora",
                                 hardware="cpu-smoke", max_steps=3, lora=True)
     assert smoke["sft"] == dict(model=str(runs / "cpt" / "tiny-lora" / "merged"), data=corpus,
                                 out=runs / "sft" / "tiny-lora", hardware="cpu-smoke", max_steps=3, lora=True)
+    assert smoke["scratch_sft"] == dict(model=str(runs / "cpt" / "tiny" / "model"), data=corpus, out=runs / "sft" / "tiny",
+                                        hardware="cpu-smoke", max_steps=3, lora=False, tasks=tuple(GENERATION_TASKS))
     assert smoke["base"] == {"model": str(runs / "cpt" / "tiny" / "model")} and smoke["corpus"] == {"path": corpus}
     full = _runs(False, corpus)
-    assert (full["scratch"]["max_steps"], full["scratch"]["hardware"]) == (100, "cpu")
+    assert full["scratch"] == dict(model="tiny", data=corpus, out=runs / "cpt" / "tiny", hardware="cpu-scratch",
+                                   max_steps=240, lora=False, categories=("scores",), eval_rows=64)
     assert full["cpt"] == dict(model="smollm2-135m", data=corpus, out=runs / "cpt" / "smollm2-135m", hardware="cpu",
-                               max_steps=24, lora=True)
-    assert full["sft"]["out"] == runs / "sft" / "smollm2-135m" and full["sft"]["max_steps"] == 16
+                               max_steps=16, lora=True)
+    assert full["sft"]["out"] == runs / "sft" / "smollm2-135m" and full["sft"]["max_steps"] == 8
+    assert (full["scratch_sft"]["max_steps"], full["scratch_sft"]["hardware"]) == (150, "cpu-scratch")
+    assert full["scratch_sft"]["tasks"] == tuple(GENERATION_TASKS) and full["scratch_sft"]["lora"] is False
     assert full["base"] == {"model": "smollm2-135m"}
 
 

@@ -107,3 +107,93 @@ def test_sft_compliance_on_real_tunes(tunes: list[str]) -> None:
     assert requested({"meta": "not json"}) == {} and requested({"meta": json.dumps({"meter": "6/8"})}) == {"meter": "6/8"}
     with pytest.raises(ValueError):
         sft_compliance(records, [])
+
+
+def test_rates_carry_n_and_a_wilson_interval() -> None:
+    from cm_lib.evaluate import format_rate, rate
+
+    r = rate(17, 20)
+    assert (r["k"], r["n"], r["rate"]) == (17, 20, 0.85)
+    assert r["ci95"] == [0.6396, 0.9476]
+    assert format_rate(r) == "17/20 = 85% [64%, 95%]"
+    assert rate(0, 0)["rate"] is None and format_rate(rate(0, 0)) == "n = 0"
+
+
+def test_chords_in_order() -> None:
+    from cm_lib.evaluate import chord_symbols, chords_in_order
+
+    abc = 'X:1\nM:3/4\nL:1/8\nK:A\n"A"E AG | "D"F2 EF AG | "A"F2E>D CE | "F#m"Fd cB AG |]\n'
+    assert chord_symbols(abc) == ["A", "D", "A", "F#m"]
+    assert chords_in_order(["A", "D", "A", "A", "F#m"], chord_symbols(abc))  # repeats merged
+    assert not chords_in_order(["D", "A", "D"], chord_symbols(abc))
+    assert not chords_in_order(["F#m", "A"], chord_symbols(abc))  # wrong order
+    assert not chords_in_order([], chord_symbols(abc))
+
+
+def test_compliance_on_chord_and_motif_requests() -> None:
+    from cm_lib.evaluate import compliance_table, sft_compliance
+
+    tune = 'X:1\nM:3/4\nL:1/8\nK:A\n"A"E2 AG F2 | "D"F2 EF AG | "A"A6 |]\n'
+    recs = [{"task": "chord_conditioned", "output": tune,
+             "meta": json.dumps({"chords": ["A", "D", "A"], "key": "A major", "meter": "3/4"})},
+            {"task": "motif_continuation", "output": tune,
+             "meta": json.dumps({"motif": '"A"E2 AG F2 |', "meter": "3/4"})}]
+    res = sft_compliance(recs, [tune, tune])
+    assert res["chords"]["k"] == 1 and res["chords"]["n"] == 1 and res["motif"]["k"] == 1
+    plain = re.sub(r'"[^"]*"', "", tune)
+    res = sft_compliance(recs, [plain, 'X:1\nM:3/4\nL:1/8\nK:A\nc6 |]\n'])
+    assert res["chords_rate"] == 0.0 and res["motif_rate"] == 0.0 and res["meter_rate"] == 1.0
+    rows = compliance_table({"m": res})
+    assert {r["task"] for r in rows} == {"chord_conditioned", "motif_continuation"}
+    assert rows[0]["chords"].startswith("0/1 = 0%")
+
+
+def test_english_prose_is_real_held_out_text() -> None:
+    from cm_lib.corpus import ensure_corpus
+    from cm_lib.evaluate import english_prose, mean_interval, paired_change
+    from cm_lib.train import load_split
+
+    passages = english_prose()
+    assert len(passages) >= 100 and all(800 <= len(p) <= 3000 for p in passages[:-1])
+    assert passages[0].startswith("MY DEAR BROTHER") and "Gutenberg" not in " ".join(passages)
+    seen = " ".join(load_split(ensure_corpus("smoke"), "pretrain", "train")["text"])
+    assert not any(p[:80] in seen for p in passages)
+    m = mean_interval([1.0, 2.0, 3.0, 4.0])
+    assert m["mean"] == 2.5 and m["n"] == 4 and m["ci95"][0] < 2.5 < m["ci95"][1]
+    assert paired_change([1.0, 2.0], [1.5, 2.5])["mean"] == 0.5
+
+
+def test_batched_nll_equals_one_by_one(tok, tunes: list[str]) -> None:  # noqa: ANN001
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from cm_lib.evaluate import text_nll_each
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512)
+    model = LlamaForCausalLM(cfg).eval()
+    one = text_nll(model, tok, tunes[:5], max_tokens=64)
+    each = text_nll_each(model, tok, tunes[:5], max_tokens=64, batch_size=3)
+    assert len(each) == 5 and sum(e.tokens for e in each) == one.tokens
+    assert math.isclose(sum(e.nats for e in each), one.nats, rel_tol=1e-4)
+
+
+def test_batched_sampling_is_seeded_and_judged(tok) -> None:  # noqa: ANN001
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from cm_lib.corpus import ensure_corpus
+    from cm_lib.evaluate import generation_report, header_prompts, sample_tunes
+
+    prompts = header_prompts(ensure_corpus("smoke"), 6)
+    assert len(prompts) == 6 and all(p.startswith("X:1\nM:") and "\nK:" in p for p in prompts)
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
+                      eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id)
+    model = LlamaForCausalLM(cfg).eval()
+    a = sample_tunes((model, tok), n=6, max_new_tokens=12, start=prompts, batch_size=4, seed=3)
+    b = sample_tunes((model, tok), n=6, max_new_tokens=12, start=prompts, batch_size=4, seed=3)
+    assert [s.raw for s in a] == [s.raw for s in b] and tok.padding_side == "right"
+    assert all(s.raw.startswith(p) and s.tokens <= 12 for s, p in zip(a, prompts))
+    rep = generation_report(a)
+    assert rep["syntax"]["n"] == 6 and 0 <= rep["bars"]["k"] <= rep["syntax"]["k"] + 6

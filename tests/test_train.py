@@ -228,3 +228,19 @@ def test_cli_bad_arguments_are_one_line_exit_2_and_create_nothing(env: dict, cap
     monkeypatch.setenv("CM_DEVICE", "gpu")
     code, err = _cli([*base, "--model", "tiny", "--out", str(out), "--max-steps", "1"], capsys)
     assert code == 2 and "CM_DEVICE" in err and "'gpu'" in err and "Traceback" not in err and not out.exists()
+
+
+def test_category_and_task_filters_and_validation_loss(env: dict, tmp_path: Path) -> None:
+    from cm_lib.corpus import ensure_corpus
+    from cm_lib.train import build_trainer, loss_curve, train_cpt
+
+    corpus = ensure_corpus("smoke")
+    trainer, settings = build_trainer("sft", "tiny", corpus, tmp_path / "sft", hardware="cpu-smoke", max_steps=1,
+                                      lora=False, tasks=("key_meter_conditioned",))
+    assert settings["tasks"] == ["key_meter_conditioned"] and 0 < settings["rows"] < 200
+    del trainer
+    run = train_cpt("tiny", corpus, out=tmp_path / "cpt", hardware="cpu-smoke", max_steps=4, lora=False,
+                    categories=("scores",), eval_rows=4, merge_model=False)
+    assert run.settings["categories"] == ["scores"] and run.settings["rows"] == 270
+    val = loss_curve(run.out, "eval_loss")
+    assert len(val) == 4 and all(0 < v < 10 for _, v in val)

@@ -98,12 +98,13 @@ def sample_batch(
     chat: bool | Sequence[bool] = False,
     stop_at_tune_end: bool = True,
     reserve: int = 24,
+    add_special_tokens: bool = False,
 ) -> list[Sample]:
     """Sample one continuation per prompt (row) in a single left-padded `generate` call; seeds default 0..n-1.
 
     `chat` marks prompts ending in the chat template's 'Assistant:' (the answer writes its own header).
     `constrain` is 'none', 'syntax' or 'bars' (grammar-constrained, see cm_lib.generate.constrain).
-    Temperature 0 is greedy.
+    Temperature 0 is greedy. `add_special_tokens=True` lets the tokenizer add its BOS (as training did).
     """
     import torch
     from transformers import LogitsProcessorList, StoppingCriteriaList
@@ -123,7 +124,8 @@ def sample_batch(
     side = tokenizer.padding_side
     tokenizer.padding_side = "left"
     try:
-        enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+        enc = tokenizer(prompts, return_tensors="pt", padding=True,
+                        add_special_tokens=add_special_tokens).to(device)
     finally:
         tokenizer.padding_side = side
     prompt_len = enc["input_ids"].shape[1]

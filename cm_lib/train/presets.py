@@ -27,6 +27,7 @@ class HardwarePreset:
     lora_dropout: float = 0.05
     learning_rate: float = 5e-4  # LoRA
     full_learning_rate: float = 2e-3  # full-parameter training of a small model
+    sft_full_learning_rate: float | None = None  # full-parameter SFT (None: full_learning_rate)
     adam_betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     warmup_ratio: float = 0.0
@@ -39,6 +40,9 @@ HARDWARE_PRESETS: dict[str, HardwarePreset] = {
                        seq_len=128, batch_size=2, max_steps=4, sft_seq_len=384),
         HardwarePreset("cpu", "LoRA on a 135M model on a laptop CPU: fp32, plain blocks, no checkpointing",
                        seq_len=256, batch_size=4, max_steps=30),
+        HardwarePreset("cpu-scratch", "a few-M-parameter model trained from scratch on a CPU: longer blocks, high LR, warm-up, cosine",
+                       seq_len=512, batch_size=8, max_steps=300, sft_seq_len=512, full_learning_rate=3e-3,
+                       sft_full_learning_rate=1e-3, warmup_ratio=0.05, weight_decay=0.01),
         HardwarePreset("colab-t4", "Colab T4 (16 GB, fp16, no bf16): QLoRA for >= 1B models",
                        seq_len=1024, batch_size=4, grad_accum=4, sft_seq_len=1024, gradient_checkpointing=True,
                        quantize_4bit=None, lora_r=64, lora_alpha=16, lora_dropout=0.1, learning_rate=2e-4),

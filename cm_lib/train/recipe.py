@@ -43,7 +43,8 @@ def training_config_kwargs(preset: HardwarePreset, lora: bool, out: Path, max_st
         packing_strategy=strategy,
         completion_only_loss=True if completion_only else None,
         activation_checkpointing=preset.gradient_checkpointing and not on_cpu,
-        learning_rate=preset.learning_rate if lora else preset.full_learning_rate,
+        learning_rate=preset.learning_rate if lora else (
+            preset.sft_full_learning_rate if completion_only and preset.sft_full_learning_rate else preset.full_learning_rate),
         adam_beta1=preset.adam_betas[0],
         adam_beta2=preset.adam_betas[1],
         weight_decay=preset.weight_decay,

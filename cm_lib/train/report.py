@@ -25,7 +25,10 @@ def plot_loss_curves(runs: dict[str, Path], ax: Any = None, title: str = "traini
         _, ax = plt.subplots(figsize=(6, 3.5))
     for label, out in runs.items():
         steps, losses = zip(*loss_curve(out)) if loss_curve(out) else ((), ())
-        ax.plot(steps, losses, marker="." if len(steps) < 60 else None, label=label)
+        line = ax.plot(steps, losses, marker="." if len(steps) < 60 else None, label=label)[0]
+        val = loss_curve(out, "eval_loss")
+        if val:  # the held-out validation loss, when the run measured it
+            ax.plot(*zip(*val), ls="--", marker="o", color=line.get_color(), label=f"{label} (validation)")
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy (nats/token)")
     ax.set_title(title)

@@ -46,7 +46,9 @@ def _check_count(name: str, value: int | None) -> None:
 
 def _run(stage: str, model: str, data: Path, out: Path | None, hardware: str, max_steps: int | None,
          save_steps: int | None, seed: int, resume: bool, lora: bool | None, merge_model: bool,
-         callbacks: list | None, max_rows: int | None, overwrite: bool = False) -> TrainResult:
+         callbacks: list | None, max_rows: int | None, overwrite: bool = False,
+         categories: tuple[str, ...] | None = None, tasks: tuple[str, ...] | None = None,
+         eval_rows: int | None = None) -> TrainResult:
     """Shared body of train_cpt / train_sft: check, reuse, train (or resume), save, merge, card."""
     from cm_lib.models import check_model
 
@@ -56,12 +58,16 @@ def _run(stage: str, model: str, data: Path, out: Path | None, hardware: str, ma
     _check_count("max_steps", max_steps)
     _check_count("save_steps", save_steps)
     _check_count("max_rows", max_rows)
+    _check_count("eval_rows", eval_rows)
     if resume and overwrite:
         raise UsageError("--resume continues a run and --overwrite starts it over: pass one of them")
     check_model(model)
     key = _fingerprint({"stage": stage, "model": model, "data": str(Path(data).resolve()),
                         "data_files": data_stamp(data, stage), "hardware": hardware, "max_steps": max_steps,
-                        "seed": seed, "lora": lora, "max_rows": max_rows})
+                        "seed": seed, "lora": lora, "max_rows": max_rows,
+                        **({"categories": list(categories)} if categories is not None else {}),
+                        **({"tasks": list(tasks)} if tasks is not None else {}),
+                        **({"eval_rows": eval_rows} if eval_rows else {})})
     out = Path(out) if out is not None else runs_dir() / stage / _model_label(model)
     done = out / RESULT_FILE
     if done.is_file() and not overwrite:
@@ -70,7 +76,7 @@ def _run(stage: str, model: str, data: Path, out: Path | None, hardware: str, ma
             return result_from_json(prev, skipped=True)
     checkpoint = check_run_folder(out, key, resume=resume, overwrite=overwrite)  # refuse before loading anything
     trainer, settings = build_trainer(stage, model, data, out, hardware, max_steps, save_steps, seed, lora,
-                                      callbacks, max_rows)
+                                      callbacks, max_rows, categories, tasks, eval_rows)
     claim_run_folder(out, key, checkpoint)
     settings["fingerprint"] = key
     start = time.perf_counter()
@@ -106,19 +112,21 @@ def _run(stage: str, model: str, data: Path, out: Path | None, hardware: str, ma
 def train_cpt(model: str, data: Path, out: Path | None = None, hardware: str = "cpu", max_steps: int | None = None,
               save_steps: int | None = None, seed: int = 0, resume: bool = False, lora: bool | None = None,
               merge_model: bool = True, callbacks: list | None = None, max_rows: int | None = None,
-              overwrite: bool = False) -> TrainResult:
-    """Continual pre-training on DIR/pretrain (packed text); tiny models full-parameter, larger ones LoRA (notebooks 03, 04)."""
+              overwrite: bool = False, categories: tuple[str, ...] | None = None,
+              eval_rows: int | None = None) -> TrainResult:
+    """Continual pre-training on DIR/pretrain (packed text, optionally only some categories); tiny models full-parameter, larger ones LoRA (notebooks 03, 04)."""
     return _run("cpt", model, data, out, hardware, max_steps, save_steps, seed, resume, lora, merge_model,
-                callbacks, max_rows, overwrite)
+                callbacks, max_rows, overwrite, categories=categories, eval_rows=eval_rows)
 
 
 def train_sft(model: str, data: Path, out: Path | None = None, hardware: str = "cpu", max_steps: int | None = None,
               save_steps: int | None = None, seed: int = 0, resume: bool = False, lora: bool | None = None,
               merge_model: bool = True, callbacks: list | None = None, max_rows: int | None = None,
-              overwrite: bool = False) -> TrainResult:
-    """Supervised fine-tuning on DIR/sft: ChatMusician chat format, loss on the answer + EOS only (notebook 04)."""
+              overwrite: bool = False, tasks: tuple[str, ...] | None = None,
+              eval_rows: int | None = None) -> TrainResult:
+    """Supervised fine-tuning on DIR/sft (optionally only some task types): chat format, loss on the answer + EOS only (notebook 04)."""
     return _run("sft", model, data, out, hardware, max_steps, save_steps, seed, resume, lora, merge_model,
-                callbacks, max_rows, overwrite)
+                callbacks, max_rows, overwrite, tasks=tasks, eval_rows=eval_rows)
 
 
 def merge(out: Path) -> Path:

@@ -89,8 +89,8 @@ def latest_complete_checkpoint(out: Path) -> Path | None:
     return complete[-1] if complete else None
 
 
-def loss_curve(out: Path) -> list[tuple[int, float]]:
-    """(step, training loss) pairs from a run's trainer_state.json (or its newest complete checkpoint's) (notebook 03)."""
+def loss_curve(out: Path, key: str = "loss") -> list[tuple[int, float]]:
+    """(step, loss) pairs from a run's trainer_state.json (or its newest complete checkpoint's); key="eval_loss": validation (notebook 03)."""
     out = Path(out)
     path = out / "trainer_state.json"
     if not path.exists():
@@ -99,7 +99,7 @@ def loss_curve(out: Path) -> list[tuple[int, float]]:
             raise AssetNotFoundError(f"no trainer_state.json in {out}")
         path = cp / "trainer_state.json"
     hist = json.loads(path.read_text()).get("log_history", [])
-    return [(int(h["step"]), float(h["loss"])) for h in hist if "loss" in h]
+    return [(int(h["step"]), float(h[key])) for h in hist if key in h]
 
 
 def is_run_folder(out: Path) -> bool:

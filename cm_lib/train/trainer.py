@@ -18,8 +18,13 @@ STAGES = ("cpt", "sft")
 def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str = "cpu",
                   max_steps: int | None = None, save_steps: int | None = None, seed: int = 0,
                   lora: bool | None = None, callbacks: list | None = None,
-                  max_rows: int | None = None) -> tuple[Any, dict]:
-    """A ready trl.SFTTrainer for `cpt` (packed text) or `sft` (prompt/completion, answer-only loss) (notebook 04)."""
+                  max_rows: int | None = None, categories: tuple[str, ...] | None = None,
+                  tasks: tuple[str, ...] | None = None, eval_rows: int | None = None) -> tuple[Any, dict]:
+    """A ready trl.SFTTrainer for `cpt` (packed text) or `sft` (prompt/completion, answer-only loss) (notebook 04).
+
+    `categories` keeps only those pretrain rows (e.g. ("scores",): the ABC part), `tasks` only those SFT task
+    types; `eval_rows` adds a validation loss on that many rows of the validation split (same filters).
+    """
     from transformers import set_seed
     from trl import SFTConfig, SFTTrainer
 
@@ -33,18 +38,35 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
     net, tok = load_model(model, device=spec, quantize_4bit=quantize_choice(preset, spec), for_training=True)
     n_params = sum(p.numel() for p in net.parameters())
     use_lora = (n_params > FULL_TRAINING_MAX_PARAMS) if lora is None else bool(lora)
-    ds = load_split(data, "pretrain" if stage == "cpt" else "sft", "train")
+    part_name = "pretrain" if stage == "cpt" else "sft"
+
+    def select(split: str) -> Any:
+        rows = load_split(data, part_name, split)
+        if categories is not None and stage == "cpt":
+            rows = rows.filter(lambda r: r["category"] in categories)
+        if tasks is not None and stage == "sft":
+            rows = rows.filter(lambda r: r["task"] in tasks)
+        return rows
+
+    limit = preset.sft_seq_len
+
+    def prepare(part: Any) -> Any:
+        if stage == "cpt":
+            return part.select_columns(["text"])
+        part = sft_dataset(part, tok)
+        return part.filter(lambda r: len(tok(r["prompt"] + r["completion"])["input_ids"]) + 1 <= limit)
+
+    ds = select("train")
     if max_rows is not None:
         ds = ds.select(range(min(max_rows, len(ds))))
-    if stage == "cpt":
-        ds = ds.select_columns(["text"])
-        dropped = 0
-    else:
-        ds = sft_dataset(ds, tok)
-        n_before = len(ds)
-        limit = preset.sft_seq_len
-        ds = ds.filter(lambda r: len(tok(r["prompt"] + r["completion"])["input_ids"]) + 1 <= limit)
-        dropped = n_before - len(ds)
+    eval_ds = None
+    if eval_rows:  # a held-out validation loss beside the training loss
+        eval_ds = select("validation")
+        eval_ds = prepare(eval_ds.select(range(min(eval_rows, len(eval_ds)))))
+    n_before = len(ds)
+    ds = prepare(ds)
+    dropped = 0 if stage == "cpt" else n_before - len(ds)
+    if stage == "sft":
         if not len(ds):
             raise CourseError(f"every SFT example is longer than {limit} tokens; choose a preset with a longer sft_seq_len")
     settings = {"stage": stage, "model": model, "data": str(Path(data).resolve()), "hardware": hardware,
@@ -52,14 +74,22 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
     settings["dropped_too_long"] = dropped
     if max_rows is not None:
         settings["max_rows"] = max_rows
+    if categories is not None:
+        settings["categories"] = list(categories)
+    if tasks is not None:
+        settings["tasks"] = list(tasks)
     kw = training_config_kwargs(preset, use_lora, out, max_steps, save_steps, seed, spec,
                                 completion_only=(stage == "sft"))
+    if eval_ds is not None:
+        settings["eval_rows"] = len(eval_ds)
+        steps = kw.get("max_steps") or 100
+        kw.update(eval_strategy="steps", eval_steps=max(1, steps // 8), per_device_eval_batch_size=preset.batch_size)
     args = SFTConfig(**kw)
     peft_config = None
     if use_lora:
         peft_config = lora_config(preset, lora_targets_for(type(net).__name__))
         settings["lora_targets"] = list(peft_config.target_modules)
-    trainer = SFTTrainer(model=net, args=args, train_dataset=ds, processing_class=tok,
+    trainer = SFTTrainer(model=net, args=args, train_dataset=ds, eval_dataset=eval_ds, processing_class=tok,
                          peft_config=peft_config, callbacks=callbacks)
     settings["parameters"] = n_params
     settings["trainable_parameters"] = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
