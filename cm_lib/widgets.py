@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import re
-import wave
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,22 +129,14 @@ def playground_view(text: str) -> PlaygroundView:
 
 def audio_html(text: str, sample_rate: int = 22050) -> str:
     """An <audio controls> player holding the tune as a WAV data URI (an error line when it cannot play)."""
-    import numpy as np
-
     from cm_lib import render
     from cm_lib.errors import AbcError
 
     try:
-        samples = (np.clip(render.audio(text, sample_rate), -1, 1) * 32767).astype("<i2")
+        wav = render.wav_bytes(text, sample_rate)
     except (AbcError, ValueError) as err:
         return f'<div class="cm-audio-error">cannot play: {html.escape(str(err))}</div>'
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(sample_rate)
-        out.writeframes(samples.tobytes())
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    data = base64.b64encode(wav).decode("ascii")
     return f'<audio class="cm-audio" controls src="data:audio/wav;base64,{data}"></audio>'
 
 

@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 # Tests never touch the network and never write into the user's runs/ folder. Converted models
@@ -15,3 +17,20 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("CM_CACHE_DIR", str(REPO / "runs" / "cache"))
 os.environ["CM_RUNS_DIR"] = tempfile.mkdtemp(prefix="cm_test_runs_")
 os.environ.setdefault("CM_SMOKE", "1")
+
+
+@pytest.fixture(scope="module")
+def smollm():
+    """SmolLM2-135M (converted once into the cache) on CPU, one torch thread while the tests use it.
+
+    On a shared, oversubscribed 2-core machine two torch threads run ~10x slower than one.
+    """
+    import torch
+
+    from cm_lib.device import pick_device
+    from cm_lib.models import load_model
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield load_model("smollm2-135m", device=pick_device("cpu"))
+    torch.set_num_threads(threads)

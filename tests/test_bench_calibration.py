@@ -75,19 +75,6 @@ def test_histogram_and_baselines_on_a_hand_made_run() -> None:
     assert rate(3, 10)["n"] == 10 and rate(6, 10, 5)["n"] == 5
 
 
-@pytest.fixture(scope="module")
-def smollm():
-    """SmolLM2-135M on CPU, one thread (the machine is shared)."""
-    import torch
-
-    from cm_lib.device import pick_device
-    from cm_lib.models import load_model
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield load_model("smollm2-135m", device=pick_device("cpu"))
-    torch.set_num_threads(threads)
-
 
 def test_calibration_changes_smollm2s_letter_histogram(smollm) -> None:
     from cm_lib.bench.run import run_questions

@@ -16,20 +16,6 @@ SAMPLE_TEST = load_sample("test")
 DEV = load_sample("dev")
 
 
-@pytest.fixture(scope="module")
-def smollm():
-    """SmolLM2-135M (converted once into the cache), on CPU."""
-    import torch
-
-    from cm_lib.device import pick_device
-    from cm_lib.models import load_model
-
-    # On a shared, oversubscribed 2-core machine two torch threads run ~10x slower than one.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield load_model("smollm2-135m", device=pick_device("cpu"))
-    torch.set_num_threads(threads)
-
 
 def test_ppl_matches_a_hand_computed_mean_cross_entropy(smollm) -> None:
     import torch
