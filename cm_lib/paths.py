@@ -53,29 +53,39 @@ def cache_dir() -> Path:
     return path
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write `text` to `path` all or nothing: a sibling temporary file renamed over it once written.
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write `data` to `path` all or nothing: a temporary file beside it, fsynced, renamed over it.
 
-    An interruption or a full disk leaves the old file (or none), never a half-written one, and no
-    temporary file behind. The parent folder is created if missing.
+    On any error (a full disk, an interruption) the temporary file is removed and `path` is left as
+    it was (absent or its old content). The parent folder must exist.
     """
+    import contextlib
+    import tempfile
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """`atomic_write_bytes` for UTF-8 text, creating the parent folder; UsageError if `path` is a folder."""
     from cm_lib.errors import UsageError
 
     path = Path(path)
     if path.is_dir():
         raise UsageError(f"{path} is a folder; give a file name to write")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def write_summary(stage: str, summary: dict) -> Path:

@@ -13,9 +13,7 @@ import base64
 import contextlib
 import html
 import io
-import os
 import re
-import tempfile
 import threading
 import warnings
 import wave
@@ -275,31 +273,11 @@ def wav_bytes(abc: str, sample_rate: int = 22050) -> bytes:
     return buf.getvalue()
 
 
-def write_atomic(path: str | Path, data: bytes) -> Path:
-    """Write `data` to `path` all at once: a temporary file beside it, renamed over it when complete.
-
-    On any error the temporary file is removed and `path` is left as it was (absent or its old content).
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a directory")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
-
-
 def write_wav(abc: str, path: str | Path, sample_rate: int = 22050) -> Path:
     """Write the tune's audio as a 16-bit mono WAV file (atomically: never half-written); returns the path."""
-    return write_atomic(path, wav_bytes(abc, sample_rate))
+    from cm_lib.paths import atomic_write_bytes
+
+    return atomic_write_bytes(path, wav_bytes(abc, sample_rate))
 
 
 def _error_box(abc: str, err: Exception) -> str:

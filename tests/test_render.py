@@ -270,6 +270,8 @@ def test_pathological_abc_is_refused_before_abc2xml() -> None:
 def test_outputs_are_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
+    from cm_lib.paths import atomic_write_bytes
+
     target = tmp_path / "mine.svg"
     target.write_text("the user's file")
 
@@ -279,7 +281,7 @@ def test_outputs_are_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: py
     with monkeypatch.context() as m:
         m.setattr(os, "fsync", full_disk)
         with pytest.raises(OSError):
-            render.write_atomic(target, b"<svg/>")
+            atomic_write_bytes(target, b"<svg/>")
     assert target.read_text() == "the user's file" and sorted(p.name for p in tmp_path.iterdir()) == ["mine.svg"]
     bad = tmp_path / "bad.abc"
     bad.write_text("X:1\nT:nothing\nK:C\n")

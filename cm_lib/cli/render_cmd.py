@@ -31,10 +31,10 @@ def add_render_parser(abc_subparsers: argparse._SubParsersAction) -> argparse.Ar
 
 
 def _write(path: Path, data: bytes) -> None:
-    from cm_lib.render import write_atomic
+    from cm_lib.paths import atomic_write_bytes
 
     try:
-        write_atomic(path, data)
+        atomic_write_bytes(path, data)
     except OSError as err:
         raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
     print(f"wrote {path}")

@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-import os
+import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +27,7 @@ import numpy as np
 from cm_lib.corpus.dedup import BANDS, NUM_PERM, interval_signature, jaccard, minhash, perms, shingles
 from cm_lib.errors import AbcError, AssetNotFoundError
 from cm_lib.metrics.events import Note, TuneData, read_tune
+from cm_lib.paths import atomic_write_bytes
 
 NGRAM = 4
 INDEX_VERSION = 1  # bump when tokens, shingles or the file layout change
@@ -118,12 +119,11 @@ class NoveltyIndex:
         flat = np.concatenate(self.shingle_sets) if self.shingle_sets else np.zeros(0, dtype=np.int64)
         sig_keys = np.array(list(self.signatures), dtype=np.str_)
         sig_vals = np.array(list(self.signatures.values()), dtype=np.int64)
-        tmp = path.with_name(f".{path.name}.tmp.npz")
-        np.savez(tmp, version=np.array([INDEX_VERSION, self.n, self.skipped]), ngram_codes=self.ngram_codes,
+        buf = io.BytesIO()
+        np.savez(buf, version=np.array([INDEX_VERSION, self.n, self.skipped]), ngram_codes=self.ngram_codes,
                  shingle_lengths=lengths, shingles=flat, ids=np.array(self.ids, dtype=np.str_),
                  signature_keys=sig_keys, signature_values=sig_vals)
-        os.replace(tmp, path)
-        return path
+        return atomic_write_bytes(path, buf.getvalue())
 
     @classmethod
     def load(cls, path: str | Path) -> NoveltyIndex:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from cm_lib.errors import AssetNotFoundError, UsageError
-from cm_lib.paths import runs_dir
+from cm_lib.paths import atomic_write_text, runs_dir
 from cm_lib.train.data import data_stamp
 from cm_lib.train.presets import hardware_preset
 from cm_lib.train.recipe import device_spec, quantize_choice
@@ -22,7 +22,6 @@ from cm_lib.train.state import (
     claim_run_folder,
     loss_curve,
     result_from_json,
-    write_atomic,
 )
 from cm_lib.train.trainer import STAGES, build_trainer, tokens_seen
 
@@ -105,7 +104,7 @@ def _run(stage: str, model: str, data: Path, out: Path | None, hardware: str, ma
     if merge_model:
         result.merged_dir = merge(out)
     write_model_card(out, result)
-    write_atomic(done, json.dumps(result.to_json(), indent=2, default=str) + "\n")  # last: the run is complete
+    atomic_write_text(done, json.dumps(result.to_json(), indent=2, default=str) + "\n")  # last: the run is complete
     return result
 
 

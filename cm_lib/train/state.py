@@ -8,12 +8,12 @@ wrote its trainer_state.json, the last file of a save.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cm_lib.errors import AssetNotFoundError, UsageError
+from cm_lib.paths import atomic_write_text
 
 RUN_MARKER = "cm_run.json"
 RESULT_FILE = "train_result.json"
@@ -59,13 +59,6 @@ def load_result(out: Path) -> TrainResult | None:
     """The finished run in `out` (its train_result.json), or None."""
     path = Path(out) / RESULT_FILE
     return result_from_json(json.loads(path.read_text())) if path.exists() else None
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a file through a temporary sibling and a rename: readers see the old file or the whole new one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def checkpoints(out: Path) -> list[Path]:
@@ -170,4 +163,4 @@ def claim_run_folder(out: Path, fingerprint: str, resume_from: Path | None) -> N
             if not is_complete_checkpoint(c):
                 shutil.rmtree(c, ignore_errors=True)  # an interrupted save of ours: the trainer writes it again
         (out / RESULT_FILE).unlink(missing_ok=True)
-    write_atomic(out / RUN_MARKER, json.dumps({"written_by": "cm_lib.train", "fingerprint": fingerprint}) + "\n")
+    atomic_write_text(out / RUN_MARKER, json.dumps({"written_by": "cm_lib.train", "fingerprint": fingerprint}) + "\n")
