@@ -105,6 +105,12 @@ def rate(k: int, n: int) -> dict:
     return {"k": int(k), "n": int(n), "rate": round(k / n, 4) if n else None, "ci95": [round(lo, 4), round(hi, 4)]}
 
 
+def versus_target(r: Mapping[str, Any], target: float) -> str:
+    """Where a rate()'s 95% interval lies against a target: 'above', 'below' or 'not distinguishable from'; notebooks 03, 04."""
+    lo, hi = r["ci95"]
+    return "above" if lo >= target else ("below" if hi < target else "not distinguishable from")
+
+
 def format_rate(r: Mapping[str, Any]) -> str:
     """'17/20 = 85% [64%, 95%]' for a rate() dict."""
     if not r["n"]:

@@ -197,3 +197,11 @@ def test_batched_sampling_is_seeded_and_judged(tok) -> None:  # noqa: ANN001
     assert all(s.raw.startswith(p) and s.tokens <= 12 for s, p in zip(a, prompts))
     rep = generation_report(a)
     assert rep["syntax"]["n"] == 6 and 0 <= rep["bars"]["k"] <= rep["syntax"]["k"] + 6
+
+
+def test_versus_target_reads_the_interval_not_the_point() -> None:
+    from cm_lib.evaluate import rate, versus_target
+
+    assert versus_target(rate(95, 100), 0.8) == "above"  # [0.888, 0.978]
+    assert versus_target(rate(40, 100), 0.8) == "below"
+    assert versus_target(rate(9, 10), 0.8) == "not distinguishable from"  # 90% but [0.60, 0.98]
