@@ -23,30 +23,31 @@ class _Plan:
     corpus: str
     hardware: str  # the SmolLM2 (smoke: tiny) LoRA runs
     scratch_hardware: str  # the composer: the tiny model from scratch and its full SFT
-    scratch_steps: int  # the tiny model from scratch (full-parameter, ABC part only)
+    scratch_steps: int  # the composer from scratch (full-parameter, ABC part only, composer view)
     scratch_eval_rows: int  # validation rows for the composer's held-out loss curve
     scratch_sft_steps: int  # the composer's full SFT on the generation task types
-    base: str | None  # the model LoRA CPT starts from; None: the tiny model just trained from scratch
+    base: str | None  # the model LoRA CPT starts from; None: the composer just trained from scratch
     label: str  # run folder of the CPT and SFT runs: runs/{cpt,sft}/<label>
     cpt_steps: int
     sft_steps: int
 
 
-# Two tracks. The composer ("student-scale ChatMusician"): the tiny Llama trained from scratch on the ABC
-# part only (`scratch`), then fully fine-tuned on the generation-type instructions (`scratch_sft`). The
-# paper's recipe: SmolLM2-135M LoRA CPT on the mixed corpus (`cpt`), then LoRA SFT (`sft`).
-# Smoke: the tiny model stands in everywhere, a few steps each: seconds.
-# Full (idle 2-core CPU, notebooks 03+04 ~13-14 min estimated from measured throughputs): tiny 240 steps
-# x 8x512 tokens (~4 min), SmolLM2 LoRA CPT 16 steps x 4x256 (~2 min), tiny SFT 150 steps x 8 answers
-# (~1.5 min), SmolLM2 LoRA SFT 8 steps (~2 min).
+# Two tracks. The composer ("student-scale ChatMusician"): the `composer` preset (a 0.84M-parameter Llama
+# reading characters) trained from scratch on the ABC part only, each tune in the composer's view (header
+# X:1/M:/L:/K:, bar-valid tunes only; cm_lib.corpus.composer) (`scratch`), then fully fine-tuned on the
+# generation-type instructions (`scratch_sft`). The paper's recipe: SmolLM2-135M LoRA CPT on the mixed
+# corpus (`cpt`), then LoRA SFT (`sft`). Smoke: the composer preset stands in everywhere, a few steps each.
+# Why characters: on the same budget the BPE `tiny` preset wrote 1-3 bar-valid tunes in 100, the character
+# composer 43 (notebook 03 shows the measurement).
 _PLANS = {
     True: _Plan(corpus="smoke", hardware="cpu-smoke", scratch_hardware="cpu-smoke", scratch_steps=12,
-                scratch_eval_rows=8, scratch_sft_steps=3, base=None, label="tiny-lora", cpt_steps=3, sft_steps=3),
+                scratch_eval_rows=8, scratch_sft_steps=3, base=None, label="composer-lora", cpt_steps=3, sft_steps=3),
     False: _Plan(corpus="small", hardware="cpu", scratch_hardware="cpu-scratch", scratch_steps=240,
                  scratch_eval_rows=64, scratch_sft_steps=150, base="smollm2-135m", label="smollm2-135m",
                  cpt_steps=16, sft_steps=8),
 }
 _ABC_ONLY = ("scores",)  # the composer pre-trains on the ABC part of the corpus only
+SCRATCH_MODEL = "composer"  # the model preset the composer track starts from (random weights)
 _TEACHES = {"cpt": "03_lora_continual_pretraining", "sft": "04_supervised_finetuning"}
 
 
@@ -55,15 +56,16 @@ def _runs(smoke: bool, corpus: Path | None) -> dict[str, dict]:
     from cm_lib.corpus.tasks import GENERATION_TASKS
 
     plan = _PLANS[bool(smoke)]
-    scratch_out = runs_dir() / "cpt" / "tiny"
-    scratch = dict(model="tiny", data=corpus, out=scratch_out, hardware=plan.scratch_hardware,
-                   max_steps=plan.scratch_steps, lora=False, categories=_ABC_ONLY, eval_rows=plan.scratch_eval_rows)
+    scratch_out = runs_dir() / "cpt" / SCRATCH_MODEL
+    scratch = dict(model=SCRATCH_MODEL, data=corpus, out=scratch_out, hardware=plan.scratch_hardware,
+                   max_steps=plan.scratch_steps, lora=False, categories=_ABC_ONLY, eval_rows=plan.scratch_eval_rows,
+                   view="composer")
     base = plan.base or str(scratch_out / "model")
     cpt = dict(model=base, data=corpus, out=runs_dir() / "cpt" / plan.label, hardware=plan.hardware,
                max_steps=plan.cpt_steps, lora=True)
     sft = dict(model=str(Path(cpt["out"]) / "merged"), data=corpus, out=runs_dir() / "sft" / plan.label,
                hardware=plan.hardware, max_steps=plan.sft_steps, lora=True)
-    scratch_sft = dict(model=str(scratch_out / "model"), data=corpus, out=runs_dir() / "sft" / "tiny",
+    scratch_sft = dict(model=str(scratch_out / "model"), data=corpus, out=runs_dir() / "sft" / SCRATCH_MODEL,
                        hardware=plan.scratch_hardware, max_steps=plan.scratch_sft_steps, lora=False,
                        tasks=tuple(GENERATION_TASKS))
     return {"corpus": {"path": corpus}, "scratch": scratch, "cpt": cpt, "sft": sft, "scratch_sft": scratch_sft,
@@ -78,8 +80,8 @@ def course_runs(smoke: bool) -> dict[str, dict]:
 
 
 def course_base_preset(smoke: bool) -> str:
-    """The model preset the course starts from: 'tiny' in smoke mode, 'smollm2-135m' in full mode."""
-    return _PLANS[bool(smoke)].base or "tiny"
+    """The model preset the course starts from: 'composer' in smoke mode, 'smollm2-135m' in full mode."""
+    return _PLANS[bool(smoke)].base or SCRATCH_MODEL
 
 
 def course_model_dir(stage: str, smoke: bool) -> Path:

@@ -424,6 +424,8 @@ class Sample:
 
 def header_prompts(corpus: Any, n: int, split: str = "test") -> list[str]:
     """`X:1 / M: / L: / K:` header prompts taken from n held-out tunes (their meters, unit lengths and keys)."""
+    from cm_lib.corpus.composer import composer_header
+
     prompts = []
     for text in held_out_texts(corpus, "scores", None, split):
         fields: dict[str, str] = {}
@@ -434,7 +436,7 @@ def header_prompts(corpus: Any, n: int, split: str = "test") -> list[str]:
             if line.startswith("K:"):
                 break
         if {"M", "L", "K"} <= set(fields):
-            prompts.append(f"X:1\nM:{fields['M']}\nL:{fields['L']}\nK:{fields['K']}\n")
+            prompts.append(composer_header(fields["M"], fields["L"], fields["K"]))
         if len(prompts) >= n:
             break
     return prompts

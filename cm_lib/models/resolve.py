@@ -1,4 +1,4 @@
-"""A preset name or a folder -> a local model folder: built (tiny), converted (SmolLM2) or downloaded (hub)."""
+"""A preset name or a folder -> a local model folder: built (tiny, composer), converted (SmolLM2) or downloaded (hub)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,10 @@ def prepare(name_or_path: str | os.PathLike) -> Path:
     if text not in MODEL_PRESETS:
         return Path(text).expanduser().resolve()
     preset = MODEL_PRESETS[text]
-    if preset.name == "tiny":
-        from cm_lib.models.tiny import prepare_tiny
+    from cm_lib.models.tiny import SCRATCH_PRESETS, prepare_scratch
 
-        return prepare_tiny()
+    if preset.name in SCRATCH_PRESETS:
+        return prepare_scratch(preset.name)
     if preset.name == "smollm2-135m":
         from cm_lib.models.gguf import prepare_smollm2, smollm2_gguf_path
 

@@ -1,4 +1,5 @@
-"""The `tiny` preset: a byte-level BPE trained on music21's ABC tunes and a seeded, randomly initialised Llama."""
+"""The from-scratch presets: `tiny` (a byte-level BPE trained on music21's ABC tunes) and `composer` (plain
+bytes, one character per token), each with a seeded, randomly initialised Llama of its preset's shape."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ if TYPE_CHECKING:  # heavy imports stay inside functions so the CLI starts fast
 
 TINY = MODEL_PRESETS["tiny"]
 TINY_BUILD_VERSION = 1  # bump when the tiny recipe changes: cached folders are rebuilt
+SCRATCH_PRESETS = ("tiny", "composer")  # built here from their preset's shape, never downloaded
+BYTE_VOCAB = 256 + 3  # a byte-level BPE of this size has no merges: every byte (ASCII character) is a token
 
 
 def iter_corpus_texts() -> Iterator[str]:
@@ -62,6 +65,7 @@ def build_tiny_model(
     intermediate: int = TINY.intermediate,
     max_positions: int = TINY.max_positions,
     seed: int = 0,
+    tied_embeddings: bool = TINY.tied_embeddings,
 ) -> PreTrainedModel:
     """A randomly initialised LlamaForCausalLM sized for CPU (defaults: the `tiny` preset, ~3.7M parameters), seeded."""
     import torch
@@ -75,7 +79,7 @@ def build_tiny_model(
         num_key_value_heads=heads,
         intermediate_size=intermediate,
         max_position_embeddings=max_positions,
-        tie_word_embeddings=TINY.tied_embeddings,
+        tie_word_embeddings=tied_embeddings,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -88,18 +92,31 @@ def build_tiny_model(
 
 def prepare_tiny(seed: int = 0, vocab_size: int = TINY.vocab) -> Path:
     """The cached `tiny` folder (tokenizer + seeded random model), built in seconds when missing or stale."""
+    return prepare_scratch("tiny", seed=seed, vocab_size=vocab_size)
+
+
+def prepare_scratch(name: str = "tiny", seed: int = 0, vocab_size: int | None = None) -> Path:
+    """The cached folder of a from-scratch preset (`tiny` or `composer`): tokenizer + seeded random model of its shape."""
+    preset = MODEL_PRESETS[name]
+    vocab = preset.vocab if vocab_size is None else vocab_size
     key = {
-        "preset": "tiny",
+        "preset": name,
         "version": TINY_BUILD_VERSION,
         "seed": seed,
-        "vocab_size": vocab_size,
+        "vocab_size": vocab,
+        "shape": [preset.layers, preset.hidden, preset.intermediate, preset.heads],
         "corpus": "cm_lib.abc",  # the reader of music21's tunes (the only one since the raw fallback went)
     }
+    if name == "tiny":
+        del key["shape"]  # the key cached `tiny` folders were built under
 
     def build(tmp: Path) -> None:
-        tokenizer = train_abc_tokenizer(iter_corpus_texts(), vocab_size=vocab_size)
-        model = build_tiny_model(tokenizer, seed=seed)
+        texts = iter_corpus_texts() if vocab > BYTE_VOCAB else iter(["X:1"])  # bytes alone: nothing to learn
+        tokenizer = train_abc_tokenizer(texts, vocab_size=vocab)
+        model = build_tiny_model(tokenizer, hidden=preset.hidden, layers=preset.layers, heads=preset.heads,
+                                 intermediate=preset.intermediate, max_positions=preset.max_positions, seed=seed,
+                                 tied_embeddings=preset.tied_embeddings)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
 
-    return atomic_build(models_cache() / "tiny", build, key)
+    return atomic_build(models_cache() / name, build, key)

@@ -23,7 +23,7 @@ from cm_lib.train.state import (
     loss_curve,
     result_from_json,
 )
-from cm_lib.train.trainer import STAGES, build_trainer, tokens_seen
+from cm_lib.train.trainer import STAGES, build_trainer, text_view, tokens_seen
 
 
 def _model_label(model: str) -> str:
@@ -47,7 +47,7 @@ def _run(stage: str, model: str, data: Path, out: Path | None, hardware: str, ma
          save_steps: int | None, seed: int, resume: bool, lora: bool | None, merge_model: bool,
          callbacks: list | None, max_rows: int | None, overwrite: bool = False,
          categories: tuple[str, ...] | None = None, tasks: tuple[str, ...] | None = None,
-         eval_rows: int | None = None) -> TrainResult:
+         eval_rows: int | None = None, view: str | None = None) -> TrainResult:
     """Shared body of train_cpt / train_sft: check, reuse, train (or resume), save, merge, card."""
     from cm_lib.models import check_model
 
@@ -61,12 +61,14 @@ def _run(stage: str, model: str, data: Path, out: Path | None, hardware: str, ma
     if resume and overwrite:
         raise UsageError("--resume continues a run and --overwrite starts it over: pass one of them")
     check_model(model)
+    text_view(view)  # an unknown view fails here, before any folder is made
     key = _fingerprint({"stage": stage, "model": model, "data": str(Path(data).resolve()),
                         "data_files": data_stamp(data, stage), "hardware": hardware, "max_steps": max_steps,
                         "seed": seed, "lora": lora, "max_rows": max_rows,
                         **({"categories": list(categories)} if categories is not None else {}),
                         **({"tasks": list(tasks)} if tasks is not None else {}),
-                        **({"eval_rows": eval_rows} if eval_rows else {})})
+                        **({"eval_rows": eval_rows} if eval_rows else {}),
+                        **({"view": view} if view is not None else {})})
     out = Path(out) if out is not None else runs_dir() / stage / _model_label(model)
     done = out / RESULT_FILE
     if done.is_file() and not overwrite:
@@ -75,7 +77,7 @@ def _run(stage: str, model: str, data: Path, out: Path | None, hardware: str, ma
             return result_from_json(prev, skipped=True)
     checkpoint = check_run_folder(out, key, resume=resume, overwrite=overwrite)  # refuse before loading anything
     trainer, settings = build_trainer(stage, model, data, out, hardware, max_steps, save_steps, seed, lora,
-                                      callbacks, max_rows, categories, tasks, eval_rows)
+                                      callbacks, max_rows, categories, tasks, eval_rows, view)
     claim_run_folder(out, key, checkpoint)
     settings["fingerprint"] = key
     start = time.perf_counter()
@@ -112,10 +114,10 @@ def train_cpt(model: str, data: Path, out: Path | None = None, hardware: str = "
               save_steps: int | None = None, seed: int = 0, resume: bool = False, lora: bool | None = None,
               merge_model: bool = True, callbacks: list | None = None, max_rows: int | None = None,
               overwrite: bool = False, categories: tuple[str, ...] | None = None,
-              eval_rows: int | None = None) -> TrainResult:
-    """Continual pre-training on DIR/pretrain (packed text, optionally only some categories); tiny models full-parameter, larger ones LoRA (notebooks 03, 04)."""
+              eval_rows: int | None = None, view: str | None = None) -> TrainResult:
+    """Continual pre-training on DIR/pretrain (packed text, optionally only some categories, optionally in a view such as "composer"); tiny models full-parameter, larger ones LoRA (notebooks 03, 04)."""
     return _run("cpt", model, data, out, hardware, max_steps, save_steps, seed, resume, lora, merge_model,
-                callbacks, max_rows, overwrite, categories=categories, eval_rows=eval_rows)
+                callbacks, max_rows, overwrite, categories=categories, eval_rows=eval_rows, view=view)
 
 
 def train_sft(model: str, data: Path, out: Path | None = None, hardware: str = "cpu", max_steps: int | None = None,

@@ -13,17 +13,32 @@ from cm_lib.train.recipe import device_spec, lora_config, quantize_choice, train
 
 FULL_TRAINING_MAX_PARAMS = 50_000_000  # below this, `lora=None` trains every weight (the tiny model)
 STAGES = ("cpt", "sft")
+VIEWS = ("composer",)  # ways a pre-training run may rewrite its texts (None: as the corpus has them)
+
+
+def text_view(view: str | None) -> Any:
+    """The function a CPT run applies to each text (None: unchanged); CourseError for an unknown view (notebook 03)."""
+    if view is None:
+        return lambda text: text
+    if view == "composer":
+        from cm_lib.corpus.composer import composer_text
+
+        return composer_text
+    raise CourseError(f"unknown view {view!r}; choose one of {list(VIEWS)}")
 
 
 def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str = "cpu",
                   max_steps: int | None = None, save_steps: int | None = None, seed: int = 0,
                   lora: bool | None = None, callbacks: list | None = None,
                   max_rows: int | None = None, categories: tuple[str, ...] | None = None,
-                  tasks: tuple[str, ...] | None = None, eval_rows: int | None = None) -> tuple[Any, dict]:
+                  tasks: tuple[str, ...] | None = None, eval_rows: int | None = None,
+                  view: str | None = None) -> tuple[Any, dict]:
     """A ready trl.SFTTrainer for `cpt` (packed text) or `sft` (prompt/completion, answer-only loss) (notebook 04).
 
     `categories` keeps only those pretrain rows (e.g. ("scores",): the ABC part), `tasks` only those SFT task
-    types; `eval_rows` adds a validation loss on that many rows of the validation split (same filters).
+    types; `view="composer"` rewrites each pretrain text as the composer sees it (cm_lib.corpus.composer,
+    dropping the tunes it leaves out); `eval_rows` adds a validation loss on that many rows of the
+    validation split (same filters).
     """
     from transformers import set_seed
     from trl import SFTConfig, SFTTrainer
@@ -32,6 +47,7 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
 
     if stage not in STAGES:
         raise CourseError(f"stage must be 'cpt' or 'sft', not {stage!r}")
+    _viewed = text_view(view)
     preset = hardware_preset(hardware)
     spec = device_spec()
     set_seed(seed)
@@ -46,6 +62,8 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
             rows = rows.filter(lambda r: r["category"] in categories)
         if tasks is not None and stage == "sft":
             rows = rows.filter(lambda r: r["task"] in tasks)
+        if view is not None and stage == "cpt":
+            rows = rows.map(lambda r: {"text": _viewed(r["text"]) or ""}).filter(lambda r: bool(r["text"]))
         return rows
 
     limit = preset.sft_seq_len
@@ -78,6 +96,8 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
         settings["categories"] = list(categories)
     if tasks is not None:
         settings["tasks"] = list(tasks)
+    if view is not None:
+        settings["view"] = view
     kw = training_config_kwargs(preset, use_lora, out, max_steps, save_steps, seed, spec,
                                 completion_only=(stage == "sft"))
     if eval_ds is not None:

@@ -1,0 +1,36 @@
+"""The composer's view of a tune: what the from-scratch composer of notebook 03 pre-trains on.
+
+The composer is prompted with `X:1`, `M:`, `L:` and `K:` alone (cm_lib.evaluate.header_prompts), so it
+learns from tunes written the same way: the header reduced to those four fields in that order and the
+body unchanged. Tunes that fail the bar check (cm_lib.abc.check at level "bars"), that have several
+voices, or that lack M:, L: or K: are left out: a small model copies what it sees, mistakes included.
+"""
+
+from __future__ import annotations
+
+from cm_lib.abc import check, split_tunes
+
+COMPOSER_VIEW = "composer"  # the name a training run records (cm_lib.train, `view=`)
+COMPOSER_FIELDS = ("M", "L", "K")  # the header the composer sees, after X:1, in this order
+
+
+def composer_header(meter: str, unit: str, key: str) -> str:
+    """`X:1 / M: / L: / K:` lines: the header prompts and the composer's training tunes share this one format (notebook 03)."""
+    return f"X:1\nM:{meter}\nL:{unit}\nK:{key}\n"
+
+
+def composer_text(text: str) -> str | None:
+    """The tune as the composer sees it (header X:1, M:, L:, K:, then the body), or None when it is left out (notebook 03)."""
+    tunes = split_tunes(text)
+    if len(tunes) != 1:
+        return None
+    tune = tunes[0]
+    values = [tune.get(name) for name in COMPOSER_FIELDS]
+    if any(v is None or not v.strip() for v in values) or tune.get("V") is not None:
+        return None
+    body = tune.body.strip("\n")
+    if not body.strip() or "V:" in body:
+        return None
+    meter, unit, key = (v.strip() for v in values)  # type: ignore[union-attr]
+    out = composer_header(meter, unit, key) + body + "\n"
+    return out if check(out, "bars").ok else None
