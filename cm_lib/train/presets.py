@@ -43,6 +43,9 @@ HARDWARE_PRESETS: dict[str, HardwarePreset] = {
         HardwarePreset("cpu-scratch", "a few-M-parameter model trained from scratch on a CPU: longer blocks, high LR, warm-up, cosine",
                        seq_len=512, batch_size=8, max_steps=300, sft_seq_len=512, full_learning_rate=3e-3,
                        sft_full_learning_rate=1e-3, warmup_ratio=0.05, weight_decay=0.01),
+        HardwarePreset("gpu-scratch", "the few-M-parameter model from scratch on any GPU: cpu-scratch's recipe, 4x the batch",
+                       seq_len=512, batch_size=32, max_steps=300, sft_seq_len=512, full_learning_rate=3e-3,
+                       sft_full_learning_rate=1e-3, warmup_ratio=0.05, weight_decay=0.01),
         HardwarePreset("colab-t4", "Colab T4 (16 GB, fp16, no bf16): QLoRA for >= 1B models",
                        seq_len=1024, batch_size=4, grad_accum=4, sft_seq_len=1024, gradient_checkpointing=True,
                        quantize_4bit=None, lora_r=64, lora_alpha=16, lora_dropout=0.1, learning_rate=2e-4),
@@ -60,6 +63,23 @@ HARDWARE_PRESETS: dict[str, HardwarePreset] = {
                        lora_dropout=0.1, learning_rate=1e-4, adam_betas=(0.9, 0.95), weight_decay=0.1),
     ]
 }
+
+
+# Measured seconds per optimiser step, for the time estimates cm_lib.course prints before it trains:
+# (hardware preset, model, stage) -> (seconds, where the figure comes from). A missing key: not measured yet.
+STEP_SECONDS: dict[tuple[str, str, str], tuple[float, str]] = {
+    ("cpu", "smollm2-135m", "cpt"): (7.96, "30-step LoRA CPT run, 4 x 256 tokens, idle 2-core CPU (STACK_NOTES)"),
+    ("cpu", "smollm2-135m", "sft"): (6.40, "30-step LoRA SFT run, batch 4, idle 2-core CPU (STACK_NOTES)"),
+    ("cpu-scratch", "tiny", "cpt"): (1.0, "tiny full training at ~4,100 tokens/s, 8 x 512 tokens, idle 2-core CPU"),
+    ("cpu-scratch", "tiny", "sft"): (0.6, "tiny full SFT, 8 answers of ~300 padded tokens at ~4,100 tokens/s"),
+    ("cpu-smoke", "tiny", "cpt"): (0.28, "tiny preset at 4 x 256 tokens, 2 threads, idle (STACK_NOTES); smoke blocks are smaller"),
+    ("cpu-smoke", "tiny", "sft"): (0.28, "as cpt: an upper bound for 2 short answers"),
+}
+
+
+def step_seconds(hardware: str, model: str, stage: str) -> tuple[float, str] | None:
+    """The measured seconds per step of (hardware preset, model, 'cpt'/'sft') and its source, or None if unmeasured (notebooks 04, 06)."""
+    return STEP_SECONDS.get((hardware, model, stage))
 
 
 def hardware_preset(name: str) -> HardwarePreset:
