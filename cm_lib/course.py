@@ -180,7 +180,12 @@ def _estimate(name: str, kw: dict, plan: _Plan) -> tuple[float | None, str]:
     if measured is None:
         return None, f"{head} (no measured step time for this preset yet)"
     secs = kw["max_steps"] * measured[0]
-    return secs, f"{head} x {measured[0]:g} s/step = ~{secs / 60:.1f} min ({measured[1]})"
+    return secs, f"{head} x {measured[0]:g} s/step = {_duration(secs)} ({measured[1]})"
+
+
+def _duration(seconds: float) -> str:
+    """~N s below a minute and a half, else ~N.N min."""
+    return f"~{seconds:.0f} s" if seconds < 90 else f"~{seconds / 60:.1f} min"
 
 
 def course_plan_summary(smoke: bool, device: DeviceSpec | None = None) -> str:
@@ -235,9 +240,12 @@ def ensure_stages(stages: list[str] | tuple[str, ...], smoke: bool, device: Devi
         return []
     estimates = [_estimate(n, runs[n], plan) for n in todo]
     known = [s for s, _ in estimates if s is not None]
-    total = f"~{sum(known) / 60:.1f} min" + (" plus the unmeasured steps" if len(known) < len(todo) else "")
+    unmeasured = [n for n, (s, _) in zip(todo, estimates) if s is None]
+    total = f"{_duration(sum(known))} of training steps" + (f", plus {', '.join(unmeasured)} (not timed)"
+                                                            if unmeasured else "")
     print(f"{'to build' if build else 'missing or stale (not built: build=False)'}: {', '.join(todo)}: {total} "
-          f"on an idle machine of the measured kind (longer when other programs share the CPU)")
+          "on an idle machine of the measured kind (loading, evaluation and merging add to it; "
+          "other programs sharing the CPU slow it down)")
     for _, text in estimates:
         print("  -", text)
     if build:

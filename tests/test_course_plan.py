@@ -154,3 +154,9 @@ def test_ensure_stages_builds_only_what_is_missing(runs: Path, capsys: pytest.Ca
     assert ensure_stages(["scratch_sft"], smoke=True, device=cpu) == ["scratch_sft"]  # the composer is reused
     assert load_result(runs / "cpt" / "tiny").seconds == first.seconds
     assert load_result(_runs(True, None)["scratch_sft"]["out"]).steps == 3
+    from cm_lib.train import finished_run
+
+    kw = _runs(True, runs / "corpus" / "smoke")["scratch"]
+    assert finished_run("cpt", **kw) is not None and finished_run("cpt", **{**kw, "max_steps": 13}) is None  # stale
+    (runs / "cpt" / "tiny" / "train_result.json").unlink()  # the composer is gone: what starts from it is rebuilt too
+    assert ensure_stages(["scratch_sft"], smoke=True, device=cpu, build=False) == ["scratch", "scratch_sft"]

@@ -69,7 +69,7 @@ HARDWARE_PRESETS: dict[str, HardwarePreset] = {
 # (hardware preset, model, stage) -> (seconds, where the figure comes from). A missing key: not measured yet.
 STEP_SECONDS: dict[tuple[str, str, str], tuple[float, str]] = {
     ("cpu", "smollm2-135m", "cpt"): (7.96, "30-step LoRA CPT run, 4 x 256 tokens, idle 2-core CPU (STACK_NOTES)"),
-    ("cpu", "smollm2-135m", "sft"): (6.40, "30-step LoRA SFT run, batch 4, idle 2-core CPU (STACK_NOTES)"),
+    ("cpu", "smollm2-135m", "sft"): (14.0, "notebook 04's LoRA SFT, batch 4 answers of <= 512 tokens: ~12-16 s/step measured"),
     ("cpu-scratch", "tiny", "cpt"): (1.0, "tiny full training at ~4,100 tokens/s, 8 x 512 tokens, idle 2-core CPU"),
     ("cpu-scratch", "tiny", "sft"): (0.6, "tiny full SFT, 8 answers of ~300 padded tokens at ~4,100 tokens/s"),
     ("cpu-smoke", "tiny", "cpt"): (0.28, "tiny preset at 4 x 256 tokens, 2 threads, idle (STACK_NOTES); smoke blocks are smaller"),
