@@ -188,6 +188,15 @@ def _duration(seconds: float) -> str:
     return f"~{seconds:.0f} s" if seconds < 90 else f"~{seconds / 60:.1f} min"
 
 
+def run_estimate(name: str, smoke: bool, device: DeviceSpec | None = None) -> str:
+    """How long one run of the plan (scratch, cpt, scratch_sft, sft) should train on `device`, from measured step times (notebook 04)."""
+    spec = _spec(device)
+    plan = _plan(smoke, spec)[0]
+    if name not in _RUN_STAGE:
+        raise UsageError(f"unknown course run {name!r}: choose from {sorted(_RUN_STAGE)}")
+    return _estimate(name, _runs(smoke, None, spec)[name], plan)[1]
+
+
 def course_plan_summary(smoke: bool, device: DeviceSpec | None = None) -> str:
     """One line per run of the plan on `device` (default: this machine's): model, preset, steps, precision; first why (notebooks 03, 04)."""
     spec = _spec(device)

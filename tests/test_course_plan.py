@@ -160,3 +160,17 @@ def test_ensure_stages_builds_only_what_is_missing(runs: Path, capsys: pytest.Ca
     assert finished_run("cpt", **kw) is not None and finished_run("cpt", **{**kw, "max_steps": 13}) is None  # stale
     (runs / "cpt" / "tiny" / "train_result.json").unlink()  # the composer is gone: what starts from it is rebuilt too
     assert ensure_stages(["scratch_sft"], smoke=True, device=cpu, build=False) == ["scratch", "scratch_sft"]
+
+
+def test_run_estimate_is_steps_times_the_measured_step_time(runs: Path) -> None:
+    from cm_lib.course import run_estimate
+    from cm_lib.errors import UsageError
+
+    specs = _specs()
+    assert run_estimate("sft", smoke=False, device=specs["cpu"]).startswith(
+        "sft: smollm2-135m, 8 steps on preset cpu x 14 s/step = ~1.9 min")
+    assert run_estimate("scratch_sft", smoke=False, device=specs["cpu"]).startswith(
+        "scratch_sft: tiny, 150 steps on preset cpu-scratch x 0.6 s/step = ~1.5 min")
+    assert run_estimate("sft", smoke=False, device=specs["t4"]).endswith("(no measured step time for this preset yet)")
+    with pytest.raises(UsageError, match="unknown course run"):
+        run_estimate("corpus", smoke=True, device=specs["cpu"])
