@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cm_lib.config import SMOKE_ENV
-from cm_lib.errors import AssetNotFoundError
+from cm_lib.errors import AssetNotFoundError, UsageError
 from cm_lib.paths import read_summaries, repo_root, runs_dir, stage_dir
+
+if TYPE_CHECKING:  # torch stays out of `import cm_lib.course` until a plan is asked for
+    from cm_lib.device import DeviceSpec
 
 # ---------------------------------------------------------------- the plan of runs (notebooks 03 and 04)
 
@@ -21,8 +25,8 @@ class _Plan:
     """One mode of the course: its corpus preset, hardware presets, base model, step counts and data filters."""
 
     corpus: str
-    hardware: str  # the SmolLM2 (smoke: tiny) LoRA runs
-    scratch_hardware: str  # the composer: the tiny model from scratch and its full SFT
+    hardware: str  # the SmolLM2 (smoke: composer) LoRA runs
+    scratch_hardware: str  # the composer: the composer preset from scratch and its full SFT
     scratch_steps: int  # the composer from scratch (full-parameter, ABC part only, composer view)
     scratch_eval_rows: int  # validation rows for the composer's held-out loss curve
     scratch_sft_steps: int  # the composer's full SFT on the generation task types
@@ -50,12 +54,57 @@ _ABC_ONLY = ("scores",)  # the composer pre-trains on the ABC part of the corpus
 SCRATCH_MODEL = "composer"  # the model preset the composer track starts from (random weights)
 _TEACHES = {"cpt": "03_lora_continual_pretraining", "sft": "04_supervised_finetuning"}
 
+# On a GPU (full mode) the CPU plan above keeps its corpus, models and data filters; each GPU class swaps in its
+# presets and the step counts a GPU makes cheap. Sizes against the small corpus (~3.3M SmolLM2 tokens of training
+# text, ~0.9M characters of ABC in the composer's view, ~9,300 SFT answers): LoRA CPT about one pass (T4: 16,384 tokens/step,
+# A100/H100: 32,768 x 200 = two passes); the composer ~5 passes over the tunes (gpu-scratch: 16,384 tokens/step).
+# Not yet timed on a GPU: the estimates say so (cm_lib.train.presets.STEP_SECONDS).
+_GPU_PLANS: dict[str, dict] = {
+    "colab-t4": dict(hardware="colab-t4", scratch_hardware="gpu-scratch", scratch_steps=300, scratch_sft_steps=300,
+                     cpt_steps=200, sft_steps=300),
+    "a100": dict(hardware="a100", scratch_hardware="gpu-scratch", scratch_steps=600, scratch_sft_steps=300,
+                 cpt_steps=200, sft_steps=600),
+    "h100": dict(hardware="h100", scratch_hardware="gpu-scratch", scratch_steps=600, scratch_sft_steps=300,
+                 cpt_steps=200, sft_steps=600),
+}
+_BIG_GPU_GB = 70.0  # H100/H200 and 80 GB A100s: the h100 preset's batches
+_MID_GPU_GB = 35.0  # 40 GB A100s, A6000s: the a100 preset's
 
-def _runs(smoke: bool, corpus: Path | None) -> dict[str, dict]:
-    """The plan of `smoke` mode as train_cpt/train_sft kwargs, on `corpus`."""
+
+def plan_hardware(spec: DeviceSpec) -> tuple[str, str]:
+    """(hardware preset, why) the course trains the SmolLM2 runs with on the device `spec` describes (notebooks 03, 04)."""
+    if not spec.is_cuda:
+        return "cpu", f"{spec.name}: no CUDA GPU, so the CPU plan in fp32"
+    mem = f"{spec.memory_gb:g} GB" if spec.memory_gb is not None else "memory unknown"
+    if not spec.bf16:
+        return "colab-t4", (f"{spec.name} ({mem}) has no bf16 (compute capability < 8, e.g. T4, V100): "
+                            "fp16 autocast with fp32 master weights and T4-sized batches")
+    big = spec.memory_gb is not None and spec.memory_gb >= _BIG_GPU_GB
+    if big or any(k in spec.name.upper() for k in ("H100", "H200")):
+        return "h100", f"{spec.name} ({mem}, bf16): the large-GPU batches, bf16 autocast"
+    if spec.memory_gb is not None and spec.memory_gb >= _MID_GPU_GB:
+        return "a100", f"{spec.name} ({mem}, bf16): A100-sized batches, bf16 autocast"
+    return "colab-t4", f"{spec.name} ({mem}, bf16): a consumer-sized GPU, so T4-sized batches, in bf16 autocast"
+
+
+def _plan(smoke: bool, spec: DeviceSpec | None) -> tuple[_Plan, str]:
+    """The plan of `smoke` mode on `spec` (None: the CPU plan) and why it was chosen."""
+    cpu = _PLANS[bool(smoke)]
+    if spec is None:
+        return cpu, "the CPU plan"
+    preset, why = plan_hardware(spec)
+    if smoke:
+        return cpu, f"smoke mode: the same few small steps on every device ({spec.name})"
+    if preset == "cpu":
+        return cpu, why
+    return replace(cpu, **_GPU_PLANS[preset]), why
+
+
+def _runs(smoke: bool, corpus: Path | None, spec: DeviceSpec | None = None) -> dict[str, dict]:
+    """The plan of `smoke` mode on `spec` (None: the CPU plan) as train_cpt/train_sft kwargs, on `corpus`."""
     from cm_lib.corpus.tasks import GENERATION_TASKS
 
-    plan = _PLANS[bool(smoke)]
+    plan = _plan(smoke, spec)[0]
     scratch_out = runs_dir() / "cpt" / SCRATCH_MODEL
     scratch = dict(model=SCRATCH_MODEL, data=corpus, out=scratch_out, hardware=plan.scratch_hardware,
                    max_steps=plan.scratch_steps, lora=False, categories=_ABC_ONLY, eval_rows=plan.scratch_eval_rows,
@@ -72,11 +121,168 @@ def _runs(smoke: bool, corpus: Path | None) -> dict[str, dict]:
             "base": {"model": base}}
 
 
-def course_runs(smoke: bool) -> dict[str, dict]:
-    """The runs notebooks 03/04 make, as train_cpt/train_sft kwargs (each can rebuild the other's) (notebooks 03, 04)."""
+def _spec(device: DeviceSpec | None) -> DeviceSpec:
+    """`device`, or cm_lib.device's pick for this machine."""
+    from cm_lib.device import pick_device
+
+    return device if device is not None else pick_device()
+
+
+def course_runs(smoke: bool, device: DeviceSpec | None = None) -> dict[str, dict]:
+    """The runs notebooks 03/04 make on `device` (default: this machine's), as train_cpt/train_sft kwargs (notebooks 03, 04)."""
     from cm_lib.corpus import ensure_corpus
 
-    return _runs(smoke, ensure_corpus(_PLANS[bool(smoke)].corpus))
+    spec = _spec(device)
+    return _runs(smoke, ensure_corpus(_plan(smoke, spec)[0].corpus), spec)
+
+
+# The runs in build order: each with its trainer stage; what each needs comes from the plan (_needs).
+_RUN_STAGE = {"scratch": "cpt", "cpt": "cpt", "scratch_sft": "sft", "sft": "sft"}
+_ORDER = ("corpus", "scratch", "cpt", "scratch_sft", "sft")
+
+
+def _needs(name: str, plan: _Plan) -> tuple[str, ...]:
+    """The runs `name` starts from: the corpus, and the model it continues."""
+    return {"corpus": (), "scratch": ("corpus",), "cpt": ("corpus",) if plan.base else ("corpus", "scratch"),
+            "scratch_sft": ("corpus", "scratch"), "sft": ("corpus", "cpt")}[name]
+
+
+def _model_family(name: str, plan: _Plan) -> str:
+    """The model preset a run trains (the composer or the plan's base), the key of its measured step time."""
+    return SCRATCH_MODEL if name in ("scratch", "scratch_sft") else (plan.base or SCRATCH_MODEL)
+
+
+def _precision(kw: dict, spec: DeviceSpec) -> str:
+    """How a run's weights and arithmetic are held on `spec`, in words."""
+    from cm_lib.train.presets import hardware_preset
+    from cm_lib.train.recipe import precision_kwargs, training_load_kwargs
+
+    flags = precision_kwargs(spec)
+    load = training_load_kwargs(hardware_preset(kw["hardware"]), spec, kw["model"], kw["lora"])
+    auto = "bf16" if flags["bf16"] else "fp16" if flags["fp16"] else None
+    if auto is None:
+        return "fp32"
+    scaler = " + loss scaling" if auto == "fp16" else ""
+    if load["quantize_4bit"]:
+        return f"QLoRA: 4-bit NF4 base, {auto} compute, {'bf16' if auto == 'bf16' else 'fp32'} adapters (TRL's choice)"
+    if kw["lora"]:
+        return f"{auto} autocast{scaler}, frozen base in {str(load['dtype']).replace('torch.', '')}, fp32 LoRA adapters"
+    return f"{auto} autocast{scaler}, fp32 master weights"
+
+
+def _estimate(name: str, kw: dict, plan: _Plan) -> tuple[float | None, str]:
+    """(seconds or None, text) for one run: steps x the preset's measured seconds per step."""
+    from cm_lib.train.presets import step_seconds
+
+    if name == "corpus":
+        return None, f"corpus '{plan.corpus}' (notebook 02; build time not measured for this preset)"
+    model = _model_family(name, plan)
+    measured = step_seconds(kw["hardware"], model, _RUN_STAGE[name])
+    head = f"{name}: {model}, {kw['max_steps']} steps on preset {kw['hardware']}"
+    if measured is None:
+        return None, f"{head} (no measured step time for this preset yet)"
+    secs = kw["max_steps"] * measured[0]
+    return secs, f"{head} x {measured[0]:g} s/step = {_duration(secs)} ({measured[1]})"
+
+
+def _duration(seconds: float) -> str:
+    """~N s below a minute and a half, else ~N.N min."""
+    return f"~{seconds:.0f} s" if seconds < 90 else f"~{seconds / 60:.1f} min"
+
+
+def run_estimate(name: str, smoke: bool, device: DeviceSpec | None = None) -> str:
+    """How long one run of the plan (scratch, cpt, scratch_sft, sft) should train on `device`, from measured step times (notebook 04)."""
+    spec = _spec(device)
+    plan = _plan(smoke, spec)[0]
+    if name not in _RUN_STAGE:
+        raise UsageError(f"unknown course run {name!r}: choose from {sorted(_RUN_STAGE)}")
+    return _estimate(name, _runs(smoke, None, spec)[name], plan)[1]
+
+
+def course_plan_summary(smoke: bool, device: DeviceSpec | None = None) -> str:
+    """One line per run of the plan on `device` (default: this machine's): model, preset, steps, precision; first why (notebooks 03, 04)."""
+    spec = _spec(device)
+    plan, why = _plan(smoke, spec)
+    runs = _runs(smoke, None, spec)
+    lines = [f"{'smoke' if smoke else 'full'} plan: {why}"]
+    for name in _ORDER[1:]:
+        kw = runs[name]
+        model = _model_family(name, plan)
+        lines.append(f"  {name:<11} model {model:<13} preset {kw['hardware']:<11} {kw['max_steps']:>4} steps  "
+                     f"{'LoRA' if kw['lora'] else 'full'}, {_precision(kw, spec)}")
+    return "\n".join(lines)
+
+
+def ensure_stages(stages: list[str] | tuple[str, ...], smoke: bool, device: DeviceSpec | None = None,
+                  build: bool = True) -> list[str]:
+    """Build only the missing or stale runs of `stages` (and what they start from), after printing them with a time estimate (notebooks 04, 06).
+
+    `stages` names runs of the plan: corpus, scratch, cpt, scratch_sft, sft. A run is stale when its finished
+    result was made with other settings (or on another preset) or what it starts from is rebuilt now.
+    `build=False` only prints. Returns the names built (or, with build=False, that would be built).
+    """
+    from cm_lib.corpus.build import corpus_is_current
+    from cm_lib.train import finished_run
+
+    spec = _spec(device)
+    plan = _plan(smoke, spec)[0]
+    unknown = sorted(set(stages) - set(_ORDER))
+    if unknown:
+        raise UsageError(f"unknown course stage(s) {unknown}: choose from {list(_ORDER)}")
+    wanted: set[str] = set()
+    stack = list(stages)
+    while stack:
+        name = stack.pop()
+        if name not in wanted:
+            wanted.add(name)
+            stack.extend(_needs(name, plan))
+    corpus = runs_dir() / "corpus" / plan.corpus  # where ensure_corpus builds it
+    runs = _runs(smoke, corpus, spec)
+    todo: list[str] = []
+    for name in (n for n in _ORDER if n in wanted):
+        if name == "corpus":
+            stale = not corpus_is_current(corpus, plan.corpus)
+        else:
+            stale = any(d in todo for d in _needs(name, plan)) or finished_run(_RUN_STAGE[name], **runs[name]) is None
+        if stale:
+            todo.append(name)
+    if not todo:
+        print(f"on disk and current: {', '.join(n for n in _ORDER if n in wanted)}: nothing to build")
+        return []
+    estimates = [_estimate(n, runs[n], plan) for n in todo]
+    known = [s for s, _ in estimates if s is not None]
+    unmeasured = [n for n, (s, _) in zip(todo, estimates) if s is None]
+    total = f"{_duration(sum(known))} of training steps" + (f", plus {', '.join(unmeasured)} (not timed)"
+                                                            if unmeasured else "")
+    print(f"{'to build' if build else 'missing or stale (not built: build=False)'}: {', '.join(todo)}: {total} "
+          "on an idle machine of the measured kind (loading, evaluation and merging add to it; "
+          "other programs sharing the CPU slow it down)")
+    for _, text in estimates:
+        print("  -", text)
+    if build:
+        for name in todo:
+            _build(name, runs[name], plan, fresh=any(d in todo for d in _needs(name, plan)))
+    return todo
+
+
+def _build(name: str, kw: dict, plan: _Plan, fresh: bool) -> None:
+    """Build one run of the plan: resume an interrupted one, start over when its inputs were rebuilt."""
+    from cm_lib.corpus import ensure_corpus
+    from cm_lib.train import train_cpt, train_sft
+    from cm_lib.train.state import is_run_folder
+
+    if name == "corpus":
+        ensure_corpus(plan.corpus)
+        return
+    train = train_cpt if _RUN_STAGE[name] == "cpt" else train_sft
+    if not fresh:
+        try:
+            train(**kw, resume=True)  # continues an interrupted run of these settings, else starts one
+            return
+        except UsageError:  # checkpoints of other settings: start over, but only in a folder of ours
+            if not is_run_folder(Path(kw["out"])):
+                raise
+    train(**kw, overwrite=True)
 
 
 def course_base_preset(smoke: bool) -> str:

@@ -27,6 +27,7 @@ class DeviceSpec:
     bf16: bool
     fp16: bool
     name: str
+    memory_gb: float | None = None  # GPU memory (None on CPU/MPS): what cm_lib.course sizes its plan by
 
     @property
     def is_cuda(self) -> bool:
@@ -42,10 +43,11 @@ def pick_device(prefer: str | None = None) -> DeviceSpec:
         raise DeviceChoiceError(f"unknown {source} {prefer!r}: use {', '.join(DEVICE_CHOICES)} (or leave it unset)")
     if prefer in (None, "cuda") and torch.cuda.is_available():
         name = torch.cuda.get_device_name(0)
+        memory = round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)
         if torch.cuda.is_bf16_supported(including_emulation=False):
-            return DeviceSpec("cuda", torch.bfloat16, bf16=True, fp16=False, name=name)
+            return DeviceSpec("cuda", torch.bfloat16, bf16=True, fp16=False, name=name, memory_gb=memory)
         # T4/V100 (compute capability < 8): no native bf16, so fp16 mixed precision.
-        return DeviceSpec("cuda", torch.float16, bf16=False, fp16=True, name=name)
+        return DeviceSpec("cuda", torch.float16, bf16=False, fp16=True, name=name, memory_gb=memory)
     if prefer == "mps" and torch.backends.mps.is_available():
         # fp32 weights on MPS: fp16 training there is fragile; opt-in only.
         return DeviceSpec("mps", torch.float32, bf16=False, fp16=False, name="Apple MPS")

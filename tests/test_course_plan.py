@@ -63,5 +63,123 @@ def test_course_model_dir_names_the_notebook_and_bench_follows_it(runs: Path) ->
     (runs / "sft" / "smollm2-135m" / "model" / "config.json").write_text("{}")
     assert course_models(False) == {"base (smollm2-135m)": "smollm2-135m",
                                     "SFT (smollm2-135m)": str(runs / "sft" / "smollm2-135m" / "model")}
-    assert course_models(True) == {"base (composer)": "composer", "CPT (composer-lora)": str(runs / "cpt" / "composer-lora" / "merged")}
+    assert course_models(True) == {"base (composer)": "composer",
+                                   "CPT (composer-lora)": str(runs / "cpt" / "composer-lora" / "merged")}
     assert not (runs / "sft" / "composer-lora").exists()  # looking does not create run folders
+
+
+# ---------------------------------------------------------------- the plan on the detected hardware (issue 13)
+
+def _specs() -> dict:
+    import torch
+
+    from cm_lib.device import DeviceSpec
+
+    return {
+        "cpu": DeviceSpec("cpu", torch.float32, bf16=False, fp16=False, name="CPU (x86_64, 2 cores)"),
+        "t4": DeviceSpec("cuda", torch.float16, bf16=False, fp16=True, name="Tesla T4", memory_gb=14.6),
+        "v100": DeviceSpec("cuda", torch.float16, bf16=False, fp16=True, name="Tesla V100-SXM2-32GB", memory_gb=31.7),
+        "a100": DeviceSpec("cuda", torch.bfloat16, bf16=True, fp16=False, name="NVIDIA A100-SXM4-40GB", memory_gb=39.4),
+        "a100-80": DeviceSpec("cuda", torch.bfloat16, bf16=True, fp16=False, name="NVIDIA A100 80GB PCIe", memory_gb=79.2),
+        "h100": DeviceSpec("cuda", torch.bfloat16, bf16=True, fp16=False, name="NVIDIA H100 80GB HBM3", memory_gb=79.1),
+        "4090": DeviceSpec("cuda", torch.bfloat16, bf16=True, fp16=False, name="NVIDIA GeForce RTX 4090", memory_gb=23.6),
+        "mps": DeviceSpec("mps", torch.float32, bf16=False, fp16=False, name="Apple MPS"),
+    }
+
+
+def test_hardware_picks_the_presets_and_the_cpu_plan_is_unchanged(runs: Path) -> None:
+    from cm_lib.course import _runs, plan_hardware
+
+    specs = _specs()
+    picked = {k: plan_hardware(s)[0] for k, s in specs.items()}
+    assert picked == {"cpu": "cpu", "t4": "colab-t4", "v100": "colab-t4", "a100": "a100", "a100-80": "h100",
+                      "h100": "h100", "4090": "colab-t4", "mps": "cpu"}
+    assert "no bf16" in plan_hardware(specs["t4"])[1] and "fp32 master weights" in plan_hardware(specs["t4"])[1]
+    corpus = runs / "corpus" / "small"
+    for mode in (True, False):  # on a CPU (and in smoke mode everywhere) the plan is the one written in _PLANS
+        assert _runs(mode, corpus, specs["cpu"]) == _runs(mode, corpus)
+        assert _runs(True, corpus, specs["t4"]) == _runs(True, corpus)
+    t4 = _runs(False, corpus, specs["t4"])
+    cpu = _runs(False, corpus)
+    assert (t4["scratch"]["hardware"], t4["cpt"]["hardware"], t4["sft"]["hardware"]) == ("gpu-scratch", "colab-t4", "colab-t4")
+    for name in ("scratch", "cpt", "sft", "scratch_sft"):  # same folders, models and data filters; more steps
+        assert t4[name]["max_steps"] > cpu[name]["max_steps"], name
+        assert {k: v for k, v in t4[name].items() if k not in ("hardware", "max_steps")} == \
+               {k: v for k, v in cpu[name].items() if k not in ("hardware", "max_steps")}, name
+    h = _runs(False, corpus, specs["h100"])
+    assert (h["cpt"]["hardware"], h["scratch_sft"]["hardware"]) == ("h100", "gpu-scratch")
+    assert _runs(False, corpus, specs["a100"])["sft"]["hardware"] == "a100"
+
+
+def test_plan_summary_names_preset_steps_and_precision_per_run(runs: Path) -> None:
+    from cm_lib.course import course_plan_summary
+
+    specs = _specs()
+    t4 = course_plan_summary(False, specs["t4"]).splitlines()
+    assert len(t4) == 5 and t4[0].startswith("full plan: Tesla T4 (14.6 GB) has no bf16")
+    assert t4[1].split()[:7] == ["scratch", "model", "composer", "preset", "gpu-scratch", "300", "steps"]
+    assert "fp16 autocast + loss scaling, fp32 master weights" in t4[1]
+    assert t4[2].split()[:5] == ["cpt", "model", "smollm2-135m", "preset", "colab-t4"]
+    assert "LoRA, fp16 autocast" in t4[2] and "fp32 LoRA adapters" in t4[2]
+    cpu = course_plan_summary(False, specs["cpu"]).splitlines()
+    assert "no CUDA GPU" in cpu[0] and all(line.endswith("fp32") for line in cpu[1:])
+    assert [line.split()[5] for line in cpu[1:]] == [str(SCRATCH_STEPS), "16", str(SCRATCH_SFT_STEPS), "8"]
+    assert "bf16 autocast, fp32 master weights" in course_plan_summary(False, specs["h100"]).splitlines()[1]
+    assert course_plan_summary(True, specs["t4"]).splitlines()[0].startswith("smoke plan: smoke mode")
+    assert not (runs / "corpus").exists() and not (runs / "cpt").exists()  # a summary builds nothing
+
+
+def test_ensure_stages_lists_what_is_missing_with_an_estimate(runs: Path, capsys: pytest.CaptureFixture) -> None:
+    from cm_lib.course import ensure_stages
+    from cm_lib.errors import UsageError
+
+    specs = _specs()
+    assert ensure_stages(["cpt"], smoke=True, device=specs["cpu"], build=False) == ["corpus", "scratch", "cpt"]
+    out = capsys.readouterr().out
+    assert "scratch: composer, 12 steps on preset cpu-smoke x 0.28 s/step" in out and "not built" in out
+    assert ensure_stages(["sft"], smoke=False, device=specs["cpu"], build=False) == ["corpus", "cpt", "sft"]
+    out = capsys.readouterr().out
+    assert "cpt: smollm2-135m, 16 steps on preset cpu x 7.96 s/step = ~2.1 min" in out
+    assert ensure_stages(["cpt"], smoke=False, device=specs["t4"], build=False) == ["corpus", "cpt"]
+    assert "no measured step time for this preset yet" in capsys.readouterr().out
+    with pytest.raises(UsageError, match="unknown course stage"):
+        ensure_stages(["pretrain"], smoke=True, build=False)
+    assert not (runs / "cpt").exists()
+
+
+def test_ensure_stages_builds_only_what_is_missing(runs: Path, capsys: pytest.CaptureFixture) -> None:
+    from cm_lib.course import _runs, ensure_stages
+    from cm_lib.train import load_result
+
+    cpu = _specs()["cpu"]
+    assert ensure_stages(["scratch"], smoke=True, device=cpu) == ["corpus", "scratch"]
+    first = load_result(runs / "cpt" / "composer")
+    assert first is not None and first.steps == 12
+    assert ensure_stages(["scratch"], smoke=True, device=cpu) == []
+    assert "nothing to build" in capsys.readouterr().out
+    assert ensure_stages(["scratch_sft"], smoke=True, device=cpu) == ["scratch_sft"]  # the composer is reused
+    assert load_result(runs / "cpt" / "composer").seconds == first.seconds
+    assert load_result(_runs(True, None)["scratch_sft"]["out"]).steps == 3
+    from cm_lib.train import finished_run
+
+    kw = _runs(True, runs / "corpus" / "smoke")["scratch"]
+    assert finished_run("cpt", **kw) is not None and finished_run("cpt", **{**kw, "max_steps": 13}) is None  # stale
+    (runs / "cpt" / "composer" / "train_result.json").unlink()  # the composer is gone: what starts from it is rebuilt too
+    assert ensure_stages(["scratch_sft"], smoke=True, device=cpu, build=False) == ["scratch", "scratch_sft"]
+
+
+def test_run_estimate_is_steps_times_the_measured_step_time(runs: Path) -> None:
+    from cm_lib.course import run_estimate
+    from cm_lib.errors import UsageError
+
+    specs = _specs()
+    assert run_estimate("sft", smoke=False, device=specs["cpu"]).startswith(
+        "sft: smollm2-135m, 8 steps on preset cpu x 14 s/step = ~1.9 min")
+    from cm_lib.train.presets import STEP_SECONDS
+
+    per_step = STEP_SECONDS[("cpu-scratch", "composer", "sft")][0]
+    assert run_estimate("scratch_sft", smoke=False, device=specs["cpu"]).startswith(
+        f"scratch_sft: composer, {SCRATCH_SFT_STEPS} steps on preset cpu-scratch x {per_step:g} s/step = ")
+    assert run_estimate("sft", smoke=False, device=specs["t4"]).endswith("(no measured step time for this preset yet)")
+    with pytest.raises(UsageError, match="unknown course run"):
+        run_estimate("corpus", smoke=True, device=specs["cpu"])

@@ -347,15 +347,19 @@ def ensure_corpus(preset: str = "small", seed: int = 0, out_dir: Path | None = N
     from cm_lib.paths import stage_dir
 
     out = Path(out_dir) if out_dir is not None else stage_dir("corpus") / preset
-    try:
-        s = read_stats(out)["settings"]
-        ok = (s.get("preset") == preset and s.get("seed") == seed and s.get("builder_version") == BUILDER_VERSION
-              and (out / "pretrain").is_dir() and (out / "sft").is_dir())
-    except (OSError, ValueError, KeyError):
-        ok = False
-    if not ok:
+    if not corpus_is_current(out, preset, seed):
         build_corpus(out, preset=preset, seed=seed)
     return out
+
+
+def corpus_is_current(out: Path, preset: str = "small", seed: int = 0) -> bool:
+    """True when `out` holds a finished corpus of (preset, seed) from this builder version (what ensure_corpus reuses)."""
+    try:
+        s = read_stats(out)["settings"]
+        return (s.get("preset") == preset and s.get("seed") == seed and s.get("builder_version") == BUILDER_VERSION
+                and (out / "pretrain").is_dir() and (out / "sft").is_dir())
+    except (OSError, ValueError, KeyError):
+        return False
 
 
 def load_corpus(path: Path) -> tuple[Any, Any]:

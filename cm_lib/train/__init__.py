@@ -11,16 +11,16 @@ state: a run folder on disk; run: train_cpt/train_sft/merge; report: model card,
 """
 
 from cm_lib.train.data import load_split
-from cm_lib.train.presets import HARDWARE_PRESETS, HardwarePreset, hardware_preset
-from cm_lib.train.recipe import lora_config, precision_kwargs, training_config_kwargs
+from cm_lib.train.presets import HARDWARE_PRESETS, STEP_SECONDS, HardwarePreset, hardware_preset, step_seconds
+from cm_lib.train.recipe import lora_config, precision_kwargs, training_config_kwargs, training_load_kwargs
 from cm_lib.train.report import labels_html, plot_loss_curves, write_model_card
-from cm_lib.train.run import merge, train_cpt, train_sft
+from cm_lib.train.run import finished_run, merge, train_cpt, train_sft
 from cm_lib.train.state import TrainResult, latest_complete_checkpoint, load_result, loss_curve
 from cm_lib.train.trainer import FULL_TRAINING_MAX_PARAMS, build_trainer, example_labels, trained_text
 
 __all__ = [
-    "FULL_TRAINING_MAX_PARAMS", "HARDWARE_PRESETS", "HardwarePreset", "TrainResult", "build_trainer", "example_labels",
-    "hardware_preset", "labels_html", "latest_complete_checkpoint", "load_result", "load_split", "lora_config",
-    "loss_curve", "merge", "plot_loss_curves", "precision_kwargs", "train_cpt", "train_sft", "trained_text",
-    "training_config_kwargs", "write_model_card",
+    "FULL_TRAINING_MAX_PARAMS", "HARDWARE_PRESETS", "STEP_SECONDS", "HardwarePreset", "TrainResult", "build_trainer",
+    "example_labels", "finished_run", "hardware_preset", "labels_html", "latest_complete_checkpoint", "load_result", "load_split", "lora_config",
+    "loss_curve", "merge", "plot_loss_curves", "precision_kwargs", "step_seconds", "train_cpt", "train_sft",
+    "trained_text", "training_config_kwargs", "training_load_kwargs", "write_model_card",
 ]

@@ -43,6 +43,9 @@ HARDWARE_PRESETS: dict[str, HardwarePreset] = {
         HardwarePreset("cpu-scratch", "a ~1M-parameter model trained from scratch on a CPU: 16 blocks of 384 tokens, high LR, warm-up, cosine",
                        seq_len=384, batch_size=16, max_steps=300, sft_seq_len=1024, full_learning_rate=5e-3,
                        sft_full_learning_rate=1e-3, warmup_ratio=0.05, weight_decay=0.01),
+        HardwarePreset("gpu-scratch", "the ~1M-parameter composer from scratch on any GPU: cpu-scratch's recipe, 4x the batch",
+                       seq_len=384, batch_size=64, max_steps=300, sft_seq_len=1024, full_learning_rate=5e-3,
+                       sft_full_learning_rate=1e-3, warmup_ratio=0.05, weight_decay=0.01),
         HardwarePreset("colab-t4", "Colab T4 (16 GB, fp16, no bf16): QLoRA for >= 1B models",
                        seq_len=1024, batch_size=4, grad_accum=4, sft_seq_len=1024, gradient_checkpointing=True,
                        quantize_4bit=None, lora_r=64, lora_alpha=16, lora_dropout=0.1, learning_rate=2e-4),
@@ -60,6 +63,23 @@ HARDWARE_PRESETS: dict[str, HardwarePreset] = {
                        lora_dropout=0.1, learning_rate=1e-4, adam_betas=(0.9, 0.95), weight_decay=0.1),
     ]
 }
+
+
+# Measured seconds per optimiser step, for the time estimates cm_lib.course prints before it trains:
+# (hardware preset, model, stage) -> (seconds, where the figure comes from). A missing key: not measured yet.
+STEP_SECONDS: dict[tuple[str, str, str], tuple[float, str]] = {
+    ("cpu", "smollm2-135m", "cpt"): (7.96, "30-step LoRA CPT run, 4 x 256 tokens, idle 2-core CPU (STACK_NOTES)"),
+    ("cpu", "smollm2-135m", "sft"): (14.0, "notebook 04's LoRA SFT, batch 4 answers of <= 512 tokens: ~12-16 s/step measured"),
+    ("cpu-scratch", "composer", "cpt"): (1.2, "composer, 16 x 384 characters, 2 threads, first steps of a run beside one starting job (not idle)"),
+    ("cpu-scratch", "composer", "sft"): (1.2, "as cpt: 16 answers of <= 1,024 characters, padded to the longest"),
+    ("cpu-smoke", "composer", "cpt"): (0.28, "the tiny preset's 4 x 256 tokens, 2 threads, idle (STACK_NOTES): the composer is smaller"),
+    ("cpu-smoke", "composer", "sft"): (0.28, "as cpt: an upper bound for 2 short answers"),
+}
+
+
+def step_seconds(hardware: str, model: str, stage: str) -> tuple[float, str] | None:
+    """The measured seconds per step of (hardware preset, model, 'cpt'/'sft') and its source, or None if unmeasured (notebooks 04, 06)."""
+    return STEP_SECONDS.get((hardware, model, stage))
 
 
 def hardware_preset(name: str) -> HardwarePreset:

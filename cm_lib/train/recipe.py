@@ -84,3 +84,44 @@ def lora_config(preset: HardwarePreset, targets: Sequence[str] | None = None) ->
 def quantize_choice(preset: HardwarePreset, spec: Any) -> bool | None:
     """What to pass as load_model's quantize_4bit: never 4-bit off CUDA, else the preset's choice (None: the model preset's)."""
     return preset.quantize_4bit if spec.is_cuda else False
+
+
+def training_load_kwargs(preset: HardwarePreset, spec: Any, model: str, lora: bool | None,
+                         bnb_available: bool | None = None) -> dict:
+    """How build_trainer loads what it trains: {'quantize_4bit', 'dtype' (weights), 'compute_dtype'} (notebook 03).
+
+    Weights that the optimiser updates stay fp32 ("master weights") on every device; fp16/bf16 come only from
+    autocast (the fp16/bf16 flags of precision_kwargs), so a T4's GradScaler never meets fp16 gradients
+    ("Attempting to unscale FP16 gradients"). A frozen LoRA base may sit in the device's half precision
+    (PEFT keeps the adapters fp32); a 4-bit QLoRA base computes in the device's dtype (fp16 on a T4, bf16
+    on an A100/H100). `lora=None` (decided after loading by size) loads fp32, the safe choice.
+    """
+    import torch
+
+    from cm_lib.models.presets import MODEL_PRESETS
+
+    quant = quantize_choice(preset, spec)
+    if quant is None:  # the preset leaves it to the model: QLoRA for the large (>= 1B) presets, where possible
+        if bnb_available is None:
+            from cm_lib.models.loading import can_quantize_4bit
+
+            bnb_available = can_quantize_4bit(spec)
+        model_preset = MODEL_PRESETS.get(str(model))
+        quant = bool(model_preset and model_preset.quantize_4bit_default) and bool(bnb_available) and spec.is_cuda
+    quant = bool(quant) and bool(lora is not False)  # 4-bit weights cannot be trained in full
+    if quant:
+        return {"quantize_4bit": True, "dtype": spec.dtype, "compute_dtype": spec.dtype}
+    dtype = spec.dtype if lora else torch.float32
+    return {"quantize_4bit": False, "dtype": dtype, "compute_dtype": None}
+
+
+def upcast_trainable(model: Any) -> int:
+    """Cast every trainable parameter that is not fp32 to fp32 (master weights for fp16 autocast); returns how many."""
+    import torch
+
+    cast = 0
+    for param in model.parameters():
+        if param.requires_grad and param.dtype != torch.float32:
+            param.data = param.data.float()
+            cast += 1
+    return cast

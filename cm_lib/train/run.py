@@ -9,7 +9,7 @@ import shutil
 import time
 from pathlib import Path
 
-from cm_lib.errors import AssetNotFoundError, UsageError
+from cm_lib.errors import AssetNotFoundError, CourseError, UsageError
 from cm_lib.paths import atomic_write_text, runs_dir
 from cm_lib.train.data import data_stamp
 from cm_lib.train.presets import hardware_preset
@@ -43,6 +43,50 @@ def _check_count(name: str, value: int | None) -> None:
         raise UsageError(f"{name} must be a positive whole number, not {value!r}")
 
 
+def _run_key(stage: str, model: str, data: Path, hardware: str, max_steps: int | None, seed: int,
+             lora: bool | None, max_rows: int | None, categories: tuple[str, ...] | None,
+             tasks: tuple[str, ...] | None, eval_rows: int | None, view: str | None = None) -> str:
+    """The fingerprint of a run's settings and data files: a finished run with the same key is reused."""
+    return _fingerprint({"stage": stage, "model": model, "data": str(Path(data).resolve()),
+                         "data_files": data_stamp(data, stage), "hardware": hardware, "max_steps": max_steps,
+                         "seed": seed, "lora": lora, "max_rows": max_rows,
+                         **({"categories": list(categories)} if categories is not None else {}),
+                         **({"tasks": list(tasks)} if tasks is not None else {}),
+                         **({"eval_rows": eval_rows} if eval_rows else {}),
+                         **({"view": view} if view is not None else {})})
+
+
+def _finished(out: Path, key: str) -> TrainResult | None:
+    """The complete run in `out` if it was made with settings `key` and its model is on disk, else None."""
+    done = out / RESULT_FILE
+    if not done.is_file():
+        return None
+    prev = json.loads(done.read_text())
+    if prev.get("settings", {}).get("fingerprint") == key and Path(prev["model_dir"]).exists():
+        return result_from_json(prev, skipped=True)
+    return None
+
+
+def finished_run(stage: str, model: str, data: Path, out: Path | None = None, hardware: str = "cpu",
+                 max_steps: int | None = None, seed: int = 0, lora: bool | None = None,
+                 max_rows: int | None = None, categories: tuple[str, ...] | None = None,
+                 tasks: tuple[str, ...] | None = None, eval_rows: int | None = None,
+                 view: str | None = None) -> TrainResult | None:
+    """The finished run train_cpt/train_sft would reuse for these arguments, or None (missing or stale); trains nothing (notebooks 04, 06)."""
+    from cm_lib.models import check_model
+
+    if stage not in STAGES:
+        raise UsageError(f"stage must be 'cpt' or 'sft', not {stage!r}")
+    try:
+        check_model(model)
+        key = _run_key(stage, model, data, hardware, max_steps, seed, lora, max_rows, categories, tasks, eval_rows,
+                       view)
+    except (CourseError, OSError):  # its model or corpus is not built yet
+        return None
+    out = Path(out) if out is not None else runs_dir() / stage / _model_label(model)
+    return _finished(out, key)
+
+
 def _run(stage: str, model: str, data: Path, out: Path | None, hardware: str, max_steps: int | None,
          save_steps: int | None, seed: int, resume: bool, lora: bool | None, merge_model: bool,
          callbacks: list | None, max_rows: int | None, overwrite: bool = False,
@@ -62,19 +106,10 @@ def _run(stage: str, model: str, data: Path, out: Path | None, hardware: str, ma
         raise UsageError("--resume continues a run and --overwrite starts it over: pass one of them")
     check_model(model)
     text_view(view)  # an unknown view fails here, before any folder is made
-    key = _fingerprint({"stage": stage, "model": model, "data": str(Path(data).resolve()),
-                        "data_files": data_stamp(data, stage), "hardware": hardware, "max_steps": max_steps,
-                        "seed": seed, "lora": lora, "max_rows": max_rows,
-                        **({"categories": list(categories)} if categories is not None else {}),
-                        **({"tasks": list(tasks)} if tasks is not None else {}),
-                        **({"eval_rows": eval_rows} if eval_rows else {}),
-                        **({"view": view} if view is not None else {})})
+    key = _run_key(stage, model, data, hardware, max_steps, seed, lora, max_rows, categories, tasks, eval_rows, view)
     out = Path(out) if out is not None else runs_dir() / stage / _model_label(model)
-    done = out / RESULT_FILE
-    if done.is_file() and not overwrite:
-        prev = json.loads(done.read_text())
-        if prev.get("settings", {}).get("fingerprint") == key and Path(prev["model_dir"]).exists():
-            return result_from_json(prev, skipped=True)
+    if not overwrite and (prev := _finished(out, key)) is not None:
+        return prev
     checkpoint = check_run_folder(out, key, resume=resume, overwrite=overwrite)  # refuse before loading anything
     trainer, settings = build_trainer(stage, model, data, out, hardware, max_steps, save_steps, seed, lora,
                                       callbacks, max_rows, categories, tasks, eval_rows, view)
@@ -106,7 +141,7 @@ def _run(stage: str, model: str, data: Path, out: Path | None, hardware: str, ma
     if merge_model:
         result.merged_dir = merge(out)
     write_model_card(out, result)
-    atomic_write_text(done, json.dumps(result.to_json(), indent=2, default=str) + "\n")  # last: the run is complete
+    atomic_write_text(out / RESULT_FILE, json.dumps(result.to_json(), indent=2, default=str) + "\n")  # last: the run is complete
     return result
 
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from cm_lib.errors import CourseError
 from cm_lib.train.data import load_split, sft_dataset
 from cm_lib.train.presets import hardware_preset
-from cm_lib.train.recipe import device_spec, lora_config, quantize_choice, training_config_kwargs
+from cm_lib.train.recipe import (
+    device_spec,
+    lora_config,
+    training_config_kwargs,
+    training_load_kwargs,
+    upcast_trainable,
+)
 
 FULL_TRAINING_MAX_PARAMS = 50_000_000  # below this, `lora=None` trains every weight (the tiny model)
 STAGES = ("cpt", "sft")
@@ -51,7 +57,9 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
     preset = hardware_preset(hardware)
     spec = device_spec()
     set_seed(seed)
-    net, tok = load_model(model, device=spec, quantize_4bit=quantize_choice(preset, spec), for_training=True)
+    load = training_load_kwargs(preset, spec, model, lora)  # fp32 master weights under fp16/bf16 autocast
+    net, tok = load_model(model, device=replace(spec, dtype=load["dtype"]), quantize_4bit=load["quantize_4bit"],
+                          for_training=True)
     n_params = sum(p.numel() for p in net.parameters())
     use_lora = (n_params > FULL_TRAINING_MAX_PARAMS) if lora is None else bool(lora)
     part_name = "pretrain" if stage == "cpt" else "sft"
@@ -90,6 +98,7 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
     settings = {"stage": stage, "model": model, "data": str(Path(data).resolve()), "hardware": hardware,
                 "max_steps": max_steps, "seed": seed, "lora": use_lora, "rows": len(ds)}
     settings["dropped_too_long"] = dropped
+    settings["weights_dtype"] = str(load["dtype"]).replace("torch.", "") if not load["quantize_4bit"] else "nf4"
     if max_rows is not None:
         settings["max_rows"] = max_rows
     if categories is not None:
@@ -111,6 +120,8 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
         settings["lora_targets"] = list(peft_config.target_modules)
     trainer = SFTTrainer(model=net, args=args, train_dataset=ds, eval_dataset=eval_ds, processing_class=tok,
                          peft_config=peft_config, callbacks=callbacks)
+    if not spec.bf16:  # TRL casts QLoRA adapters to bf16, which a T4 lacks: keep fp32 master weights for fp16 autocast
+        settings["upcast_to_fp32"] = upcast_trainable(trainer.model)
     settings["parameters"] = n_params
     settings["trainable_parameters"] = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     settings["preset"] = asdict(preset)
