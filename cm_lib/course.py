@@ -52,6 +52,7 @@ _PLANS = {
 }
 _ABC_ONLY = ("scores",)  # the composer pre-trains on the ABC part of the corpus only
 SCRATCH_MODEL = "composer"  # the model preset the composer track starts from (random weights)
+CURVE_POINTS = 4  # checkpoints of the composer run, for notebook 03's validity-against-steps curve
 _TEACHES = {"cpt": "03_lora_continual_pretraining", "sft": "04_supervised_finetuning"}
 
 # On a GPU (full mode) the CPU plan above keeps its corpus, models and data filters; each GPU class swaps in its
@@ -108,7 +109,7 @@ def _runs(smoke: bool, corpus: Path | None, spec: DeviceSpec | None = None) -> d
     scratch_out = runs_dir() / "cpt" / SCRATCH_MODEL
     scratch = dict(model=SCRATCH_MODEL, data=corpus, out=scratch_out, hardware=plan.scratch_hardware,
                    max_steps=plan.scratch_steps, lora=False, categories=_ABC_ONLY, eval_rows=plan.scratch_eval_rows,
-                   view="composer")
+                   view="composer", save_steps=max(1, plan.scratch_steps // CURVE_POINTS))
     base = plan.base or str(scratch_out / "model")
     cpt = dict(model=base, data=corpus, out=runs_dir() / "cpt" / plan.label, hardware=plan.hardware,
                max_steps=plan.cpt_steps, lora=True)

@@ -472,3 +472,24 @@ def generation_report(samples: Sequence[Sample]) -> dict:
     return {"syntax": rate(sum(s.ok_syntax for s in samples), n), "bars": rate(sum(s.ok_bars for s in samples), n),
             "ended": rate(sum(s.ended for s in samples), n),
             "mean_tokens": round(sum(s.tokens for s in samples) / n, 1) if n else None}
+
+
+def checkpoint_steps(run_out: str | Path) -> list[tuple[int, Path]]:
+    """(step, folder) of a training run's saved checkpoints (OUT/checkpoint-N), in step order."""
+    found = []
+    for p in Path(run_out).glob("checkpoint-*"):
+        tail = p.name.rsplit("-", 1)[-1]
+        if tail.isdigit() and (p / "config.json").is_file():
+            found.append((int(tail), p))
+    return sorted(found)
+
+
+def validity_curve(run_out: str | Path, prompts: Sequence[str], max_new_tokens: int = 512, seed: int = 0,
+                   batch_size: int = 32, **sampling: Any) -> list[dict]:
+    """Validity against training steps: generation_report of each checkpoint's tunes for the same seeded prompts (notebook 03)."""
+    rows = []
+    for step, folder in checkpoint_steps(run_out):
+        samples = sample_tunes(folder, n=len(prompts), max_new_tokens=max_new_tokens, seed=seed, start=list(prompts),
+                               batch_size=batch_size, **sampling)
+        rows.append({"step": step, **generation_report(samples)})
+    return rows

@@ -25,7 +25,8 @@ def test_plan_is_the_one_notebooks_03_and_04_train(runs: Path) -> None:
     corpus = runs / "corpus" / "smoke"
     smoke = _runs(True, corpus)
     assert smoke["scratch"] == dict(model="composer", data=corpus, out=runs / "cpt" / "composer", hardware="cpu-smoke",
-                                    max_steps=12, lora=False, categories=("scores",), eval_rows=8, view="composer")
+                                    max_steps=12, lora=False, categories=("scores",), eval_rows=8, view="composer",
+                                    save_steps=3)
     assert smoke["cpt"] == dict(model=str(runs / "cpt" / "composer" / "model"), data=corpus,
                                 out=runs / "cpt" / "composer-lora", hardware="cpu-smoke", max_steps=3, lora=True)
     assert smoke["sft"] == dict(model=str(runs / "cpt" / "composer-lora" / "merged"), data=corpus,
@@ -37,7 +38,7 @@ def test_plan_is_the_one_notebooks_03_and_04_train(runs: Path) -> None:
     full = _runs(False, corpus)
     assert full["scratch"] == dict(model="composer", data=corpus, out=runs / "cpt" / "composer", hardware="cpu-scratch",
                                    max_steps=SCRATCH_STEPS, lora=False, categories=("scores",), eval_rows=64,
-                                   view="composer")
+                                   view="composer", save_steps=SCRATCH_STEPS // 4)
     assert full["cpt"] == dict(model="smollm2-135m", data=corpus, out=runs / "cpt" / "smollm2-135m", hardware="cpu",
                                max_steps=16, lora=True)
     assert full["sft"]["out"] == runs / "sft" / "smollm2-135m" and full["sft"]["max_steps"] == 8

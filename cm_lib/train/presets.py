@@ -31,6 +31,7 @@ class HardwarePreset:
     adam_betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     warmup_ratio: float = 0.0
+    keep_checkpoints: int | None = 2  # checkpoints kept on disk (None: all, e.g. for a validity-vs-steps curve)
 
 
 HARDWARE_PRESETS: dict[str, HardwarePreset] = {
@@ -40,9 +41,9 @@ HARDWARE_PRESETS: dict[str, HardwarePreset] = {
                        seq_len=128, batch_size=2, max_steps=4, sft_seq_len=384),
         HardwarePreset("cpu", "LoRA on a 135M model on a laptop CPU: fp32, plain blocks, no checkpointing",
                        seq_len=256, batch_size=4, max_steps=30),
-        HardwarePreset("cpu-scratch", "a ~1M-parameter model trained from scratch on a CPU: 16 blocks of 384 tokens, high LR, warm-up, cosine",
+        HardwarePreset("cpu-scratch", "a ~1M-parameter model trained from scratch on a CPU: 16 blocks of 384 tokens, high LR, warm-up, cosine; every checkpoint kept (10 MB each)",
                        seq_len=384, batch_size=16, max_steps=300, sft_seq_len=1024, full_learning_rate=5e-3,
-                       sft_full_learning_rate=1e-3, warmup_ratio=0.05, weight_decay=0.01),
+                       sft_full_learning_rate=1e-3, warmup_ratio=0.05, weight_decay=0.01, keep_checkpoints=None),
         HardwarePreset("gpu-scratch", "the ~1M-parameter composer from scratch on any GPU: cpu-scratch's recipe, 4x the batch",
                        seq_len=384, batch_size=64, max_steps=300, sft_seq_len=1024, full_learning_rate=5e-3,
                        sft_full_learning_rate=1e-3, warmup_ratio=0.05, weight_decay=0.01),

@@ -54,7 +54,7 @@ def training_config_kwargs(preset: HardwarePreset, lora: bool, out: Path, max_st
         logging_steps=1 if (steps is not None and steps <= 50) else 10,
         logging_first_step=True,
         save_steps=save_steps or max(1, steps or 500),
-        save_total_limit=2,
+        save_total_limit=preset.keep_checkpoints,
         seed=seed,
         data_seed=seed,
         report_to="none",

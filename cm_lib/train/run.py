@@ -71,7 +71,7 @@ def finished_run(stage: str, model: str, data: Path, out: Path | None = None, ha
                  max_steps: int | None = None, seed: int = 0, lora: bool | None = None,
                  max_rows: int | None = None, categories: tuple[str, ...] | None = None,
                  tasks: tuple[str, ...] | None = None, eval_rows: int | None = None,
-                 view: str | None = None) -> TrainResult | None:
+                 view: str | None = None, save_steps: int | None = None) -> TrainResult | None:
     """The finished run train_cpt/train_sft would reuse for these arguments, or None (missing or stale); trains nothing (notebooks 04, 06)."""
     from cm_lib.models import check_model
 
