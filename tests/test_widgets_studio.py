@@ -248,3 +248,17 @@ def test_listening_widget_records_every_trial(tmp_path: Path) -> None:
     assert f"{k}/3 = " in parts["summary"].value and "chose Tune 1: 1/3" in parts["summary"].value
     with pytest.raises(CourseError):
         w.listening_test([])
+
+
+def test_an_edit_handled_in_another_thread_still_renders() -> None:
+    """JupyterLab 4 + ipykernel 7 may run a widget's callback in a subshell thread: the score must still engrave."""
+    import threading
+
+    from cm_lib import render
+
+    render.svg(D_JIG)  # verovio imported and used in this thread first, as in a kernel
+    views = []
+    worker = threading.Thread(target=lambda: views.append(w.studio_check(D_JIG, {"key": "D major"})))
+    worker.start()
+    worker.join()
+    assert views[0].view.notes == 20 and "<svg" in views[0].view.score_html
