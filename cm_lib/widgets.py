@@ -356,10 +356,10 @@ def studio_check(abc: str, request: Mapping[str, Any] | None = None) -> StudioVi
 def studio_generate(model: Any, tokenizer: Any, request: Mapping[str, Any], temperature: float = 0.8,
                     constrain: str = "bars", seed: int = 0, max_new_tokens: int = 400,
                     chat: bool = False) -> StudioView:
-    """Sample one tune for the request (cm_lib.generate.sampling.sample_batch, top-k/top-p of COMPOSER_SAMPLING,
-    BOS as in training), then `studio_check` it.
+    """Sample one tune for the request, then `studio_check` it (notebook 05).
 
-    chat=True asks in ChatMusician's chat format (an SFT model writes the whole tune); chat=False gives
+    Sampling is cm_lib.generate.sampling.sample_batch with COMPOSER_SAMPLING's top-k/top-p and the
+    tokenizer's BOS as in training; `seed` makes it repeatable. chat=True asks in ChatMusician's chat format (an SFT model writes the whole tune); chat=False gives
     a raw header that the tune continues. `constrain` is 'none', 'syntax' or 'bars' (grammar-constrained).
     """
     from cm_lib.chat import eos_marker
