@@ -18,6 +18,7 @@ import threading
 import warnings
 import wave
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -134,7 +135,11 @@ def _toolkit(musicxml: str, width: int = DEFAULT_WIDTH, scale: int = DEFAULT_SCA
     import verovio
 
     verovio.enableLog(verovio.LOG_OFF)
-    tk = verovio.toolkit()
+    # verovio keeps the default resource path (fonts) per thread, set in the thread that imported it;
+    # a widget callback run in a kernel subshell thread would get none, so give each toolkit its own.
+    tk = verovio.toolkit(False)
+    if not tk.setResourcePath(str(resources.files("verovio") / "data")):
+        raise AbcError("verovio could not load its fonts (reinstall the verovio package)")
     tk.setOptions(
         {
             "pageWidth": max(100, int(width * 100 / scale)),
