@@ -27,9 +27,13 @@ def _verdict(name: str, ok: bool, good: str, hint: str) -> bool:
     return verdict(f"nb05.{name}", ok, good, hint)
 
 
-def _entropy_bits(notes: list[tuple[int, float]]) -> float:
-    """The course's definition (cm_lib.metrics.pitch_stats): Shannon entropy in bits of pitch-class counts."""
-    counts = Counter(m % 12 for m, _ in notes)
+def _entropy_bits(notes: list[tuple[int, float]], weighted: bool = False, fold: bool = True) -> float:
+    """The course's definition (cm_lib.metrics.pitch_stats): Shannon entropy in bits of pitch-class counts.
+
+    `weighted` and `fold=False` give the two plausible wrong variants (by duration; pitches, not classes)."""
+    counts: Counter = Counter()
+    for m, d in notes:
+        counts[m % 12 if fold else m] += d if weighted else 1
     total = sum(counts.values())
     return -sum(c / total * math.log2(c / total) for c in counts.values()) + 0.0
 
@@ -52,14 +56,15 @@ def check_pitch_class_entropy(fn: Callable[[list[tuple[int, float]]], float]) ->
         x = _number(got)
         if x is not None and abs(x - want) < 1e-6:
             continue
-        pcs = [m % 12 for m, _ in notes]
         hint = f"for {[m for m, _ in notes]} you returned {got!r}, expected {want:.4f} bits"
         if x is not None and want and abs(x - want * math.log(2)) < 1e-6:
             hint += ": that is the entropy in nats; use log base 2 (bits)"
-        elif len(set(pcs)) != len({m for m, _ in notes}):
-            hint += ": fold octaves first (pitch class = midi % 12) and count each note once, ignoring durations"
+        elif x is not None and abs(x - _entropy_bits(notes, weighted=True)) < 1e-6:
+            hint += ": that weights notes by duration; count each note once, whatever its length"
+        elif x is not None and abs(x - _entropy_bits(notes, fold=False)) < 1e-6:
+            hint += ": that counts pitches, not pitch classes; fold octaves first (pitch class = midi % 12)"
         else:
-            hint += ": p_c = (notes with pitch class c) / (all notes), counted, not weighted by duration"
+            hint += ": p_c = (notes with pitch class c) / (all notes), H = -sum p_c log2 p_c"
         return _verdict("pitch_class_entropy", False, "", hint)
     return _verdict("pitch_class_entropy", True,
                     f"right on {len(ENTROPY_CASES)} melodies (0 bits for one pitch class, log2 12 = 3.585 for all twelve)", "")
