@@ -117,7 +117,7 @@ def _runs(smoke: bool, corpus: Path | None, spec: DeviceSpec | None = None) -> d
                hardware=plan.hardware, max_steps=plan.sft_steps, lora=True)
     scratch_sft = dict(model=str(scratch_out / "model"), data=corpus, out=runs_dir() / "sft" / SCRATCH_MODEL,
                        hardware=plan.scratch_hardware, max_steps=plan.scratch_sft_steps, lora=False,
-                       tasks=tuple(GENERATION_TASKS))
+                       tasks=tuple(GENERATION_TASKS), view="composer")
     return {"corpus": {"path": corpus}, "scratch": scratch, "cpt": cpt, "sft": sft, "scratch_sft": scratch_sft,
             "base": {"model": base}}
 

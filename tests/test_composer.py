@@ -20,6 +20,9 @@ def test_composer_view_keeps_the_body_and_reduces_the_header() -> None:
                       "G2 B2 d2 g2|f2 d2 e2 c2|B2 A2 G2 F2|G8:|\n")
     assert viewed.startswith(composer_header("4/4", "1/8", "G")) and check(viewed, "bars").ok
     assert composer_text(viewed) == viewed  # the view of a viewed tune is itself
+    titled = composer_text(tune.text, title=True)
+    assert titled == viewed.replace("X:1\n", "X:1\nT:First Steps\n", 1)
+    assert composer_header("6/8", "1/8", "Em", "Jig") == "X:1\nT:Jig\nM:6/8\nL:1/8\nK:Em\n"
 
 
 @pytest.mark.parametrize("text, why", [
@@ -62,6 +65,12 @@ def test_cpt_trains_on_the_composer_view(tmp_path: Path) -> None:
     assert settings["view"] == "composer"
     assert settings["rows"] == sum(k is not None for k in kept) and 0 < settings["rows"] < len(scores)
     del trainer
+    sft, sft_settings = build_trainer("sft", "composer", corpus, tmp_path / "sft", hardware="cpu-smoke", max_steps=1,
+                                      lora=False, tasks=("key_meter_conditioned",), view="composer")
+    answers = [r["completion"] for r in sft.train_dataset]
+    assert sft_settings["view"] == "composer" and answers
+    assert all(a.lstrip().startswith("X:1\n") and "\nM:" in a and "R:" not in a.split("K:")[0] for a in answers)
+    del sft
     with pytest.raises(CourseError, match="unknown view"):
         train_cpt("composer", corpus, out=tmp_path / "bad", hardware="cpu-smoke", max_steps=1, view="prose")
     assert not (tmp_path / "bad").exists()

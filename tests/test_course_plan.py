@@ -33,7 +33,7 @@ def test_plan_is_the_one_notebooks_03_and_04_train(runs: Path) -> None:
                                 out=runs / "sft" / "composer-lora", hardware="cpu-smoke", max_steps=3, lora=True)
     assert smoke["scratch_sft"] == dict(model=str(runs / "cpt" / "composer" / "model"), data=corpus,
                                         out=runs / "sft" / "composer", hardware="cpu-smoke", max_steps=3, lora=False,
-                                        tasks=tuple(GENERATION_TASKS))
+                                        tasks=tuple(GENERATION_TASKS), view="composer")
     assert smoke["base"] == {"model": str(runs / "cpt" / "composer" / "model")} and smoke["corpus"] == {"path": corpus}
     full = _runs(False, corpus)
     assert full["scratch"] == dict(model="composer", data=corpus, out=runs / "cpt" / "composer", hardware="cpu-scratch",
@@ -105,8 +105,8 @@ def test_hardware_picks_the_presets_and_the_cpu_plan_is_unchanged(runs: Path) ->
     assert (t4["scratch"]["hardware"], t4["cpt"]["hardware"], t4["sft"]["hardware"]) == ("gpu-scratch", "colab-t4", "colab-t4")
     for name in ("scratch", "cpt", "sft", "scratch_sft"):  # same folders, models and data filters; more steps
         assert t4[name]["max_steps"] > cpu[name]["max_steps"], name
-        assert {k: v for k, v in t4[name].items() if k not in ("hardware", "max_steps")} == \
-               {k: v for k, v in cpu[name].items() if k not in ("hardware", "max_steps")}, name
+        assert {k: v for k, v in t4[name].items() if k not in ("hardware", "max_steps", "save_steps")} == \
+               {k: v for k, v in cpu[name].items() if k not in ("hardware", "max_steps", "save_steps")}, name
     h = _runs(False, corpus, specs["h100"])
     assert (h["cpt"]["hardware"], h["scratch_sft"]["hardware"]) == ("h100", "gpu-scratch")
     assert _runs(False, corpus, specs["a100"])["sft"]["hardware"] == "a100"

@@ -1,4 +1,5 @@
-"""The composer's view of a tune: what the from-scratch composer of notebook 03 pre-trains on.
+"""The composer's view of a tune: what the from-scratch composer of notebook 03 pre-trains on (and, with its
+title kept, the answers notebook 04 fine-tunes it on).
 
 The composer is prompted with `X:1`, `M:`, `L:` and `K:` alone (cm_lib.evaluate.header_prompts), so it
 learns from tunes written the same way: the header reduced to those four fields in that order and the
@@ -14,13 +15,17 @@ COMPOSER_VIEW = "composer"  # the name a training run records (cm_lib.train, `vi
 COMPOSER_FIELDS = ("M", "L", "K")  # the header the composer sees, after X:1, in this order
 
 
-def composer_header(meter: str, unit: str, key: str) -> str:
-    """`X:1 / M: / L: / K:` lines: the header prompts and the composer's training tunes share this one format (notebook 03)."""
-    return f"X:1\nM:{meter}\nL:{unit}\nK:{key}\n"
+def composer_header(meter: str, unit: str, key: str, title: str | None = None) -> str:
+    """`X:1 / (T:) / M: / L: / K:` lines: the header prompts and the composer's training tunes share this one format (notebook 03)."""
+    head = f"X:1\nT:{title}\n" if title else "X:1\n"
+    return f"{head}M:{meter}\nL:{unit}\nK:{key}\n"
 
 
-def composer_text(text: str) -> str | None:
-    """The tune as the composer sees it (header X:1, M:, L:, K:, then the body), or None when it is left out (notebook 03)."""
+def composer_text(text: str, title: bool = False) -> str | None:
+    """The tune as the composer sees it (header X:1, M:, L:, K:, then the body), or None when it is left out (notebook 03).
+
+    `title=True` keeps the first T: line (SFT answers: a request may name the title, notebook 04).
+    """
     tunes = split_tunes(text)
     if len(tunes) != 1:
         return None
@@ -32,5 +37,6 @@ def composer_text(text: str) -> str | None:
     if not body.strip() or "V:" in body:
         return None
     meter, unit, key = (v.strip() for v in values)  # type: ignore[union-attr]
-    out = composer_header(meter, unit, key) + body + "\n"
+    name = (tune.get("T") or "").strip() if title else ""
+    out = composer_header(meter, unit, key, name or None) + body + "\n"
     return out if check(out, "bars").ok else None

@@ -159,10 +159,10 @@ def train_sft(model: str, data: Path, out: Path | None = None, hardware: str = "
               save_steps: int | None = None, seed: int = 0, resume: bool = False, lora: bool | None = None,
               merge_model: bool = True, callbacks: list | None = None, max_rows: int | None = None,
               overwrite: bool = False, tasks: tuple[str, ...] | None = None,
-              eval_rows: int | None = None) -> TrainResult:
-    """Supervised fine-tuning on DIR/sft (optionally only some task types): chat format, loss on the answer + EOS only (notebook 04)."""
+              eval_rows: int | None = None, view: str | None = None) -> TrainResult:
+    """Supervised fine-tuning on DIR/sft (optionally only some task types, optionally answers in a view): chat format, loss on the answer + EOS only (notebook 04)."""
     return _run("sft", model, data, out, hardware, max_steps, save_steps, seed, resume, lora, merge_model,
-                callbacks, max_rows, overwrite, tasks=tasks, eval_rows=eval_rows)
+                callbacks, max_rows, overwrite, tasks=tasks, eval_rows=eval_rows, view=view)
 
 
 def merge(out: Path) -> Path:

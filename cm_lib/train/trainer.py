@@ -23,9 +23,9 @@ VIEWS = ("composer",)  # ways a pre-training run may rewrite its texts (None: as
 
 
 def text_view(view: str | None) -> Any:
-    """The function a CPT run applies to each text (None: unchanged); CourseError for an unknown view (notebook 03)."""
+    """The function a run applies to each text or answer (None: unchanged); CourseError for an unknown view (notebook 03)."""
     if view is None:
-        return lambda text: text
+        return lambda text, title=False: text
     if view == "composer":
         from cm_lib.corpus.composer import composer_text
 
@@ -42,8 +42,8 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
     """A ready trl.SFTTrainer for `cpt` (packed text) or `sft` (prompt/completion, answer-only loss) (notebook 04).
 
     `categories` keeps only those pretrain rows (e.g. ("scores",): the ABC part), `tasks` only those SFT task
-    types; `view="composer"` rewrites each pretrain text as the composer sees it (cm_lib.corpus.composer,
-    dropping the tunes it leaves out); `eval_rows` adds a validation loss on that many rows of the
+    types; `view="composer"` rewrites each pretrain text (SFT: each answer's tune, title kept) as the composer
+    sees it (cm_lib.corpus.composer, dropping the tunes it leaves out); `eval_rows` adds a validation loss on that many rows of the
     validation split (same filters).
     """
     from transformers import set_seed
@@ -72,6 +72,8 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
             rows = rows.filter(lambda r: r["task"] in tasks)
         if view is not None and stage == "cpt":
             rows = rows.map(lambda r: {"text": _viewed(r["text"]) or ""}).filter(lambda r: bool(r["text"]))
+        if view is not None and stage == "sft":  # the answers' tunes in the view, their titles kept
+            rows = rows.map(lambda r: {"output": _viewed(r["output"], title=True) or ""}).filter(lambda r: bool(r["output"]))
         return rows
 
     limit = preset.sft_seq_len
