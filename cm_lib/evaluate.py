@@ -218,6 +218,7 @@ def sft_compliance(records: Sequence[Mapping[str, Any]], generations: Sequence[s
     """
     from cm_lib.abc import check
     from cm_lib.generate import extract_abc
+    from cm_lib.metrics.validity import valid_bars
 
     if len(records) != len(generations):
         raise ValueError(f"{len(records)} records but {len(generations)} generations")
@@ -238,7 +239,7 @@ def sft_compliance(records: Sequence[Mapping[str, Any]], generations: Sequence[s
             continue
         tune_n += 1
         abc = extract_abc(gen or "")
-        ok = bool(abc) and check(abc, level).ok
+        ok = bool(abc) and (valid_bars(abc) if level == "bars" else check(abc, level).ok)
         valid += ok
         stats["valid"] += ok
         want = requested(rec)
@@ -443,15 +444,16 @@ def header_prompts(corpus: Any, n: int, split: str = "test") -> list[str]:
 
 
 def judge_sample(prompt: str, text: str, eos: bool, tokens: int) -> Sample:  # eos: EOS or the tune's end came first
-    """Extract the tune from prompt + continuation and check it at syntax and bars level."""
+    """Extract the tune from prompt + continuation and check it at syntax and bars level (bars: a countable M: is required)."""
     from cm_lib.abc import check
     from cm_lib.generate import extract_abc
+    from cm_lib.metrics.validity import valid_bars
 
     raw = prompt + text
     abc = extract_abc(raw)
     ended = eos or "\n\n" in text.strip(" ") or bool(re.search(r"\nX:", text))
     return Sample(raw=raw, abc=abc, ok_syntax=bool(abc) and check(abc, "syntax").ok,
-                  ok_bars=bool(abc) and check(abc, "bars").ok, ended=ended, tokens=tokens)
+                  ok_bars=bool(abc) and valid_bars(abc), ended=ended, tokens=tokens)
 
 
 def sample_tunes(model: str | Path | Any, n: int = 2, max_new_tokens: int = 400, seed: int = 0,

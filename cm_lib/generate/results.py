@@ -9,6 +9,7 @@ from typing import Any
 from cm_lib.abc import check
 from cm_lib.generate.core import extract_abc
 from cm_lib.generate.sampling import Sample
+from cm_lib.metrics.validity import valid_bars
 
 ROW_KEYS = ("prompt", "request", "raw", "abc", "ok_syntax", "ok_bars", "ended", "tokens", "seconds")
 
@@ -31,7 +32,7 @@ def sample_row(sample: Sample, request: dict | None = None) -> dict:
         "raw": sample.text,
         "abc": abc,
         "ok_syntax": bool(abc) and check(abc, "syntax").ok,
-        "ok_bars": bool(abc) and check(abc, "bars").ok,
+        "ok_bars": bool(abc) and valid_bars(abc),  # a countable M: required (cm_lib.metrics.validity)
         "ended": sample.ended,
         "tokens": sample.tokens,
         "seconds": round(sample.seconds, 4),

@@ -2,7 +2,10 @@
 
 - ``valid_syntax``: ``cm_lib.abc.check(abc, "syntax").ok`` — no error-level problem in the tune's tokens.
 - ``valid_bars``: ``cm_lib.abc.check(abc, "bars").ok`` — also every bar lasts what the meter asks
-  (pickups, section-partial bars and endings allowed).
+  (pickups, section-partial bars and endings allowed) — **and** the tune declares a meter the bars can be
+  counted against (an M: line that is not ``none``). ABC reads a missing M: as free meter, which the
+  checker cannot fault; a generated tune that lost its M: line would otherwise pass for free (measured: 41 of
+  43 "bar-valid" samples of one early composer had no M:).
 - ``valid_parser``: a parser that shares no code with ours accepts the tune. Default engine
   ``abc2midi`` (bundled in symusic, ~10 ms a tune): valid when it reports no ``Error`` line and the score
   has at least one note (it exits 0 on errors, so its messages are read from the file descriptors).
@@ -21,7 +24,8 @@ import tempfile
 import threading
 import xml.etree.ElementTree as ET
 
-from cm_lib.abc import check, check_tune
+from cm_lib.abc import Tune, check, check_tune, split_tunes
+from cm_lib.abc.keys import parse_meter
 from cm_lib.metrics.events import TuneData
 
 PARSERS = ("abc2midi", "abc2xml")
@@ -34,9 +38,21 @@ def valid_syntax(abc: str) -> bool:
     return check(abc, "syntax").ok
 
 
+def countable_meter(tune: Tune) -> bool:
+    """Whether the tune's header declares a meter whose bars can be counted (M: present, not `none`, readable)."""
+    value = tune.get("M")
+    if value is None:
+        return False
+    try:
+        return parse_meter(value) is not None
+    except ValueError:
+        return False
+
+
 def valid_bars(abc: str) -> bool:
-    """Whether our checker finds no error at the `bars` level (bar durations against the meter)."""
-    return check(abc, "bars").ok
+    """Whether our checker finds no error at the `bars` level (bar durations against the meter) and the tune declares a countable meter."""
+    tunes = split_tunes(abc)
+    return bool(tunes) and countable_meter(tunes[0]) and check(abc, "bars").ok
 
 
 def checker_levels(data: TuneData) -> tuple[bool, bool]:
@@ -46,7 +62,7 @@ def checker_levels(data: TuneData) -> tuple[bool, bool]:
     if codes is None:
         result = check_tune(data.tune, "bars")
         codes = [p.code for p in result.errors]
-    return not any(c not in BAR_CODES for c in codes), not codes
+    return not any(c not in BAR_CODES for c in codes), not codes and countable_meter(data.tune)
 
 
 def abc2midi_messages(abc: str) -> tuple[int, list[str]]:
