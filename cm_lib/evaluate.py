@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cm_lib.bench.results import wilson_interval
+from cm_lib.errors import CourseError
 
 COMPLIANCE_FIELDS = ("key", "meter", "form", "chords", "motif")
 # Sampling for a small composer: no repetition penalty (ABC repeats symbols on purpose); temperature 0.5
@@ -394,15 +395,25 @@ def _sample(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: 
 
 
 def answer_records(model: str | Path | Any, records: Sequence[Mapping[str, Any]], max_new_tokens: int = 400,
-                   seed: int = 0, batch_size: int = 16, **sampling: Any) -> list[str]:
-    """The model's answers to each record's instruction (+ input) in the chat format, sampled in batches."""
+                   seed: int = 0, batch_size: int = 16, constrain: str = "none", obey_header: bool = False,
+                   **sampling: Any) -> list[str]:
+    """The model's answers to each record's instruction (+ input) in the chat format, sampled in batches.
+
+    `constrain` ('none', 'syntax', 'bars') decodes under the ABC grammar (notebook 05); with `obey_header`
+    the grammar also imposes each record's requested key and meter (`constrain.request_header`).
+    """
     from cm_lib.chat import eos_marker, generation_prompt, record_prompt
+    from cm_lib.generate.constrain import request_header
     from cm_lib.models import load_model
 
+    if obey_header and constrain == "none":
+        raise CourseError("obey_header imposes the request through the grammar: use constrain='syntax' or 'bars'")
     net, tok = load_model(str(model)) if isinstance(model, (str, Path)) else model
     prompts = [generation_prompt(tok, record_prompt(r)) for r in records]
+    headers = [request_header(requested(r)) or None for r in records] if obey_header else None
     marker = eos_marker(tok)
-    res = _sample(net, tok, prompts, max_new_tokens, seed, batch_size, chat=True, **sampling)
+    res = _sample(net, tok, prompts, max_new_tokens, seed, batch_size, chat=True, constrain=constrain,
+                  headers=headers, **sampling)
     return [r.text.split(marker)[0].strip() for r in res]
 
 

@@ -23,6 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from cm_lib.abc.keys import abc_key  # the K: spelling of a request's key lives with the key parser
+
 PLAYGROUND_LEVEL = "bars"
 _BAR_RE = re.compile(r":*\|+[\]:]*\d*|:*\[\||::")  # bar lines, repeats, |] and [| (a chord's ] is not one)
 _FIELD_RE = re.compile(r"^[A-Za-z]:")
@@ -189,8 +191,6 @@ STUDIO_FORMS = ("", "AB", "AAB", "ABA", "AABB", "ABAB", "AABA", "ABAC", "AABBCC"
 STUDIO_UNIT = "1/8"  # the L: of a raw header prompt
 STUDIO_TITLE = "Studio Tune"  # the title a key/meter request names (the corpus's key/meter task asks for one)
 CONSTRAINTS = ("none", "syntax", "bars")
-_ABC_MODE = {"major": "", "minor": "m", "dorian": "dor", "mixolydian": "mix", "phrygian": "phr",
-             "lydian": "lyd", "locrian": "loc"}
 # (metric name in cm_lib.metrics.tune_metrics, what the studio's table calls it)
 STUDIO_METRICS = (
     ("valid_syntax", "checks at syntax level"), ("valid_bars", "checks at bars level"),
@@ -240,16 +240,6 @@ def studio_request(key: str, meter: str, form: str | None = None, chords: str | 
     if wanted:
         req["chords"] = wanted
     return parse_request(req)
-
-
-def abc_key(key: str) -> str:
-    """A request's key as a K: value: 'D major' -> 'D', 'E minor' -> 'Em', 'A dorian' -> 'Ador'."""
-    from cm_lib.abc.keys import parse_key
-
-    parsed = parse_key(key)
-    if parsed.tonic is None:
-        return "none"
-    return parsed.tonic + _ABC_MODE.get(parsed.mode, "")
 
 
 def studio_instruction(request: Mapping[str, Any]) -> str:
@@ -360,18 +350,21 @@ def studio_generate(model: Any, tokenizer: Any, request: Mapping[str, Any], temp
 
     Sampling is cm_lib.generate.sampling.sample_batch with COMPOSER_SAMPLING's top-k/top-p and the
     tokenizer's BOS as in training; `seed` makes it repeatable. chat=True asks in ChatMusician's chat format (an SFT model writes the whole tune); chat=False gives
-    a raw header that the tune continues. `constrain` is 'none', 'syntax' or 'bars' (grammar-constrained).
+    a raw header that the tune continues. `constrain` is 'none', 'syntax' or 'bars' (grammar-constrained);
+    in the chat format the grammar also imposes the request's key and meter (`constrain.request_header`).
     """
     from cm_lib.chat import eos_marker
     from cm_lib.evaluate import COMPOSER_SAMPLING
     from cm_lib.generate import extract_abc
+    from cm_lib.generate.constrain import request_header
     from cm_lib.generate.sampling import sample_batch
 
     prompt = studio_prompt(request, chat, tokenizer)
+    header = request_header(request) if chat and constrain != "none" else None
     sample = sample_batch(model, tokenizer, [prompt], [seed], max_new_tokens=max_new_tokens,
                           temperature=temperature, top_k=COMPOSER_SAMPLING["top_k"],
                           top_p=COMPOSER_SAMPLING["top_p"], constrain=constrain, chat=chat,
-                          add_special_tokens=True)[0]
+                          add_special_tokens=True, headers=[header])[0]
     if chat:
         text = sample.text.split(eos_marker(tokenizer))[0].strip()
     else:

@@ -154,3 +154,114 @@ def test_bars_mode_falls_back_to_syntax_for_free_meter(tiny) -> None:
                                  constrain="bars")
     assert free.meta["constrain"] == "syntax" and counted.meta["constrain"] == "bars"
     assert sample_row(free)["ok_bars"] and sample_row(counted)["ok_bars"]  # free meter: no bar to count
+
+
+# -- a header imposed by the request (chat answers, raw prompts that stop before K:) -------------------
+
+D_JIG_BODY = "A|dfa agf|e2d c2B|]\n"  # a 1-unit pickup, one full 6/8 bar, the pickup's pairing bar
+
+
+def _tune_record(key: str, meter: str) -> dict:
+    import json
+
+    from cm_lib.corpus.tasks import TEMPLATES
+
+    return {"task": "key_meter_conditioned", "instruction": TEMPLATES["key_meter_conditioned"][0].format(
+        title="Test", key=key, meter=meter), "input": "", "output": f"X:1\nM:{meter}\nL:1/8\nK:C\nC6|]\n",
+        "meta": json.dumps({"key": key, "meter": meter})}
+
+
+def test_request_header_spells_the_request_in_abc() -> None:
+    from cm_lib import widgets
+    from cm_lib.abc.keys import abc_key
+    from cm_lib.generate.constrain import request_header
+
+    assert widgets.abc_key is abc_key  # one K: spelling, shared by the studio and the grammar
+    assert request_header({"key": "F major", "meter": "6/8", "form": "AABB"}) == {"M": "6/8", "K": "F"}
+    assert [request_header({"key": k})["K"] for k in ("E minor", "A dorian", "F# minor", "Bb major")] == [
+        "Em", "Ador", "F#m", "Bb"]
+    assert request_header({}) == {}
+    with pytest.raises(CourseError, match="requested key 'H major'"):
+        request_header({"key": "H major", "meter": "3/4"})
+
+
+def test_imposed_header_in_the_grammar(tiny) -> None:
+    _, tok = tiny
+
+    def accepts(prompt: str, text: str, header: dict, chat: bool = False) -> bool:
+        m = matcher(tok, tune_grammar(prompt, "bars", chat, header=header), len(tok))
+        ids = tok(text, add_special_tokens=False).input_ids
+        return m.try_consume_tokens(ids) == len(ids) and m.is_accepting()
+
+    want = {"M": "6/8", "K": "F"}
+    assert accepts("", "X:1\nM:6/8\nL:1/8\nK:F\n" + D_JIG_BODY, want, chat=True)
+    assert not accepts("", "X:1\nM:6/8\nL:1/8\nK:D\n" + D_JIG_BODY, want, chat=True)  # the key is imposed
+    assert not accepts("", "X:1\nM:3/4\nL:1/8\nK:F\nA6|]\n", want, chat=True)  # so is the meter
+    assert accepts("", "X:1\nM:6/8\nL:1/16\nK:F\nA8A4|]\n", want, chat=True)  # the unit stays free ...
+    assert not accepts("", "X:1\nM:6/8\nL:1/16\nK:F\nA4A2|]\n", want, chat=True)  # ... and sets the bar's length
+    assert accepts("X:1\nT:Jig\nM:6/8\n", "L:1/8\nK:F\n" + D_JIG_BODY, want)  # a raw prompt that stops before K:
+    assert accepts("X:1\nM:6/8\nL:1/8\nK:F\n", D_JIG_BODY, want)  # a complete header that agrees
+    with pytest.raises(CourseError, match="says M:3/4 but the request imposes M:6/8"):
+        tune_grammar("X:1\nM:3/4\n", "bars", header=want)
+    with pytest.raises(CourseError, match=r"complete \(K: written\), so M:6/8 cannot be imposed"):
+        tune_grammar("X:1\nL:1/8\nK:F\n", "bars", header=want)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"K": "H"}, r"cannot impose K:H: the ABC parser rejects it \(invalid key 'H'\)"),
+    ({"K": "Cbdor"}, r"cannot impose K:Cbdor: the ABC parser rejects it \(key 'Cbdor' needs more than 7"),
+    ({"K": 'F"\n'}, r"cannot impose K:"),
+    ({"M": "6/0"}, r"cannot impose M:6/0"),
+    ({"Q": "1/4=120"}, r"cannot impose header field Q: \(only M, L, K\)"),
+])
+def test_imposed_header_the_parser_rejects_is_a_course_error(bad: dict, message: str) -> None:
+    with pytest.raises(CourseError, match=message):
+        tune_grammar("", "bars", chat=True, header=bad)
+
+
+@pytest.mark.parametrize("header, key", [({"M": "6/8", "K": "F"}, "F major"), ({"M": "3/4", "K": "Em"}, "E minor")])
+def test_untrained_tiny_model_obeys_an_imposed_header_in_chat_mode(tiny, header: dict, key: str) -> None:
+    from cm_lib.chat import generation_prompt
+    from cm_lib.evaluate import sft_compliance
+    from cm_lib.generate import extract_abc
+
+    model, tok = tiny
+    record = _tune_record(key, header["M"])
+    prompts = [generation_prompt(tok, record["instruction"])] * 16
+    samples = sample_batch(model, tok, prompts, seeds=range(200, 216), max_new_tokens=128, constrain="bars",
+                           chat=True, headers=[header] * 16)
+    tunes = [extract_abc(s.text) for s in samples]
+    assert all(t is not None and check(t, level="bars").ok for t in tunes), tunes
+    for t in tunes:
+        fields = split_tunes(t)[0]
+        assert (fields.get("M"), fields.get("K")) == (header["M"], header["K"])
+        assert t.index("M:") < t.index("L:") < t.index("K:")  # the header's order; L: chosen by the model
+    scores = sft_compliance([record] * 16, [s.text for s in samples], level="bars")
+    assert scores["valid_rate"] == scores["key_rate"] == scores["meter_rate"] == 1.0
+    free = sample_batch(model, tok, prompts, seeds=range(200, 216), max_new_tokens=128, constrain="bars", chat=True)
+    free_scores = sft_compliance([record] * 16, [s.text for s in free], level="bars")
+    assert free_scores["valid_rate"] == 1.0 and free_scores["key_rate"] < 1.0  # without it, any key of ~100
+
+
+def test_answer_records_obeys_the_request(tiny) -> None:
+    from cm_lib.evaluate import answer_records, sft_compliance
+
+    records = [_tune_record("G major", "6/8"), _tune_record("A dorian", "4/4"), _tune_record("D minor", "3/4")] * 2
+    answers = answer_records(tiny, records, max_new_tokens=96, batch_size=6, constrain="bars", obey_header=True)
+    scores = sft_compliance(records, answers, level="bars")
+    assert scores["valid_rate"] == scores["key_rate"] == scores["meter_rate"] == 1.0
+    assert [split_tunes(a)[0].get("K") for a in answers[:3]] == ["G", "Ador", "Dm"]
+    with pytest.raises(CourseError, match="constrain='syntax' or 'bars'"):
+        answer_records(tiny, records, obey_header=True)
+    with pytest.raises(CourseError, match="imposing a header needs constrained decoding"):
+        sample_batch(*tiny, ["X:1\n"], headers=[{"K": "D"}])
+    with pytest.raises(CourseError, match="1 prompts but 2 headers"):
+        sample_batch(*tiny, ["X:1\n"], constrain="syntax", headers=[{"K": "D"}, None])
+
+
+def test_cli_obey_request_needs_a_task_and_a_grammar(capsys) -> None:
+    from cm_lib.cli import main
+
+    assert main(["generate", "--model", "tiny", "--task", "key_meter_conditioned", "--obey-request"]) == 2
+    assert "--obey-request needs --task and --constrain syntax or bars" in capsys.readouterr().err
+    assert main(["generate", "--model", "tiny", "--prompt", "X:1\n", "--constrain", "bars", "--obey-request"]) == 2

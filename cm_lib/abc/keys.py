@@ -106,6 +106,22 @@ def parse_key(value: str) -> Key:
     return key
 
 
+# Mode names (as parse_key gives them) -> the suffix a K: field writes ("minor" -> "m", "dorian" -> "dor").
+MODE_SUFFIX = {"major": "", "minor": "m", "dorian": "dor", "mixolydian": "mix", "phrygian": "phr",
+               "lydian": "lyd", "locrian": "loc"}
+
+
+def abc_key(key: str) -> str:
+    """A key in words as a K: value: 'D major' -> 'D', 'E minor' -> 'Em', 'A dorian' -> 'Ador' (notebook 05).
+
+    ValueError when parse_key cannot read it; K:none stays 'none'.
+    """
+    parsed = parse_key(key)
+    if parsed.tonic is None:
+        return "none"
+    return parsed.tonic + MODE_SUFFIX.get(parsed.mode, "")
+
+
 def _is_clef_word(w: str) -> bool:
     return w.lower() in _CLEF_WORDS or bool(re.fullmatch(r"[+-](?:8|15)(?:va|vb|ma|mb)?", w)) or "=" in w or w.lower().startswith(("clef", "treble", "bass", "alto", "tenor"))
 

@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, default=1, help="number of samples (seeds seed, seed+1, ...)")
     p.add_argument("--constrain", choices=["none", "syntax", "bars"], default="none",
                    help="grammar-constrained decoding: valid ABC syntax, or also full bars")
+    p.add_argument("--obey-request", action="store_true",
+                   help="with --task and --constrain syntax|bars: the grammar imposes each record's requested key/meter")
     p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy")
     p.add_argument("--top-k", type=int, default=40)
     p.add_argument("--top-p", type=float, default=0.95)
@@ -54,7 +56,10 @@ def write_json_atomic(path: Path, rows: list[dict]) -> None:
 def _generate(args: argparse.Namespace) -> int:
     if args.n < 1 or args.max_new_tokens < 1 or args.batch_size < 1:
         raise CourseError("--n, --max-new-tokens and --batch-size must be positive")
+    if args.obey_request and (not args.task or args.constrain == "none"):
+        raise CourseError("--obey-request needs --task and --constrain syntax or bars (the grammar imposes the request)")
     from cm_lib.evaluate import requested
+    from cm_lib.generate.constrain import request_header
     from cm_lib.generate.results import chat_prompts, sample_row, task_records
     from cm_lib.generate.sampling import sample_in_batches
     from cm_lib.models import load_model
@@ -78,6 +83,7 @@ def _generate(args: argparse.Namespace) -> int:
         model, tokenizer, prompts, seeds=[args.seed + i for i in range(len(prompts))], batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
         constrain=args.constrain, chat=chat,
+        headers=[request_header(r) or None for r in requests] if args.obey_request else None,
     )
     rows = [sample_row(s, req) for s, req in zip(samples, requests)]
     for k, (s, row) in enumerate(zip(samples, rows)):

@@ -3,18 +3,20 @@
 `syntax` mode admits any bar contents; `bars` mode admits only bars whose durations sum exactly to the
 meter at the tune's L: (a shorter first bar is allowed as a pickup), with one grammar per bar length.
 The header (X: M: L: K:) is either in the prompt (its meter and unit choose the bar grammar) or written
-by the model (the grammar then offers one branch per supported meter/unit pair). Every sample ends with
-a full bar, `|]`, a newline and EOS. Checked against `cm_lib.abc.check` in tests/test_generate_constrain.py.
+by the model (the grammar then offers one branch per supported meter/unit pair, keeping only the M:/L:/K:
+values a request imposes: `header`, e.g. `request_header({"key": "F major", "meter": "6/8"})`). Every
+sample ends with a full bar, `|]`, a newline and EOS. Checked against `cm_lib.abc.check` in tests/test_generate_constrain.py.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from cm_lib.abc.keys import default_unit, parse_meter, parse_unit
+from cm_lib.abc.keys import abc_key, default_unit, parse_key, parse_meter, parse_unit
 from cm_lib.errors import CourseError
 
 MODES = ("none", "syntax", "bars")
@@ -169,24 +171,74 @@ def _body_rules(halves: int | None, el: dict[int, list[str]]) -> list[str]:
     return rules
 
 
-def _header_combos(fixed: dict[str, str]) -> list[tuple[str, str, int]]:
-    """(meter, unit, bar halves) pairs a generated header may choose, keeping any M:/L: the prompt fixed."""
-    meters = [fixed["M"]] if "M" in fixed else list(METERS)
-    units = [fixed["L"]] if "L" in fixed else list(UNITS)
-    out = []
-    for m in meters:
-        for u in units:
-            h = bar_halves(m, u)
-            if h is not None:
-                out.append((m, u, h))
+IMPOSABLE = ("M", "L", "K")
+_SAFE_VALUE_RE = re.compile(r"^[A-Za-z0-9#/+()|=^_ -]{1,40}$")  # what may stand inside a grammar literal
+
+
+def request_header(request: Mapping[str, str]) -> dict[str, str]:
+    """The header fields a request imposes, in ABC spelling: {"key": "F major", "meter": "6/8"} -> {"M": "6/8", "K": "F"}.
+
+    Used by `cm_lib.evaluate.answer_records(obey_header=True)`, `generate --obey-request` and the studio;
+    a key the key parser cannot read is a CourseError.
+    """
+    out: dict[str, str] = {}
+    if request.get("meter"):
+        out["M"] = str(request["meter"]).strip()
+    if request.get("key"):
+        try:
+            out["K"] = abc_key(str(request["key"]))
+        except ValueError as e:
+            raise CourseError(f"requested key {request['key']!r} is not a key: {e}") from None
     return out
 
 
-def tune_grammar(prompt: str, mode: str, chat: bool = False) -> str:
-    """The Lark grammar of what may follow `prompt` in `mode` ('syntax' or 'bars'): a tune body, or a whole tune."""
+def check_header(header: Mapping[str, str]) -> dict[str, str]:
+    """The imposed header fields, checked: only M:, L:, K:, each readable by cm_lib.abc's parsers (CourseError if not)."""
+    out: dict[str, str] = {}
+    for name, value in header.items():
+        value = str(value).strip()
+        if name not in IMPOSABLE:
+            raise CourseError(f"cannot impose header field {name}: (only {', '.join(IMPOSABLE)})")
+        if not _SAFE_VALUE_RE.match(value):
+            raise CourseError(f"cannot impose {name}:{value!r}: write it as ABC, e.g. M:6/8, L:1/8, K:Em")
+        try:
+            if name == "K":
+                parse_key(value)
+            elif name == "L":
+                parse_unit(value)
+            elif parse_meter(value) is None and value != "none":
+                raise ValueError(f"invalid meter {value!r}")
+        except ValueError as e:
+            raise CourseError(f"cannot impose {name}:{value}: the ABC parser rejects it ({e})") from None
+        out[name] = value
+    return out
+
+
+def _header_combos(fixed: dict[str, str]) -> list[tuple[str, str, int | None]]:
+    """(meter, unit, bar halves) pairs a generated header may choose, keeping any M:/L: the prompt or request fixed."""
+    meters = [fixed["M"]] if "M" in fixed else list(METERS)
+    units = [fixed["L"]] if "L" in fixed else list(UNITS)
+    return [(m, u, bar_halves(m, u)) for m in meters for u in units]
+
+
+def tune_grammar(prompt: str, mode: str, chat: bool = False, header: Mapping[str, str] | None = None) -> str:
+    """The Lark grammar of what may follow `prompt` in `mode` ('syntax' or 'bars'): a tune body, or a whole tune.
+
+    `header` imposes M:/L:/K: values (ABC spelling: {"M": "6/8", "K": "Em"}) on a header the model writes (a
+    chat answer, or a raw prompt that stops before K:); fields the prompt already wrote must agree with it.
+    """
     if mode not in ("syntax", "bars"):
         raise CourseError(f"unknown constrain mode {mode!r}; choose from {MODES}")
+    imposed = check_header(header or {})
     head = None if chat else prompt_header(prompt)
+    given = head.fields if head is not None else {}
+    clash = {k: (given[k], v) for k, v in imposed.items() if k in given and given[k] != v}
+    if clash:
+        said = ", ".join(f"{k}:{a} but the request imposes {k}:{b}" for k, (a, b) in clash.items())
+        raise CourseError(f"the prompt's header says {said}")
+    if head is not None and head.complete and set(imposed) - set(given):
+        missing = ", ".join(f"{k}:{imposed[k]}" for k in imposed if k not in given)
+        raise CourseError(f"the prompt's header is complete (K: written), so {missing} cannot be imposed")
     el = _elements()
     rules = ["el: " + _alts([f"el{d}" for d in sorted(el)])]
     rules += [f"el{d}: {_alts(opts)}" for d, opts in sorted(el.items())]
@@ -202,10 +254,15 @@ def tune_grammar(prompt: str, mode: str, chat: bool = False) -> str:
         lead = "" if head.ends_with_newline else '"\\n" '
         rules.append(f"start: {lead}body_{halves or 'any'}")
     else:
-        fixed = head.fields if head is not None else {}
-        combos = _header_combos(fixed)
+        fixed = {**imposed, **given}
+        # bars mode needs a countable bar; syntax mode too, unless the prompt or request chose the meter
+        combos = [c for c in _header_combos(fixed) if c[2] is not None or (mode == "syntax" and "M" in fixed)]
         if not combos:
+            if mode == "bars" and ("M" in fixed or "L" in fixed):
+                raise CourseError(f"bars mode cannot count bars of M:{fixed.get('M', 'any')} L:{fixed.get('L', 'any')}; "
+                                  "use --constrain syntax")
             raise CourseError(f"no supported meter/unit for the prompt's header {fixed}")
+        kline = f'"K:{imposed["K"]}\\n"' if "K" in imposed and "K" not in given else '"K:" KEY "\\n"'
         branches = []
         seen: set[tuple[str, int | None]] = set()
         for m, u, h in combos:
@@ -214,10 +271,10 @@ def tune_grammar(prompt: str, mode: str, chat: bool = False) -> str:
                 continue
             seen.add((m + u, body))
             bodies.add(body)
-            mline = "" if "M" in fixed else f'"M:{m}\\n" '
-            lline = "" if "L" in fixed else f'"L:{u}\\n" '
-            branches.append(f'{mline}{lline}"K:" KEY "\\n" body_{body or "any"}')
-        title = "" if "T" in fixed else '("T:" TITLE "\\n")? '
+            mline = "" if "M" in given else f'"M:{m}\\n" '
+            lline = "" if "L" in given else f'"L:{u}\\n" '
+            branches.append(f'{mline}{lline}{kline} body_{body or "any"}')
+        title = "" if "T" in given else '("T:" TITLE "\\n")? '
         rules.append("combo: " + _alts(branches))
         if head is None:
             rules.append(f'start: (" " | "\\n")? "X:" XNUM "\\n" {title}combo')

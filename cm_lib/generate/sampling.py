@@ -8,7 +8,7 @@ stop at the end of their tune (`stopping.tune_end`); `constrain` keeps each row 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,12 +99,15 @@ def sample_batch(
     stop_at_tune_end: bool = True,
     reserve: int = 24,
     add_special_tokens: bool = False,
+    headers: Sequence[Mapping[str, str] | None] | None = None,
 ) -> list[Sample]:
     """Sample one continuation per prompt (row) in a single left-padded `generate` call; seeds default 0..n-1.
 
     `chat` marks prompts ending in the chat template's 'Assistant:' (the answer writes its own header).
     `constrain` is 'none', 'syntax' or 'bars' (grammar-constrained, see cm_lib.generate.constrain).
     Temperature 0 is greedy. `add_special_tokens=True` lets the tokenizer add its BOS (as training did).
+    `headers` (one per row, None for none) imposes M:/L:/K: values on the header a row writes, e.g.
+    {"M": "6/8", "K": "F"} (`constrain.request_header`); it needs `constrain` 'syntax' or 'bars'.
     """
     import torch
     from transformers import LogitsProcessorList, StoppingCriteriaList
@@ -120,6 +123,11 @@ def sample_batch(
     if len(seeds) != len(prompts):
         raise CourseError(f"{len(prompts)} prompts but {len(seeds)} seeds")
     chats = [bool(chat)] * len(prompts) if isinstance(chat, bool) else [bool(c) for c in chat]
+    rows_headers = [None] * len(prompts) if headers is None else list(headers)
+    if len(rows_headers) != len(prompts):
+        raise CourseError(f"{len(prompts)} prompts but {len(rows_headers)} headers")
+    if constrain == "none" and any(rows_headers):
+        raise CourseError("imposing a header needs constrained decoding: constrain='syntax' or 'bars'")
     device = next(model.parameters()).device
     side = tokenizer.padding_side
     tokenizer.padding_side = "left"
@@ -134,15 +142,15 @@ def sample_batch(
     grammar = None
     if constrain != "none":
         grammars, modes = [], []
-        for p, c in zip(prompts, chats):
+        for p, c, h in zip(prompts, chats, rows_headers):
             try:
-                grammars.append(tune_grammar(p, constrain, chat=c))
+                grammars.append(tune_grammar(p, constrain, chat=c, header=h))
                 modes.append(constrain)
             except CourseError:
                 if constrain != "bars":
                     raise
                 # a meter the bar grammar cannot count (M:none, very long bars): syntax grammar for this row
-                grammars.append(tune_grammar(p, "syntax", chat=c))
+                grammars.append(tune_grammar(p, "syntax", chat=c, header=h))
                 modes.append("syntax")
         grammar = GrammarLogitsProcessor(tokenizer, grammars, prompt_len, max_new_tokens, _model_vocab(model),
                                          reserve=reserve)
@@ -180,14 +188,21 @@ def sample_batch(
 
 
 def sample_in_batches(model: Any, tokenizer: Any, prompts: Sequence[str], seeds: Sequence[int] | None = None,
-                      batch_size: int = 16, **kwargs: Any) -> list[Sample]:
-    """sample_batch over chunks of `batch_size` rows (memory stays bounded; results as if one call)."""
+                      batch_size: int = 16, headers: Sequence[Mapping[str, str] | None] | None = None,
+                      **kwargs: Any) -> list[Sample]:
+    """sample_batch over chunks of `batch_size` rows (memory stays bounded; results as if one call).
+
+    Per-row arguments (`chat` as a sequence, `headers`) are split with the rows.
+    """
     prompts = list(prompts)
     seeds = list(range(len(prompts))) if seeds is None else list(seeds)
     chat = kwargs.pop("chat", False)
     chats = [chat] * len(prompts) if isinstance(chat, bool) else list(chat)
+    rows_headers = [None] * len(prompts) if headers is None else list(headers)
+    if len(rows_headers) != len(prompts):
+        raise CourseError(f"{len(prompts)} prompts but {len(rows_headers)} headers")
     out: list[Sample] = []
     for i in range(0, len(prompts), max(1, batch_size)):
         out += sample_batch(model, tokenizer, prompts[i:i + batch_size], seeds[i:i + batch_size],
-                            chat=chats[i:i + batch_size], **kwargs)
+                            chat=chats[i:i + batch_size], headers=rows_headers[i:i + batch_size], **kwargs)
     return out
