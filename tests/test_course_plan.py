@@ -15,7 +15,7 @@ def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-SCRATCH_STEPS, SCRATCH_SFT_STEPS = 240, 150  # the composer's full-mode budget (cm_lib.course._PLANS)
+SCRATCH_STEPS, SCRATCH_SFT_STEPS = 240, 120  # the composer's full-mode budget (cm_lib.course._PLANS)
 
 
 def test_plan_is_the_one_notebooks_03_and_04_train(runs: Path) -> None:

@@ -67,11 +67,12 @@ def test_validity_levels() -> None:
 
 def test_checker_levels_equal_the_public_checker(real_tunes: list[str]) -> None:
     from cm_lib.abc import check
-    from cm_lib.metrics.validity import checker_levels
+    from cm_lib.metrics.validity import checker_levels, valid_bars
 
     texts = real_tunes + [t.text for t in read_tunes(SAMPLES / "mistakes.abc")] + [SHORT_BAR, AABB, "X:1\nK:C\n"]
     levels = [checker_levels(read_tune(t)) for t in texts]
-    assert levels == [(check(t, "syntax").ok, check(t, "bars").ok) for t in texts]
+    assert levels == [(check(t, "syntax").ok, valid_bars(t)) for t in texts]  # bars: the checker + a countable M:
+    assert sum(check(t, "bars").ok and not valid_bars(t) for t in texts) >= 1  # "X:1 K:C": free meter
     assert {lv for lv in levels} == {(True, True), (True, False), (False, False)}
 
 
@@ -267,3 +268,19 @@ def test_tune_metrics_never_raises_on_garbage() -> None:
         text = rng.choice(heads) + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
         m = tune_metrics(text, request=request, parser=None)
         assert set(m) == set(METRIC_NAMES) and isinstance(m["valid_syntax"], bool)
+
+
+def test_bars_valid_needs_a_meter_to_count_against() -> None:
+    from cm_lib.abc import check
+    from cm_lib.metrics import tune_metrics
+    from cm_lib.metrics.validity import valid_bars
+
+    body = "K:D\nA2B | c2 | d4 e2 f2 g | a |\n"  # bars of 3, 2, 13 and 1 eighths
+    free = "X:1\nL:1/8\n" + body  # no M: line: ABC reads free meter, and the checker finds nothing to fault
+    assert check(free, "bars").ok and not valid_bars(free)
+    assert not valid_bars("X:1\nM:none\nL:1/8\n" + body)
+    assert not valid_bars("X:1\nM:6/8\nL:1/8\n" + body)  # the same bars against 6/8: too short and too long
+    jig = "X:1\nM:6/8\nL:1/8\nK:D\nA2B c2d | e2f g3 | f2e d3 |]\n"
+    assert valid_bars(jig)
+    assert tune_metrics(free)["valid_bars"] is False and tune_metrics(jig)["valid_bars"] is True
+    assert tune_metrics(free)["valid_syntax"] is True
