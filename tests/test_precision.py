@@ -20,7 +20,7 @@ def test_trained_weights_load_fp32_and_qlora_computes_in_the_devices_half_precis
     from cm_lib.train import hardware_preset, training_load_kwargs
 
     t4, a100 = hardware_preset("colab-t4"), hardware_preset("a100")
-    # full-parameter (the tiny composer) on a T4: fp32 master weights, never fp16 weights under the optimiser
+    # full-parameter (a from-scratch composer) on a T4: fp32 master weights, never fp16 weights under the optimiser
     assert training_load_kwargs(hardware_preset("gpu-scratch"), T4, "tiny", lora=False) == {
         "quantize_4bit": False, "dtype": torch.float32, "compute_dtype": None}
     assert training_load_kwargs(t4, T4, "tiny", lora=None)["dtype"] == torch.float32  # undecided: the safe choice
