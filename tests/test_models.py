@@ -47,7 +47,7 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_presets_are_complete_and_sorted() -> None:
     names = [p.name for p in list_presets()]
-    assert names == ["tiny", "composer", "smollm2-135m", "tinyllama-1.1b", "llama2-7b", "chatmusician-base",
+    assert names == ["composer", "tiny", "smollm2-135m", "tinyllama-1.1b", "llama2-7b", "chatmusician-base",
                      "chatmusician"]
     assert MODEL_PRESETS["llama2-7b"].gated and MODEL_PRESETS["llama2-7b"].hub_id == "meta-llama/Llama-2-7b-hf"
     assert MODEL_PRESETS["chatmusician"].hub_id == "m-a-p/ChatMusician"
@@ -174,7 +174,7 @@ def test_cli_prepare_json(smollm2_dir: Path) -> None:
     listing = subprocess.run([sys.executable, "-m", "cm_lib", "models", "list"], capture_output=True, text=True, cwd=REPO)
     assert listing.returncode == 0 and "meta-llama/Llama-2-7b-hf" in listing.stdout
     as_json = subprocess.run([sys.executable, "-m", "cm_lib", "models", "list", "--json"], capture_output=True, text=True, cwd=REPO)
-    assert [r["name"] for r in json.loads(as_json.stdout)][:3] == ["tiny", "composer", "smollm2-135m"]
+    assert [r["name"] for r in json.loads(as_json.stdout)][:3] == ["composer", "tiny", "smollm2-135m"]
 
 
 def test_online_path_gated_and_download(monkeypatch: pytest.MonkeyPatch, tiny_dir: Path) -> None:
