@@ -43,8 +43,8 @@ def test_t4_training_arguments_are_fp16_autocast_and_a100_bf16(tmp_path: Path) -
     from cm_lib.train import hardware_preset, training_config_kwargs
 
     full = training_config_kwargs(hardware_preset("gpu-scratch"), lora=False, out=tmp_path, max_steps=300, spec=T4)
-    assert (full["fp16"], full["bf16"], full["use_cpu"], full["learning_rate"]) == (True, False, False, 3e-3)
-    assert (full["per_device_train_batch_size"], full["max_length"], full["warmup_steps"]) == (32, 512, 15)
+    assert (full["fp16"], full["bf16"], full["use_cpu"], full["learning_rate"]) == (True, False, False, 5e-3)
+    assert (full["per_device_train_batch_size"], full["max_length"], full["warmup_steps"]) == (64, 384, 15)
     qlora = training_config_kwargs(hardware_preset("colab-t4"), lora=True, out=tmp_path, spec=T4)
     assert (qlora["fp16"], qlora["bf16"], qlora["activation_checkpointing"]) == (True, False, True)
     a = training_config_kwargs(hardware_preset("a100"), lora=True, out=tmp_path, spec=A100)
