@@ -46,7 +46,7 @@ class _Plan:
 _PLANS = {
     True: _Plan(corpus="smoke", hardware="cpu-smoke", scratch_hardware="cpu-smoke", scratch_steps=12,
                 scratch_eval_rows=8, scratch_sft_steps=3, base=None, label="composer-lora", cpt_steps=3, sft_steps=3),
-    False: _Plan(corpus="small", hardware="cpu", scratch_hardware="cpu-scratch", scratch_steps=240,
+    False: _Plan(corpus="small", hardware="cpu", scratch_hardware="cpu-scratch", scratch_steps=400,
                  scratch_eval_rows=64, scratch_sft_steps=120, base="smollm2-135m", label="smollm2-135m",
                  cpt_steps=16, sft_steps=8),
 }
@@ -58,14 +58,14 @@ _TEACHES = {"cpt": "03_lora_continual_pretraining", "sft": "04_supervised_finetu
 # On a GPU (full mode) the CPU plan above keeps its corpus, models and data filters; each GPU class swaps in its
 # presets and the step counts a GPU makes cheap. Sizes against the small corpus (~3.3M SmolLM2 tokens of training
 # text, ~0.9M characters of ABC in the composer's view, ~9,300 SFT answers): LoRA CPT about one pass (T4: 16,384 tokens/step,
-# A100/H100: 32,768 x 200 = two passes); the composer ~5 passes over the tunes (gpu-scratch: 16,384 tokens/step).
+# A100/H100: 32,768 x 200 = two passes); the composer 600-1,000 steps of 64 x 384 characters (gpu-scratch), 15-25x the CPU plan's characters.
 # Not yet timed on a GPU: the estimates say so (cm_lib.train.presets.STEP_SECONDS).
 _GPU_PLANS: dict[str, dict] = {
-    "colab-t4": dict(hardware="colab-t4", scratch_hardware="gpu-scratch", scratch_steps=300, scratch_sft_steps=300,
+    "colab-t4": dict(hardware="colab-t4", scratch_hardware="gpu-scratch", scratch_steps=600, scratch_sft_steps=300,
                      cpt_steps=200, sft_steps=300),
-    "a100": dict(hardware="a100", scratch_hardware="gpu-scratch", scratch_steps=600, scratch_sft_steps=300,
+    "a100": dict(hardware="a100", scratch_hardware="gpu-scratch", scratch_steps=1000, scratch_sft_steps=300,
                  cpt_steps=200, sft_steps=600),
-    "h100": dict(hardware="h100", scratch_hardware="gpu-scratch", scratch_steps=600, scratch_sft_steps=300,
+    "h100": dict(hardware="h100", scratch_hardware="gpu-scratch", scratch_steps=1000, scratch_sft_steps=300,
                  cpt_steps=200, sft_steps=600),
 }
 _BIG_GPU_GB = 70.0  # H100/H200 and 80 GB A100s: the h100 preset's batches

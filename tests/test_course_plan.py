@@ -15,7 +15,7 @@ def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-SCRATCH_STEPS, SCRATCH_SFT_STEPS = 240, 120  # the composer's full-mode budget (cm_lib.course._PLANS)
+SCRATCH_STEPS, SCRATCH_SFT_STEPS = 400, 120  # the composer's full-mode budget (cm_lib.course._PLANS)
 
 
 def test_plan_is_the_one_notebooks_03_and_04_train(runs: Path) -> None:
@@ -118,7 +118,7 @@ def test_plan_summary_names_preset_steps_and_precision_per_run(runs: Path) -> No
     specs = _specs()
     t4 = course_plan_summary(False, specs["t4"]).splitlines()
     assert len(t4) == 5 and t4[0].startswith("full plan: Tesla T4 (14.6 GB) has no bf16")
-    assert t4[1].split()[:7] == ["scratch", "model", "composer", "preset", "gpu-scratch", "300", "steps"]
+    assert t4[1].split()[:7] == ["scratch", "model", "composer", "preset", "gpu-scratch", "600", "steps"]
     assert "fp16 autocast + loss scaling, fp32 master weights" in t4[1]
     assert t4[2].split()[:5] == ["cpt", "model", "smollm2-135m", "preset", "colab-t4"]
     assert "LoRA, fp16 autocast" in t4[2] and "fp32 LoRA adapters" in t4[2]
