@@ -113,6 +113,17 @@ def versus_target(r: Mapping[str, Any], target: float) -> str:
     return "above" if lo >= target else ("below" if hi < target else "not distinguishable from")
 
 
+def compare_rates(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
+    """How rate() a stands to rate() b by their 95% intervals: 'higher than', 'lower than', 'not clearly different from' (notebooks 04, 05)."""
+    if not a["n"] or not b["n"]:
+        return "not comparable (n = 0) with"
+    if a["ci95"][0] > b["ci95"][1]:
+        return "higher than"
+    if a["ci95"][1] < b["ci95"][0]:
+        return "lower than"
+    return "not clearly different from"
+
+
 def format_rate(r: Mapping[str, Any]) -> str:
     """'17/20 = 85% [64%, 95%]' for a rate() dict."""
     if not r["n"]:

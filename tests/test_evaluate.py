@@ -205,3 +205,12 @@ def test_versus_target_reads_the_interval_not_the_point() -> None:
     assert versus_target(rate(95, 100), 0.8) == "above"  # [0.888, 0.978]
     assert versus_target(rate(40, 100), 0.8) == "below"
     assert versus_target(rate(9, 10), 0.8) == "not distinguishable from"  # 90% but [0.60, 0.98]
+
+
+def test_compare_rates_reads_two_intervals() -> None:
+    from cm_lib.evaluate import compare_rates, rate
+
+    assert compare_rates(rate(18, 20), rate(2, 20)) == "higher than"
+    assert compare_rates(rate(2, 20), rate(18, 20)) == "lower than"
+    assert compare_rates(rate(10, 20), rate(12, 20)) == "not clearly different from"
+    assert compare_rates(rate(0, 0), rate(12, 20)) == "not comparable (n = 0) with"

@@ -175,3 +175,12 @@ def test_metrics_cli_reference_and_train_from_the_corpus(smoke_corpus: Path, cap
     assert len(lines) == 6 and summary["reference"]["n_tunes"] > 1 and summary["train"]["n_tunes"] > 1
     assert summary["distributions"]["interval"]["n_generated"] >= 2
     assert 0 <= summary["distributions"]["interval"]["jsd"] <= 1
+
+
+def test_nearest_exact_searches_every_tune() -> None:
+    index = NoveltyIndex.build([SCALE, OTHER], ids=["scale", "other"])
+    assert index.nearest_exact(read_tune(transpose(SCALE, 7))) == (1.0, "scale")
+    # CDEF GAB: 5-grams of intervals shared with SCALE's 3 (2 2 1 2 2, 2 1 2 2 2): Jaccard 2/3
+    sim, nn = index.nearest_exact(read_tune("X:3\nL:1/8\nK:C\nCDEF GAB|]\n"))
+    assert nn == "scale" and sim == pytest.approx(2 / 3)
+    assert NoveltyIndex.build([]).nearest_exact(read_tune(SCALE)) == (0.0, None)

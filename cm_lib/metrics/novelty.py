@@ -185,6 +185,15 @@ class NoveltyIndex:
                 best, best_id = s, self.ids[k]
         return best, best_id
 
+    def nearest_exact(self, data: TuneData) -> tuple[float, str | None]:
+        """(similarity, id) of the most similar training tune by exact Jaccard over every tune (slow; LSH finds only >~ 0.5)."""
+        sh = shingles([x.midi for x in data.notes])
+        if not self.shingle_sets or not len(sh):
+            return 0.0, None
+        sims = [jaccard(sh, other) for other in self.shingle_sets]
+        best = max(range(len(sims)), key=sims.__getitem__)
+        return float(sims[best]), self.ids[best]
+
     def metrics(self, data: TuneData) -> dict:
         """novelty_4gram (for n=4; else novelty_<n>gram), nn_similarity, nn_id and copy_rate of one tune."""
         sim, nn_id = self.nearest(data)
