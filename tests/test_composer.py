@@ -70,6 +70,8 @@ def test_cpt_trains_on_the_composer_view(tmp_path: Path) -> None:
     answers = [r["completion"] for r in sft.train_dataset]
     assert sft_settings["view"] == "composer" and answers
     assert all(a.lstrip().startswith("X:1\n") and "\nM:" in a and "R:" not in a.split("K:")[0] for a in answers)
+    # the answers' header is the pre-training header, without a title (SFT_ANSWER_TITLES)
+    assert all(a.lstrip().startswith("X:1\nM:") and "\nT:" not in a.split("K:")[0] for a in answers)
     del sft
     with pytest.raises(CourseError, match="unknown view"):
         train_cpt("composer", corpus, out=tmp_path / "bad", hardware="cpu-smoke", max_steps=1, view="prose")

@@ -1,5 +1,5 @@
-"""The composer's view of a tune: what the from-scratch composer of notebook 03 pre-trains on (and, with its
-title kept, the answers notebook 04 fine-tunes it on).
+"""The composer's view of a tune: what the from-scratch composer of notebook 03 pre-trains on, and the form of
+the answers notebook 04 fine-tunes it on (cm_lib.train.trainer.SFT_ANSWER_TITLES says whether they keep a title).
 
 The composer is prompted with `X:1`, `M:`, `L:` and `K:` alone (cm_lib.evaluate.header_prompts), so it
 learns from tunes written the same way: the header reduced to those four fields in that order and the
@@ -24,7 +24,7 @@ def composer_header(meter: str, unit: str, key: str, title: str | None = None) -
 def composer_text(text: str, title: bool = False) -> str | None:
     """The tune as the composer sees it (header X:1, M:, L:, K:, then the body), or None when it is left out (notebook 03).
 
-    `title=True` keeps the first T: line (SFT answers: a request may name the title, notebook 04).
+    `title=True` keeps the first T: line (a request may name the title; notebook 04 measures what it costs the composer).
     """
     tunes = split_tunes(text)
     if len(tunes) != 1:

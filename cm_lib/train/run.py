@@ -23,7 +23,7 @@ from cm_lib.train.state import (
     loss_curve,
     result_from_json,
 )
-from cm_lib.train.trainer import STAGES, build_trainer, text_view, tokens_seen
+from cm_lib.train.trainer import SFT_ANSWER_TITLES, STAGES, build_trainer, text_view, tokens_seen
 
 
 def _model_label(model: str) -> str:
@@ -53,7 +53,8 @@ def _run_key(stage: str, model: str, data: Path, hardware: str, max_steps: int |
                          **({"categories": list(categories)} if categories is not None else {}),
                          **({"tasks": list(tasks)} if tasks is not None else {}),
                          **({"eval_rows": eval_rows} if eval_rows else {}),
-                         **({"view": view} if view is not None else {})})
+                         **({"view": view} if view is not None else {}),
+                         **({"answer_titles": SFT_ANSWER_TITLES} if view is not None and stage == "sft" else {})})
 
 
 def _finished(out: Path, key: str) -> TrainResult | None:

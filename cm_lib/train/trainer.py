@@ -20,6 +20,10 @@ from cm_lib.train.recipe import (
 FULL_TRAINING_MAX_PARAMS = 50_000_000  # below this, `lora=None` trains every weight (the tiny model)
 STAGES = ("cpt", "sft")
 VIEWS = ("composer",)  # ways a pre-training run may rewrite its texts (None: as the corpus has them)
+# Whether an SFT answer in a view keeps its T: line. Measured (notebook 04, 120 steps, 77 held-out answers): with
+# titles 22/77 valid, since the composer never saw a T: line in pre-training and ran its title into the music
+# (`T:Perie | gab a2e ...`); without, 46/77 valid. Part of a run's fingerprint (cm_lib.train.run).
+SFT_ANSWER_TITLES = False
 
 
 def text_view(view: str | None) -> Any:
@@ -42,7 +46,7 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
     """A ready trl.SFTTrainer for `cpt` (packed text) or `sft` (prompt/completion, answer-only loss) (notebook 04).
 
     `categories` keeps only those pretrain rows (e.g. ("scores",): the ABC part), `tasks` only those SFT task
-    types; `view="composer"` rewrites each pretrain text (SFT: each answer's tune, title kept) as the composer
+    types; `view="composer"` rewrites each pretrain text (SFT: each answer's tune, without its title) as the composer
     sees it (cm_lib.corpus.composer, dropping the tunes it leaves out); `eval_rows` adds a validation loss on that many rows of the
     validation split (same filters).
     """
@@ -72,8 +76,9 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
             rows = rows.filter(lambda r: r["task"] in tasks)
         if view is not None and stage == "cpt":
             rows = rows.map(lambda r: {"text": _viewed(r["text"]) or ""}).filter(lambda r: bool(r["text"]))
-        if view is not None and stage == "sft":  # the answers' tunes in the view, their titles kept
-            rows = rows.map(lambda r: {"output": _viewed(r["output"], title=True) or ""}).filter(lambda r: bool(r["output"]))
+        if view is not None and stage == "sft":  # the answers' tunes in the view, without a title (SFT_ANSWER_TITLES)
+            rows = rows.map(lambda r: {"output": _viewed(r["output"], title=SFT_ANSWER_TITLES) or ""})
+            rows = rows.filter(lambda r: bool(r["output"]))
         return rows
 
     limit = preset.sft_seq_len
