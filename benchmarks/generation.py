@@ -12,7 +12,7 @@ and `smollm2-135m` presets; the first column is the base the others are compared
      sft_compliance, which also checks the chords), unconstrained and bars-constrained;
   3. speed: samples/s of 16 header prompts batched (one generate call) vs one at a time.
 
-    python benchmarks/generation.py [--model M ...] [--n 100] [--max-new-tokens 256] [--quick] [--json OUT]
+    python benchmarks/generation.py [--model M ...] [--n 100] [--max-new-tokens 256] [--temperature T] [--quick] [--json OUT]
 
 Measure with OMP_NUM_THREADS=1 on a shared machine and say so beside the figures.
 """
@@ -64,7 +64,7 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def unconditioned(model: Any, tok: Any, prompts: list[str], max_new: int, batch: int) -> dict:
+def unconditioned(model: Any, tok: Any, prompts: list[str], max_new: int, batch: int, temperature: float) -> dict:
     """Per constrain mode: verdict counts, tokens, seconds, bits/char of the tunes under the model."""
     from cm_lib.evaluate import text_nll
     from cm_lib.generate.results import sample_row
@@ -74,7 +74,7 @@ def unconditioned(model: Any, tok: Any, prompts: list[str], max_new: int, batch:
     for mode in ("none", "syntax", "bars"):
         t0 = time.perf_counter()
         samples = sample_in_batches(model, tok, prompts, seeds=list(range(len(prompts))), batch_size=batch,
-                                    max_new_tokens=max_new, constrain=mode)
+                                    max_new_tokens=max_new, constrain=mode, temperature=temperature)
         wall = time.perf_counter() - t0
         rows = [sample_row(s) for s in samples]
         # decoding steps the batches ran (a batch runs until its longest row stops): the per-step cost
@@ -91,7 +91,7 @@ def unconditioned(model: Any, tok: Any, prompts: list[str], max_new: int, batch:
     return out
 
 
-def conditioned(model: Any, tok: Any, corpus: Path, per_task: int, max_new: int, batch: int) -> dict:
+def conditioned(model: Any, tok: Any, corpus: Path, per_task: int, max_new: int, batch: int, temperature: float) -> dict:
     """Per constrain mode (none, bars): key/meter/form obeyed and chords in order (evaluate.sft_compliance)."""
     from cm_lib.evaluate import sft_compliance
     from cm_lib.generate.results import chat_prompts, sample_tune, task_records
@@ -107,7 +107,7 @@ def conditioned(model: Any, tok: Any, corpus: Path, per_task: int, max_new: int,
     out = {}
     for mode in ("none", "bars"):
         samples = sample_in_batches(model, tok, prompts, seeds=list(range(len(prompts))), batch_size=batch,
-                                    max_new_tokens=max_new, constrain=mode, chat=True)
+                                    max_new_tokens=max_new, constrain=mode, chat=True, temperature=temperature)
         tunes = [sample_tune(s) or "" for s in samples]
         comp = sft_compliance(records, tunes, level="bars")
         counts = {k: [0, 0] for k in ("key", "meter", "form", "chords")}
@@ -149,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-task", type=int, default=None, help="conditioned instructions per task (default n/4)")
     ap.add_argument("--max-new-tokens", type=int, default=256)
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--temperature", type=float, default=None,
+                    help="sampling temperature (default: the course's, cm_lib.evaluate.COMPOSER_SAMPLING)")
     ap.add_argument("--corpus", default=None, help="corpus folder (default: the course's corpus)")
     ap.add_argument("--quick", action="store_true", help="n=16, 4 per task, 64 new tokens, 8 speed prompts")
     ap.add_argument("--skip", action="append", default=[], choices=["unconditioned", "conditioned", "speed"])
@@ -175,8 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     if len(prompts) < args.n:
         print(f"note: only {len(prompts)} held-out header prompts in {corpus}", file=sys.stderr)
     threads = os.environ.get("OMP_NUM_THREADS", "all")
+    from cm_lib.evaluate import COMPOSER_SAMPLING
+
+    temperature = float(COMPOSER_SAMPLING["temperature"]) if args.temperature is None else args.temperature
     print(f"corpus {corpus}; {len(prompts)} header prompts; max_new_tokens {args.max_new_tokens}; "
-          f"temperature 0.8, top-k 40, top-p 0.95, seeds 0..n-1; OMP_NUM_THREADS={threads}")
+          f"temperature {temperature:g}, top-k 40, top-p 0.95, no repetition penalty, seeds 0..n-1; "
+          f"OMP_NUM_THREADS={threads}")
     results: dict[str, dict] = {}
     for name in models:
         import torch
@@ -185,9 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         model, tok = load_model(name)
         res: dict[str, Any] = {}
         if "unconditioned" not in args.skip:
-            res["unconditioned"] = unconditioned(model, tok, prompts, args.max_new_tokens, args.batch_size)
+            res["unconditioned"] = unconditioned(model, tok, prompts, args.max_new_tokens, args.batch_size, temperature)
         if "conditioned" not in args.skip:
-            res["conditioned"] = conditioned(model, tok, corpus, per_task, args.max_new_tokens, args.batch_size)
+            res["conditioned"] = conditioned(model, tok, corpus, per_task, args.max_new_tokens, args.batch_size, temperature)
         if "speed" not in args.skip:
             n_speed = 8 if args.quick else 16
             res["speed"] = speed(model, tok, (prompts * 2)[:n_speed], 64 if not args.quick else 32)
@@ -238,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         from cm_lib.cli.generate_cmd import write_json_atomic
 
-        write_json_atomic(Path(args.json), [{"model": n, **results[n]} for n in names])
+        write_json_atomic(Path(args.json), [{"model": n, "temperature": temperature, "max_new_tokens": args.max_new_tokens,
+                                             **results[n]} for n in names])
     return 0
 
 
