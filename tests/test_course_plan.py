@@ -140,7 +140,7 @@ def test_ensure_stages_lists_what_is_missing_with_an_estimate(runs: Path, capsys
     assert "scratch: composer, 12 steps on preset cpu-smoke x 0.28 s/step" in out and "not built" in out
     assert ensure_stages(["sft"], smoke=False, device=specs["cpu"], build=False) == ["corpus", "cpt", "sft"]
     out = capsys.readouterr().out
-    assert "cpt: smollm2-135m, 16 steps on preset cpu x 7.96 s/step = ~2.1 min" in out
+    assert "cpt: smollm2-135m, 16 steps on preset cpu x 13.6 s/step = ~3.6 min" in out
     assert ensure_stages(["cpt"], smoke=False, device=specs["t4"], build=False) == ["corpus", "cpt"]
     assert "no measured step time for this preset yet" in capsys.readouterr().out
     with pytest.raises(UsageError, match="unknown course stage"):
@@ -175,7 +175,7 @@ def test_run_estimate_is_steps_times_the_measured_step_time(runs: Path) -> None:
 
     specs = _specs()
     assert run_estimate("sft", smoke=False, device=specs["cpu"]).startswith(
-        "sft: smollm2-135m, 8 steps on preset cpu x 14 s/step = ~1.9 min")
+        "sft: smollm2-135m, 8 steps on preset cpu x 17.8 s/step = ~2.4 min")
     from cm_lib.train.presets import STEP_SECONDS
 
     per_step = STEP_SECONDS[("cpu-scratch", "composer", "sft")][0]

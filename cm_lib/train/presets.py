@@ -69,10 +69,10 @@ HARDWARE_PRESETS: dict[str, HardwarePreset] = {
 # Measured seconds per optimiser step, for the time estimates cm_lib.course prints before it trains:
 # (hardware preset, model, stage) -> (seconds, where the figure comes from). A missing key: not measured yet.
 STEP_SECONDS: dict[tuple[str, str, str], tuple[float, str]] = {
-    ("cpu", "smollm2-135m", "cpt"): (7.96, "30-step LoRA CPT run, 4 x 256 tokens, idle 2-core CPU (STACK_NOTES)"),
-    ("cpu", "smollm2-135m", "sft"): (14.0, "notebook 04's LoRA SFT, batch 4 answers of <= 512 tokens: ~12-16 s/step measured"),
-    ("cpu-scratch", "composer", "cpt"): (0.86, "composer, 240 steps x 16 x 384 characters in 207 s (7,100 tokens/s), 2 threads, idle 2-core CPU, make demo"),
-    ("cpu-scratch", "composer", "sft"): (1.2, "16 answers of <= 1,024 characters padded to the longest: 150 steps in 520 s under load; idle not measured yet"),
+    ("cpu", "smollm2-135m", "cpt"): (13.6, "notebook 03's LoRA CPT, 4 x 256 tokens: 16 steps in 217 s, idle 2-core CPU, make demo (Dec 2026)"),
+    ("cpu", "smollm2-135m", "sft"): (17.8, "notebook 04's LoRA SFT, 4 answers of <= 512 tokens: 8 steps in 142 s, idle 2-core CPU, make demo"),
+    ("cpu-scratch", "composer", "cpt"): (0.87, "composer, 400 steps x 16 x 384 characters in 346 s (7,100 tokens/s), 2 threads, idle 2-core CPU, make demo"),
+    ("cpu-scratch", "composer", "sft"): (1.6, "16 answers of <= 1,024 characters padded to the longest: 120 steps in 189 s, idle 2-core CPU, make demo"),
     ("cpu-smoke", "composer", "cpt"): (0.28, "the tiny preset's 4 x 256 tokens, 2 threads, idle (STACK_NOTES): the composer is smaller"),
     ("cpu-smoke", "composer", "sft"): (0.28, "as cpt: an upper bound for 2 short answers"),
 }
