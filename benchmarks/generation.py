@@ -47,6 +47,14 @@ def course_models() -> list[str]:
     return out
 
 
+def label(name: str) -> str:
+    """A column name: a preset as is; a run's model folder as <stage>/<run> (runs/cpt/composer/model -> cpt/composer)."""
+    if "/" not in name:
+        return name
+    p = Path(name)
+    return f"{p.parent.parent.name}/{p.parent.name}" if p.name in ("model", "merged") else p.name
+
+
 def rate(k: int, n: int) -> str:
     """'87.0% [79.1, 92.2] (n=100)'."""
     if n == 0:
@@ -200,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = res
         print(f"[done {name}]", file=sys.stderr, flush=True)
     names = list(results)
-    short = [Path(n).name if "/" in n else n for n in names]
+    short = [label(n) for n in names]
     if all("unconditioned" in results[n] for n in names):
         rows = []
         for mode in ("none", "syntax", "bars"):
@@ -237,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for n in names:
             s = results[n]["speed"]
-            rows.append([Path(n).name if "/" in n else n, s["n"], f"{s['n'] / s['batched_s']:.3f}",
+            rows.append([label(n), s["n"], f"{s['n'] / s['batched_s']:.3f}",
                          f"{s['n'] / s['single_s']:.3f}", f"{s['single_s'] / s['batched_s']:.2f}x"])
         print("\n" + table("Batched vs one at a time (same prompts and seeds, fixed length, no early stop)",
                            ["model", "samples", "batched samples/s", "sequential samples/s", "speed-up"], rows))
