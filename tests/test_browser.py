@@ -112,12 +112,23 @@ def _run_all(lab: dict, name: str):
                            timeout=60_000)
     page.wait_for_timeout(3000)  # a kernel-selection dialog, if any, shows by now
     assert page.locator(".jp-Dialog").count() == 0, page.locator(".jp-Dialog").inner_text()
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    # on a loaded machine Run All may start long after the click, or the click may land before the menu is
+    # ready: wait until a cell is queued or ran, and click again (at most twice more) if none is after 60 s
+    for attempt in range(3):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function("[...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
+                                   ".some(p => /[*0-9]/.test(p.innerText))", timeout=60_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                page.screenshot(path=str(SHOTS / f"{name}.not-started.png"), full_page=True)
+                raise
+            page.keyboard.press("Escape")  # close a menu left open
     deadline, quiet = time.monotonic() + RUN_LIMIT_S, 0
-    # on a loaded machine Run All may start seconds after the click: wait until a cell is queued or ran
-    page.wait_for_function("[...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
-                           ".some(p => /[*0-9]/.test(p.innerText))", timeout=60_000)
     page.wait_for_timeout(3000)
     while time.monotonic() < deadline:  # Run All ends at the last cell or at the first error
         busy = any("*" in p for p in page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts())
