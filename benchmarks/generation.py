@@ -72,7 +72,7 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def unconditioned(model: Any, tok: Any, prompts: list[str], max_new: int, batch: int, temperature: float) -> dict:
+def unconditioned(model: Any, tok: Any, prompts: list[str], max_new: int, batch: int, sampling: dict) -> dict:
     """Per constrain mode: verdict counts, tokens, seconds, bits/char of the tunes under the model."""
     from cm_lib.evaluate import text_nll
     from cm_lib.generate.results import sample_row
@@ -82,7 +82,7 @@ def unconditioned(model: Any, tok: Any, prompts: list[str], max_new: int, batch:
     for mode in ("none", "syntax", "bars"):
         t0 = time.perf_counter()
         samples = sample_in_batches(model, tok, prompts, seeds=list(range(len(prompts))), batch_size=batch,
-                                    max_new_tokens=max_new, constrain=mode, temperature=temperature)
+                                    max_new_tokens=max_new, constrain=mode, **sampling)
         wall = time.perf_counter() - t0
         rows = [sample_row(s) for s in samples]
         # decoding steps the batches ran (a batch runs until its longest row stops): the per-step cost
@@ -99,7 +99,7 @@ def unconditioned(model: Any, tok: Any, prompts: list[str], max_new: int, batch:
     return out
 
 
-def conditioned(model: Any, tok: Any, corpus: Path, per_task: int, max_new: int, batch: int, temperature: float) -> dict:
+def conditioned(model: Any, tok: Any, corpus: Path, per_task: int, max_new: int, batch: int, sampling: dict) -> dict:
     """Per constrain mode (none, bars): key/meter/form obeyed and chords in order (evaluate.sft_compliance)."""
     from cm_lib.evaluate import sft_compliance
     from cm_lib.generate.results import chat_prompts, sample_tune, task_records
@@ -115,7 +115,7 @@ def conditioned(model: Any, tok: Any, corpus: Path, per_task: int, max_new: int,
     out = {}
     for mode in ("none", "bars"):
         samples = sample_in_batches(model, tok, prompts, seeds=list(range(len(prompts))), batch_size=batch,
-                                    max_new_tokens=max_new, constrain=mode, chat=True, temperature=temperature)
+                                    max_new_tokens=max_new, constrain=mode, chat=True, **sampling)
         tunes = [sample_tune(s) or "" for s in samples]
         comp = sft_compliance(records, tunes, level="bars")
         counts = {k: [0, 0] for k in ("key", "meter", "form", "chords")}
@@ -187,10 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     threads = os.environ.get("OMP_NUM_THREADS", "all")
     from cm_lib.evaluate import COMPOSER_SAMPLING
 
-    temperature = float(COMPOSER_SAMPLING["temperature"]) if args.temperature is None else args.temperature
+    # the course's sampling (the notebooks' settings), the temperature overridable
+    sampling = {**COMPOSER_SAMPLING, **({} if args.temperature is None else {"temperature": args.temperature})}
     print(f"corpus {corpus}; {len(prompts)} header prompts; max_new_tokens {args.max_new_tokens}; "
-          f"temperature {temperature:g}, top-k 40, top-p 0.95, no repetition penalty, seeds 0..n-1; "
-          f"OMP_NUM_THREADS={threads}")
+          + ", ".join(f"{k} {v:g}" for k, v in sampling.items()) + f"; seeds 0..n-1; OMP_NUM_THREADS={threads}")
     results: dict[str, dict] = {}
     for name in models:
         import torch
@@ -199,9 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         model, tok = load_model(name)
         res: dict[str, Any] = {}
         if "unconditioned" not in args.skip:
-            res["unconditioned"] = unconditioned(model, tok, prompts, args.max_new_tokens, args.batch_size, temperature)
+            res["unconditioned"] = unconditioned(model, tok, prompts, args.max_new_tokens, args.batch_size, sampling)
         if "conditioned" not in args.skip:
-            res["conditioned"] = conditioned(model, tok, corpus, per_task, args.max_new_tokens, args.batch_size, temperature)
+            res["conditioned"] = conditioned(model, tok, corpus, per_task, args.max_new_tokens, args.batch_size, sampling)
         if "speed" not in args.skip:
             n_speed = 8 if args.quick else 16
             res["speed"] = speed(model, tok, (prompts * 2)[:n_speed], 64 if not args.quick else 32)
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         from cm_lib.cli.generate_cmd import write_json_atomic
 
-        write_json_atomic(Path(args.json), [{"model": n, "temperature": temperature, "max_new_tokens": args.max_new_tokens,
+        write_json_atomic(Path(args.json), [{"model": n, "sampling": sampling, "max_new_tokens": args.max_new_tokens,
                                              **results[n]} for n in names])
     return 0
 
