@@ -20,9 +20,9 @@ from cm_lib.train.recipe import (
 FULL_TRAINING_MAX_PARAMS = 50_000_000  # below this, `lora=None` trains every weight (the tiny model)
 STAGES = ("cpt", "sft")
 VIEWS = ("composer",)  # ways a pre-training run may rewrite its texts (None: as the corpus has them)
-# Whether an SFT answer in a view keeps its T: line. Measured (notebook 04, 120 steps, 77 held-out answers): with
-# titles 22/77 valid, since the composer never saw a T: line in pre-training and ran its title into the music
-# (`T:Perie | gab a2e ...`); without, 46/77 valid. Part of a run's fingerprint (cm_lib.train.run).
+# Whether an SFT answer in a view keeps its T: line: the composer never wrote one in pre-training, and answers
+# with titles halved its valid answers (notebook 04 and benchmarks/README.md give the measurement). Part of a
+# run's fingerprint (cm_lib.train.run).
 SFT_ANSWER_TITLES = False
 
 
@@ -74,11 +74,9 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
             rows = rows.filter(lambda r: r["category"] in categories)
         if tasks is not None and stage == "sft":
             rows = rows.filter(lambda r: r["task"] in tasks)
-        if view is not None and stage == "cpt":
-            rows = rows.map(lambda r: {"text": _viewed(r["text"]) or ""}).filter(lambda r: bool(r["text"]))
-        if view is not None and stage == "sft":  # the answers' tunes in the view, without a title (SFT_ANSWER_TITLES)
-            rows = rows.map(lambda r: {"output": _viewed(r["output"], title=SFT_ANSWER_TITLES) or ""})
-            rows = rows.filter(lambda r: bool(r["output"]))
+        if view is not None:  # each text (SFT: each answer) in the view; what the view leaves out is dropped
+            col, title = ("text", False) if stage == "cpt" else ("output", SFT_ANSWER_TITLES)
+            rows = rows.map(lambda r: {col: _viewed(r[col], title=title) or ""}).filter(lambda r: bool(r[col]))
         return rows
 
     limit = preset.sft_seq_len
