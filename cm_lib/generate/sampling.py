@@ -80,6 +80,12 @@ class SeededSampler:
         return out
 
 
+# The KV cache generate() uses. A dynamic cache concatenates every layer's keys and values at each step; a static
+# one is allocated once. Measured idle on 2 cores (same samples either way): 40 composer answers of 512 tokens in
+# 20.0 s static vs 30.7 s dynamic; 8 SmolLM2 answers of 200 tokens 59.8 vs 58.2 s (its weights dominate).
+CACHE_IMPLEMENTATION = "static"
+
+
 def _model_vocab(model: Any) -> int:
     return int(model.get_output_embeddings().weight.shape[0])
 
@@ -164,7 +170,7 @@ def sample_batch(
             **enc, max_new_tokens=max_new_tokens, do_sample=False, temperature=None, top_k=None, top_p=None,
             repetition_penalty=repetition_penalty, logits_processor=LogitsProcessorList(processors),
             stopping_criteria=StoppingCriteriaList(criteria), eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=pad,
+            pad_token_id=pad, cache_implementation=CACHE_IMPLEMENTATION,
         )
     seconds = (time.perf_counter() - t0) / len(prompts)
     samples = []
