@@ -46,6 +46,36 @@ def test_fast_equals_naive_on_sample_and_generated(smollm) -> None:
         assert letter_scores(model, tok, prompt).pred == fast.pred
 
 
+def test_ppl_and_letter_share_one_remembered_forward_until_the_weights_change(smollm) -> None:
+    import torch
+
+    model, tok = smollm
+    prompt = build_prompt(shuffle_question(SAMPLE_TEST[5], 3))
+    calls = []
+    hook = model.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        ppl = ppl_scores(model, tok, prompt, "fast")
+        letter = letter_scores(model, tok, prompt)
+        again = ppl_scores(model, tok, prompt, "fast")
+        assert len(calls) == 1  # letter mode and the second ppl read the first forward
+        assert again.scores == ppl.scores and letter.pred == ppl.pred
+        naive = ppl_scores(model, tok, prompt, "naive")  # the naive reference never reads the memo
+        assert len(calls) == 5 and naive.scores == pytest.approx(ppl.scores, abs=1e-4)
+        norm = model.model.norm.weight
+        with torch.no_grad():
+            norm.mul_(2.0)  # an in-place change, as an optimiser step makes (x2 then /2 restores it exactly)
+        try:
+            changed = ppl_scores(model, tok, prompt, "fast")
+            assert len(calls) == 6 and changed.scores != pytest.approx(ppl.scores, abs=1e-3)
+        finally:
+            with torch.no_grad():
+                norm.div_(2.0)
+        assert ppl_scores(model, tok, prompt, "fast").scores == pytest.approx(ppl.scores, abs=1e-5)
+        assert len(calls) == 7
+    finally:
+        hook.remove()
+
+
 def test_fast_equals_naive_for_multi_token_continuations(smollm) -> None:
     model, tok = smollm
     for q in (SAMPLE_TEST[2], SAMPLE_TEST[14]):

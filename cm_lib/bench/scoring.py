@@ -20,11 +20,14 @@ Two implementations give the same numbers:
   with a KV cache; when every option differs only in its last token (the letters " A".." D"),
   the logits at the last prefix position already score all four and no second pass is needed;
   otherwise the continuations are run as one batch on top of the repeated cache.
+The fast path and the letter modes remember each prefix's forward on the model (`_prefix_losses`), so ppl,
+letter and calibrated scoring of one prompt cost one forward between them.
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -84,22 +87,62 @@ def _common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
     return n
 
 
+# A model's prefix forwards are remembered (on the model object, dropped when its weights change or its mode
+# switches) so that modes scoring the same prompt share one forward: ppl and letter/calibrated read the same
+# logits, and notebook 06 scores the same prompts in several cells. An entry keeps the prefix's token losses and
+# the few next-token losses asked for, not the whole next-token distribution.
+PREFIX_MEMO_MAX = 20_000
+_MEMO_ATTR = "_cm_prefix_memo"
+
+
+def _weights_version(model: torch.nn.Module) -> int:
+    """Changes whenever a parameter is modified in place (an optimiser step) or the train/eval mode switches."""
+    return sum(p._version for p in model.parameters()) * 2 + int(model.training)
+
+
+@torch.inference_mode()
+def _prefix_losses(model, prefix: Sequence[int], next_ids: Sequence[int]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """(CE of prefix tokens 1..p-1, CE of each of `next_ids` as token p) from one forward, remembered per model."""
+    version = _weights_version(model)
+    memo = getattr(model, _MEMO_ATTR, None)
+    if memo is None or memo["version"] != version:
+        memo = {"version": version, "entries": OrderedDict()}
+        setattr(model, _MEMO_ATTR, memo)
+    key = tuple(prefix)
+    entry = memo["entries"].get(key)
+    if entry is None or any(t not in entry[1] for t in next_ids):
+        ids = torch.tensor([list(prefix)], device=_device_of(model))
+        logits = model(input_ids=ids, use_cache=True).logits[0]  # (p, V), as the batched path computes it
+        prefix_ce = _ce(logits[:-1], ids[0, 1:]) if len(prefix) > 1 else logits.new_zeros(0)
+        last = logits[-1].float().log_softmax(-1)
+        wanted = set(next_ids) | (set(entry[1]) if entry else set())
+        entry = (prefix_ce, {t: -last[t] for t in wanted})
+        memo["entries"][key] = entry
+        if len(memo["entries"]) > PREFIX_MEMO_MAX:
+            memo["entries"].popitem(last=False)
+    memo["entries"].move_to_end(key)
+    return entry[0], [entry[1][t] for t in next_ids]
+
+
 @torch.inference_mode()
 def score_sequences_fast(model, seqs: Sequence[Sequence[int]], start: int) -> SeqScores:
     """Same numbers as score_sequences_naive: the shared prefix once (KV cache), continuations batched."""
     dev = _device_of(model)
     p = min(_common_prefix_len(seqs), max(len(s) for s in seqs) - 1)
     p = max(1, min(p, min(len(s) for s in seqs) - 1))  # each sequence keeps >= 1 own token
-    prefix = torch.tensor([list(seqs[0][:p])], device=dev)
-    out = model(input_ids=prefix, use_cache=True)
-    logits = out.logits[0]  # (p, V)
-    prefix_ce = _ce(logits[:-1], prefix[0, 1:]) if p > 1 else logits.new_zeros(0)
-    last = logits[-1].float().log_softmax(-1)  # predicts token p of every sequence
     conts = [list(s[p:]) for s in seqs]
-    first = torch.tensor([c[0] for c in conts], device=dev)
-    per_tok: list[list[torch.Tensor]] = [[-last[t]] for t in first]
     longest = max(len(c) for c in conts)
-    if longest > 1:
+    if longest == 1:  # every option is one token after the prefix (the letters): one remembered forward
+        prefix_ce, own_first = _prefix_losses(model, seqs[0][:p], [c[0] for c in conts])
+        per_tok: list[list[torch.Tensor]] = [[x] for x in own_first]
+    else:
+        prefix = torch.tensor([list(seqs[0][:p])], device=dev)
+        out = model(input_ids=prefix, use_cache=True)
+        logits = out.logits[0]  # (p, V)
+        prefix_ce = _ce(logits[:-1], prefix[0, 1:]) if p > 1 else logits.new_zeros(0)
+        last = logits[-1].float().log_softmax(-1)  # predicts token p of every sequence
+        first = torch.tensor([c[0] for c in conts], device=dev)
+        per_tok = [[-last[t]] for t in first]
         k = len(conts)
         cache = out.cache
         cache.batch_repeat_interleave(k)
@@ -156,12 +199,10 @@ def letter_token_ids(tokenizer, prompt: str) -> list[int]:
     return ids
 
 
-@torch.inference_mode()
 def letter_scores(model, tokenizer, prompt: str) -> Scored:
-    """Next-token log-probabilities of " A".." D" after "Answer:" from one forward; highest wins."""
-    ids = torch.tensor([prompt_ids(tokenizer, prompt)], device=_device_of(model))
-    logp = model(input_ids=ids, logits_to_keep=1).logits[0, -1].float().log_softmax(-1)
-    scores = [float(logp[t]) for t in letter_token_ids(tokenizer, prompt)]
+    """Next-token log-probabilities of " A".." D" after "Answer:" from one forward (shared with ppl); highest wins."""
+    _, nll = _prefix_losses(model, prompt_ids(tokenizer, prompt), letter_token_ids(tokenizer, prompt))
+    scores = [-float(x) for x in nll]
     return Scored(LETTERS[max(range(4), key=scores.__getitem__)], scores)
 
 
