@@ -100,6 +100,15 @@ def _weights_version(model: torch.nn.Module) -> int:
     return sum(p._version for p in model.parameters()) * 2 + int(model.training)
 
 
+def _prefix_forward(model, prefix: Sequence[int]) -> tuple[object, torch.Tensor, torch.Tensor]:
+    """One forward over `prefix`: (model output with its KV cache, CE of tokens 1..p-1, log-probs of token p)."""
+    ids = torch.tensor([list(prefix)], device=_device_of(model))
+    out = model(input_ids=ids, use_cache=True)
+    logits = out.logits[0]  # (p, V)
+    prefix_ce = _ce(logits[:-1], ids[0, 1:]) if len(prefix) > 1 else logits.new_zeros(0)
+    return out, prefix_ce, logits[-1].float().log_softmax(-1)
+
+
 @torch.inference_mode()
 def _prefix_losses(model, prefix: Sequence[int], next_ids: Sequence[int]) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """(CE of prefix tokens 1..p-1, CE of each of `next_ids` as token p) from one forward, remembered per model."""
@@ -111,10 +120,7 @@ def _prefix_losses(model, prefix: Sequence[int], next_ids: Sequence[int]) -> tup
     key = tuple(prefix)
     entry = memo["entries"].get(key)
     if entry is None or any(t not in entry[1] for t in next_ids):
-        ids = torch.tensor([list(prefix)], device=_device_of(model))
-        logits = model(input_ids=ids, use_cache=True).logits[0]  # (p, V), as the batched path computes it
-        prefix_ce = _ce(logits[:-1], ids[0, 1:]) if len(prefix) > 1 else logits.new_zeros(0)
-        last = logits[-1].float().log_softmax(-1)
+        _, prefix_ce, last = _prefix_forward(model, prefix)
         wanted = set(next_ids) | (set(entry[1]) if entry else set())
         entry = (prefix_ce, {t: -last[t] for t in wanted})
         memo["entries"][key] = entry
@@ -136,13 +142,8 @@ def score_sequences_fast(model, seqs: Sequence[Sequence[int]], start: int) -> Se
         prefix_ce, own_first = _prefix_losses(model, seqs[0][:p], [c[0] for c in conts])
         per_tok: list[list[torch.Tensor]] = [[x] for x in own_first]
     else:
-        prefix = torch.tensor([list(seqs[0][:p])], device=dev)
-        out = model(input_ids=prefix, use_cache=True)
-        logits = out.logits[0]  # (p, V)
-        prefix_ce = _ce(logits[:-1], prefix[0, 1:]) if p > 1 else logits.new_zeros(0)
-        last = logits[-1].float().log_softmax(-1)  # predicts token p of every sequence
-        first = torch.tensor([c[0] for c in conts], device=dev)
-        per_tok = [[-last[t]] for t in first]
+        out, prefix_ce, last = _prefix_forward(model, seqs[0][:p])  # last predicts token p of every sequence
+        per_tok = [[-last[c[0]]] for c in conts]
         k = len(conts)
         cache = out.cache
         cache.batch_repeat_interleave(k)

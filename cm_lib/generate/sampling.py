@@ -81,8 +81,7 @@ class SeededSampler:
 
 
 # The KV cache generate() uses. A dynamic cache concatenates every layer's keys and values at each step; a static
-# one is allocated once. Measured idle on 2 cores (same samples either way): 40 composer answers of 512 tokens in
-# 20.0 s static vs 30.7 s dynamic; 8 SmolLM2 answers of 200 tokens 59.8 vs 58.2 s (its weights dominate).
+# one is allocated once: the composer samples ~1.3-1.5x faster, the same samples (benchmarks/README.md, fourth round).
 CACHE_IMPLEMENTATION = "static"
 
 
