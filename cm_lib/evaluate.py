@@ -518,3 +518,76 @@ def validity_curve(run_out: str | Path, prompts: Sequence[str], max_new_tokens: 
                                batch_size=batch_size, **sampling)
         rows.append({"step": step, **generation_report(samples)})
     return rows
+
+
+HEADER_VALUE_FIELDS = ("M", "K")  # the header lines whose values a key/meter request decides
+
+
+def _header_value_bits(model: Any, tokenizer: Any, prompt: str, answer: str) -> tuple[float, int]:
+    """(bits, tokens) of the M: and K: values in `answer`'s header, read after the chat prompt (teacher-forced)."""
+    import torch
+
+    from cm_lib.chat import generation_prompt
+
+    lines = answer.split("\n")
+    end = next((i for i, line in enumerate(lines) if line.startswith("K:")), len(lines) - 1)
+    head = "\n".join(lines[: end + 1]) + "\n"
+    text = generation_prompt(tokenizer, prompt)
+    n_prompt = len(tokenizer(text)["input_ids"])
+    ids = tokenizer(text + " " + head)["input_ids"]
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        logp = model(input_ids=torch.tensor([ids], device=device), use_cache=False).logits[0, :-1].float().log_softmax(-1)
+    bits, count = 0.0, 0
+    for pos in range(n_prompt, len(ids)):
+        line = tokenizer.decode(ids[n_prompt:pos + 1]).lstrip(" ").rsplit("\n", 1)[-1]  # the answer's line so far
+        if any(line.startswith(f + ":") and len(line) > len(f) + 1 for f in HEADER_VALUE_FIELDS):
+            bits += -float(logp[pos - 1, ids[pos]]) / math.log(2)
+            count += 1
+    return bits, count
+
+
+def _reference_header(answer: str, view: str | None) -> str | None:
+    """The header a model trained in `view` would write for this reference answer (up to its K: line); None without one."""
+    from cm_lib.abc import split_tunes
+    from cm_lib.corpus.composer import COMPOSER_FIELDS, COMPOSER_VIEW, composer_header
+    from cm_lib.train.trainer import text_view
+
+    if view == COMPOSER_VIEW:  # X:1, M:, L:, K: from the tune's own fields, whether or not its body passes the view
+        tunes = split_tunes(answer)
+        values = [(tunes[0].get(f) or "").strip() for f in COMPOSER_FIELDS] if tunes else []
+        return composer_header(*values) if values and all(values) else None
+    text = text_view(view)(answer)
+    return text if text and "K:" in text else None
+
+
+def prompt_reliance(model: str | Path | Any, records: Sequence[Mapping[str, Any]], view: str | None = None,
+                    shift: int | None = None) -> dict:
+    """Does the model read its request? Bits per M:/K: value token of each reference answer's header under
+    its own prompt and under another record's prompt (record i + shift, default half the list), paired (notebook 04).
+
+    `gain` = other - own per record (mean with a 95% interval, n records): how many bits per header token the
+    right request saves. A model that ignores its prompt has a gain indistinguishable from 0 whatever its
+    compliance rate. `view` writes each reference header as a training run did (e.g. "composer": X:1, M:, L:, K:).
+    """
+    from cm_lib.chat import record_prompt
+    from cm_lib.models import load_model
+
+    net, tok = load_model(str(model)) if isinstance(model, (str, Path)) else model
+    pairs = [(record_prompt(r), _reference_header(str(r["output"]), view)) for r in records]
+    pairs = [(p, a) for p, a in pairs if a]
+    if len(pairs) < 2:
+        raise CourseError("prompt_reliance needs at least two records whose answers have M:, L: and K: lines")
+    k = (len(pairs) // 2) if shift is None else shift % len(pairs)
+    was_training = net.training
+    net.eval()
+    own, other = [], []
+    for i, (prompt, answer) in enumerate(pairs):
+        b, n = _header_value_bits(net, tok, prompt, answer)
+        b2, n2 = _header_value_bits(net, tok, pairs[(i + k) % len(pairs)][0], answer)
+        own.append(b / max(n, 1))
+        other.append(b2 / max(n2, 1))
+    if was_training:
+        net.train()
+    return {"own_prompt_bits": mean_interval(own), "other_prompt_bits": mean_interval(other),
+            "gain": paired_change(own, other), "shift": k, "n": len(pairs)}

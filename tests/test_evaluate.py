@@ -214,3 +214,57 @@ def test_compare_rates_reads_two_intervals() -> None:
     assert compare_rates(rate(2, 20), rate(18, 20)) == "lower than"
     assert compare_rates(rate(10, 20), rate(12, 20)) == "not clearly different from"
     assert compare_rates(rate(0, 0), rate(12, 20)) == "not comparable (n = 0) with"
+
+
+def _header_records(tunes: list[str]) -> list[dict]:
+    """Real tunes with distinct K: lines, each asked for in words."""
+    from cm_lib.abc import split_tunes
+
+    seen, out = set(), []
+    for text in tunes:
+        tune = split_tunes(text)[0]
+        m, k = (tune.get("M") or "").strip(), (tune.get("K") or "").strip()
+        if m and k and k not in seen and text.lstrip().startswith("X:"):
+            seen.add(k)
+            out.append({"instruction": f"Write a tune in {k} in {m} time.", "output": text})
+    return out
+
+
+def test_prompt_reliance_is_zero_for_a_model_that_cannot_read_and_positive_for_one_that_does(tok, tunes) -> None:  # noqa: ANN001
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from cm_lib.chat import generation_prompt
+    from cm_lib.evaluate import _header_value_bits, prompt_reliance
+
+    records = _header_records(tunes)[:4]
+    assert len(records) == 4
+    uniform = prompt_reliance((Uniform(len(tok)), tok), records)
+    assert uniform["own_prompt_bits"]["mean"] == pytest.approx(math.log2(len(tok)), rel=1e-4)
+    assert uniform["gain"]["mean"] == 0 and uniform["n"] == 4 and uniform["shift"] == 2
+    # only the tokens of the M: and K: values are scored: 'M:6/8' and 'K:Em' with a one-symbol-per-token vocabulary
+    bits, count = _header_value_bits(Uniform(len(tok)), tok, "x", "X:1\nT:t\nM:6/8\nL:1/8\nK:Em\nabc|")
+    values = "".join(tok.decode([i]) for i in tok(" X:1\nT:t\nM:6/8\nL:1/8\nK:Em\n", add_special_tokens=False)["input_ids"])
+    assert 2 <= count <= len("6/8Em") and values.replace(" ", "") == "X:1\nT:t\nM:6/8\nL:1/8\nK:Em\n"
+    assert bits == pytest.approx(count * math.log2(len(tok)), rel=1e-5)
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=1024)
+    model = LlamaForCausalLM(cfg)
+    heads = []
+    for r in records:  # each prompt followed by its answer's header: the model must read the prompt to tell them apart
+        lines = r["output"].split("\n")
+        head = "\n".join(lines[: next(i for i, s in enumerate(lines) if s.startswith("K:")) + 1]) + "\n"
+        heads.append(tok(generation_prompt(tok, r["instruction"]) + " " + head)["input_ids"])
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(80):
+        for ids in heads:
+            t = torch.tensor([ids])
+            model(input_ids=t, labels=t).loss.backward()
+        opt.step()
+        opt.zero_grad()
+    reads = prompt_reliance((model, tok), records)
+    # measured 0.08 bits per value token under the own prompt, 0.36 under another's (seeded): it reads its prompt
+    assert reads["gain"]["mean"] > 0.2
+    assert reads["own_prompt_bits"]["mean"] < 0.5 * reads["other_prompt_bits"]["mean"]
+    assert model.training  # restored
