@@ -591,3 +591,42 @@ def prompt_reliance(model: str | Path | Any, records: Sequence[Mapping[str, Any]
         net.train()
     return {"own_prompt_bits": mean_interval(own), "other_prompt_bits": mean_interval(other),
             "gain": paired_change(own, other), "shift": k, "n": len(pairs)}
+
+
+COPY_ALPHABET = "ABCDEFGabcdefg,'23/|"  # ABC's own characters, in an order no tune has
+
+
+def copy_test(model: str | Path | Any, n: int = 20, length: int = 40, seed: int = 0) -> dict:
+    """Can the model copy? Nats per token of a random string of ABC characters, the first time and when it is
+    repeated right after, under an `X:1 M: L: K:` header; paired over n strings (notebook 04).
+
+    A model with induction heads (attention that finds an earlier occurrence and copies what followed)
+    predicts the second copy almost perfectly; one without them pays the same twice. Reading a request is
+    copying from the context, so a model that fails this test cannot obey one. `saved` = first - second.
+    """
+    import random
+
+    import torch
+
+    from cm_lib.models import load_model
+
+    net, tok = load_model(str(model)) if isinstance(model, (str, Path)) else model
+    rng = random.Random(seed)
+    device = next(net.parameters()).device
+    head = tok("X:1\nM:4/4\nL:1/8\nK:G\n", add_special_tokens=True)["input_ids"]
+    was_training = net.training
+    net.eval()
+    first, second = [], []
+    for _ in range(n):
+        body = tok("".join(rng.choice(COPY_ALPHABET) for _ in range(length)), add_special_tokens=False)["input_ids"]
+        ids = head + body + body
+        with torch.no_grad():
+            logp = net(input_ids=torch.tensor([ids], device=device), use_cache=False).logits[0, :-1].float().log_softmax(-1)
+        nll = -logp[torch.arange(len(ids) - 1), torch.tensor(ids[1:], device=device)]
+        k, b = len(head) - 1, len(body)  # nll[i] is the cost of ids[i + 1]
+        first.append(float(nll[k:k + b].mean()))
+        second.append(float(nll[k + b:k + 2 * b].mean()))
+    if was_training:
+        net.train()
+    return {"first_copy_nats": mean_interval(first), "second_copy_nats": mean_interval(second),
+            "saved": paired_change(second, first), "n": n, "length": length}

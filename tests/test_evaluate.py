@@ -268,3 +268,40 @@ def test_prompt_reliance_is_zero_for_a_model_that_cannot_read_and_positive_for_o
     assert reads["gain"]["mean"] > 0.2
     assert reads["own_prompt_bits"]["mean"] < 0.5 * reads["other_prompt_bits"]["mean"]
     assert model.training  # restored
+
+
+class Copier(torch.nn.Module):
+    """An explicit induction head: after tokens (a, b, c), predict what followed the latest earlier (a, b, c)."""
+
+    def __init__(self, vocab: int) -> None:
+        super().__init__()
+        self.vocab = vocab
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, input_ids: torch.Tensor, use_cache: bool = False):  # noqa: ANN201
+        ids = input_ids[0].tolist()
+        logits = torch.zeros(1, len(ids), self.vocab)
+        for t in range(2, len(ids)):
+            for s in range(t - 1, 1, -1):
+                if ids[s - 2:s + 1] == ids[t - 2:t + 1] and s + 1 < len(ids):
+                    logits[0, t, ids[s + 1]] = 20.0
+                    break
+
+        class Out:
+            pass
+
+        out = Out()
+        out.logits = logits + self.w
+        return out
+
+
+def test_copy_test_tells_a_copier_from_a_model_that_cannot_copy(tok) -> None:  # noqa: ANN001
+    from cm_lib.evaluate import copy_test
+
+    flat = copy_test((Uniform(len(tok)), tok), n=5)
+    assert flat["first_copy_nats"]["mean"] == pytest.approx(math.log(len(tok)), rel=1e-4)
+    assert flat["saved"]["mean"] == 0 and flat["n"] == 5
+    copier = copy_test((Copier(len(tok)), tok), n=5)
+    # the second copy is predicted from the first except where a trigram also occurs earlier in the string
+    assert copier["second_copy_nats"]["mean"] < 1.0 < copier["saved"]["ci95"][0]
+    assert copier == copy_test((Copier(len(tok)), tok), n=5)  # seeded
