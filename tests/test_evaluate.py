@@ -270,13 +270,8 @@ def test_prompt_reliance_is_zero_for_a_model_that_cannot_read_and_positive_for_o
     assert model.training  # restored
 
 
-class Copier(torch.nn.Module):
+class Copier(Uniform):
     """An explicit induction head: after tokens (a, b, c), predict what followed the latest earlier (a, b, c)."""
-
-    def __init__(self, vocab: int) -> None:
-        super().__init__()
-        self.vocab = vocab
-        self.w = torch.nn.Parameter(torch.zeros(1))
 
     def forward(self, input_ids: torch.Tensor, use_cache: bool = False):  # noqa: ANN201
         ids = input_ids[0].tolist()
