@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,40 @@ class NLL:
         return math.exp(self.nats / max(self.tokens, 1))
 
 
+def _model_and_tokenizer(model: str | Path | Any) -> tuple[Any, Any]:
+    """(model, tokenizer) from a preset name or folder (loaded), or an already loaded pair (returned as is)."""
+    if isinstance(model, (str, Path)):
+        from cm_lib.models import load_model
+
+        return load_model(str(model))
+    return model
+
+
+@contextmanager
+def _scoring(model: Any) -> Iterator[None]:
+    """Eval mode and no gradients while scoring; the model's train/eval flag is restored afterwards."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        if was_training:
+            model.train()
+
+
+def _token_nats(model: Any, ids: Sequence[int]) -> Any:
+    """NLL in nats of each of ids[1:] given the tokens before it, from one forward without gradients (eval mode: _scoring)."""
+    import torch
+
+    inp = torch.tensor([list(ids)], device=next(model.parameters()).device)
+    with torch.no_grad():
+        logp = model(input_ids=inp, use_cache=False).logits[0, :-1].float().log_softmax(-1)
+    return -logp.gather(1, inp[0, 1:, None])[:, 0]
+
+
 def text_nll(model: Any, tokenizer: Any, texts: Sequence[str], max_tokens: int = 512, batch_size: int = 1) -> NLL:
     """NLL of each text's tokens given a BOS/EOS start token, summed (batch_size > 1: right-padded batches)."""
     return _nll_rows(model, tokenizer, texts, max_tokens, batch_size, per_text=False)[0]
@@ -64,9 +99,7 @@ def _nll_rows(model: Any, tokenizer: Any, texts: Sequence[str], max_tokens: int,
             chars = len(text) if len(ids) < max_tokens else len(tokenizer.decode(ids))
             rows.append(([start, *ids], chars))
     out: list[NLL] = []
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
+    with _scoring(model):
         for i in range(0, len(rows), max(1, batch_size)):
             chunk = rows[i:i + max(1, batch_size)]
             width = max(len(ids) for ids, _ in chunk)
@@ -79,8 +112,6 @@ def _nll_rows(model: Any, tokenizer: Any, texts: Sequence[str], max_tokens: int,
             nll = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), inp[:, 1:], reduction="none")
             for j, (ids, chars) in enumerate(chunk):
                 out.append(NLL(float(nll[j, : len(ids) - 1].sum()), len(ids) - 1, chars))
-    if was_training:
-        model.train()
     if per_text:
         return out
     return [NLL(sum(r.nats for r in out), sum(r.tokens for r in out), sum(r.characters for r in out))]
@@ -365,9 +396,7 @@ def language_model_report(model: str | Path | Any, corpus: Any, n_abc: int | Non
     `prose` defaults to english_prose() (a novel shipped in music21's wheel). Per-text bits/char are kept
     (`abc_each`, `prose_each`) so two models can be compared text by text with paired_change().
     """
-    from cm_lib.models import load_model
-
-    net, tok = load_model(str(model)) if isinstance(model, (str, Path)) else model
+    net, tok = _model_and_tokenizer(model)
     abc_rows = text_nll_each(net, tok, held_out_texts(corpus, "scores", n_abc), max_tokens, batch_size)
     prose = list(prose) if prose is not None else english_prose(n_general)
     prose_rows = text_nll_each(net, tok, prose, max_tokens, batch_size)
@@ -416,11 +445,10 @@ def answer_records(model: str | Path | Any, records: Sequence[Mapping[str, Any]]
     """
     from cm_lib.chat import eos_marker, generation_prompt, record_prompt
     from cm_lib.generate.constrain import request_header
-    from cm_lib.models import load_model
 
     if obey_header and constrain == "none":
         raise CourseError("obey_header imposes the request through the grammar: use constrain='syntax' or 'bars'")
-    net, tok = load_model(str(model)) if isinstance(model, (str, Path)) else model
+    net, tok = _model_and_tokenizer(model)
     prompts = [generation_prompt(tok, record_prompt(r)) for r in records]
     headers = [request_header(requested(r)) or None for r in records] if obey_header else None
     marker = eos_marker(tok)
@@ -483,9 +511,7 @@ def sample_tunes(model: str | Path | Any, n: int = 2, max_new_tokens: int = 400,
                  start: str | Sequence[str] = "X:1\nT:Sample\nM:6/8\nL:1/8\nK:D\n", batch_size: int = 16,
                  **sampling: Any) -> list[Sample]:
     """n tunes continued from a header (or one per header of a list) without the chat wrapper, checked."""
-    from cm_lib.models import load_model
-
-    net, tok = load_model(str(model)) if isinstance(model, (str, Path)) else model
+    net, tok = _model_and_tokenizer(model)
     prompts = [start] * n if isinstance(start, str) else list(start)[:n]
     res = _sample(net, tok, prompts, max_new_tokens, seed, batch_size, **sampling)
     return [judge_sample(p, r.text, r.ended, r.tokens) for p, r in zip(prompts, res)]
@@ -525,8 +551,6 @@ HEADER_VALUE_FIELDS = ("M", "K")  # the header lines whose values a key/meter re
 
 def _header_value_bits(model: Any, tokenizer: Any, prompt: str, answer: str) -> tuple[float, int]:
     """(bits, tokens) of the M: and K: values in `answer`'s header, read after the chat prompt (teacher-forced)."""
-    import torch
-
     from cm_lib.chat import generation_prompt
 
     lines = answer.split("\n")
@@ -535,14 +559,12 @@ def _header_value_bits(model: Any, tokenizer: Any, prompt: str, answer: str) -> 
     text = generation_prompt(tokenizer, prompt)
     n_prompt = len(tokenizer(text)["input_ids"])
     ids = tokenizer(text + " " + head)["input_ids"]
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        logp = model(input_ids=torch.tensor([ids], device=device), use_cache=False).logits[0, :-1].float().log_softmax(-1)
+    nats = _token_nats(model, ids)  # nats[i] is the cost of ids[i + 1]
     bits, count = 0.0, 0
     for pos in range(n_prompt, len(ids)):
         line = tokenizer.decode(ids[n_prompt:pos + 1]).lstrip(" ").rsplit("\n", 1)[-1]  # the answer's line so far
         if any(line.startswith(f + ":") and len(line) > len(f) + 1 for f in HEADER_VALUE_FIELDS):
-            bits += -float(logp[pos - 1, ids[pos]]) / math.log(2)
+            bits += float(nats[pos - 1]) / math.log(2)
             count += 1
     return bits, count
 
@@ -571,24 +593,20 @@ def prompt_reliance(model: str | Path | Any, records: Sequence[Mapping[str, Any]
     compliance rate. `view` writes each reference header as a training run did (e.g. "composer": X:1, M:, L:, K:).
     """
     from cm_lib.chat import record_prompt
-    from cm_lib.models import load_model
 
-    net, tok = load_model(str(model)) if isinstance(model, (str, Path)) else model
+    net, tok = _model_and_tokenizer(model)
     pairs = [(record_prompt(r), _reference_header(str(r["output"]), view)) for r in records]
     pairs = [(p, a) for p, a in pairs if a]
     if len(pairs) < 2:
         raise CourseError("prompt_reliance needs at least two records whose answers have M:, L: and K: lines")
     k = (len(pairs) // 2) if shift is None else shift % len(pairs)
-    was_training = net.training
-    net.eval()
     own, other = [], []
-    for i, (prompt, answer) in enumerate(pairs):
-        b, n = _header_value_bits(net, tok, prompt, answer)
-        b2, n2 = _header_value_bits(net, tok, pairs[(i + k) % len(pairs)][0], answer)
-        own.append(b / max(n, 1))
-        other.append(b2 / max(n2, 1))
-    if was_training:
-        net.train()
+    with _scoring(net):
+        for i, (prompt, answer) in enumerate(pairs):
+            b, n = _header_value_bits(net, tok, prompt, answer)
+            b2, n2 = _header_value_bits(net, tok, pairs[(i + k) % len(pairs)][0], answer)
+            own.append(b / max(n, 1))
+            other.append(b2 / max(n2, 1))
     return {"own_prompt_bits": mean_interval(own), "other_prompt_bits": mean_interval(other),
             "gain": paired_change(own, other), "shift": k, "n": len(pairs)}
 
@@ -606,27 +624,16 @@ def copy_test(model: str | Path | Any, n: int = 20, length: int = 40, seed: int 
     """
     import random
 
-    import torch
-
-    from cm_lib.models import load_model
-
-    net, tok = load_model(str(model)) if isinstance(model, (str, Path)) else model
+    net, tok = _model_and_tokenizer(model)
     rng = random.Random(seed)
-    device = next(net.parameters()).device
     head = tok("X:1\nM:4/4\nL:1/8\nK:G\n", add_special_tokens=True)["input_ids"]
-    was_training = net.training
-    net.eval()
+    k = len(head) - 1  # nats[i] is the cost of ids[i + 1]: the first copy's costs start at k
     first, second = [], []
-    for _ in range(n):
-        body = tok("".join(rng.choice(COPY_ALPHABET) for _ in range(length)), add_special_tokens=False)["input_ids"]
-        ids = head + body + body
-        with torch.no_grad():
-            logp = net(input_ids=torch.tensor([ids], device=device), use_cache=False).logits[0, :-1].float().log_softmax(-1)
-        nll = -logp[torch.arange(len(ids) - 1), torch.tensor(ids[1:], device=device)]
-        k, b = len(head) - 1, len(body)  # nll[i] is the cost of ids[i + 1]
-        first.append(float(nll[k:k + b].mean()))
-        second.append(float(nll[k + b:k + 2 * b].mean()))
-    if was_training:
-        net.train()
+    with _scoring(net):
+        for _ in range(n):
+            body = tok("".join(rng.choice(COPY_ALPHABET) for _ in range(length)), add_special_tokens=False)["input_ids"]
+            nats = _token_nats(net, head + body + body)
+            first.append(float(nats[k:k + len(body)].mean()))
+            second.append(float(nats[k + len(body):k + 2 * len(body)].mean()))
     return {"first_copy_nats": mean_interval(first), "second_copy_nats": mean_interval(second),
             "saved": paired_change(second, first), "n": n, "length": length}
