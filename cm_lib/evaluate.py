@@ -389,6 +389,18 @@ def paired_change(before: Sequence[float], after: Sequence[float]) -> dict:
     return mean_interval([a - b for a, b in zip(after, before)])
 
 
+def format_mean(d: Mapping[str, Any], digits: int = 2) -> str:
+    """'2.07 [1.91, 2.22]': a mean_interval() dict as its mean and 95% interval (notebook 04)."""
+    lo, hi = d["ci95"]
+    return f"{d['mean']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def interval_sign(d: Mapping[str, Any]) -> str:
+    """Where a mean_interval()'s 95% interval lies against 0: 'positive', 'negative' or 'includes 0' (notebooks 03, 04)."""
+    lo, hi = d["ci95"]
+    return "positive" if lo > 0 else ("negative" if hi < 0 else "includes 0")
+
+
 def language_model_report(model: str | Path | Any, corpus: Any, n_abc: int | None = None, n_general: int | None = None,
                           max_tokens: int = 256, prose: Sequence[str] | None = None, batch_size: int = 8) -> dict:
     """Held-out ABC bits/char (all test tunes by default) and the forgetting check on held-out English prose.
@@ -637,3 +649,30 @@ def copy_test(model: str | Path | Any, n: int = 20, length: int = 40, seed: int 
             second.append(float(nats[k + len(body):k + 2 * len(body)].mean()))
     return {"first_copy_nats": mean_interval(first), "second_copy_nats": mean_interval(second),
             "saved": paired_change(second, first), "n": n, "length": length}
+
+
+def reliance_reading(name: str, r: Mapping[str, Any]) -> str:
+    """One sentence on a prompt_reliance() result, read from its interval (notebook 04)."""
+    gain, side = r["gain"], interval_sign(r["gain"])
+    lo, hi = gain["ci95"]
+    if side == "positive":
+        text = f"reads its request: the right one saves {format_mean(gain)} bits per header-value token"
+    elif side == "negative":
+        text = f"is *misled* by its request ({format_mean(gain)} bits per header-value token)"
+    else:
+        text = (f"shows no sign of reading its request: the right one saves {gain['mean']:.2f} bits per header-value "
+                f"token, 95% interval [{lo:.2f}, {hi:.2f}], which includes 0")
+    return f"The **{name}** {text} (n = {r['n']})."
+
+
+def copy_reading(name: str, c: Mapping[str, Any]) -> str:
+    """One sentence on a copy_test() result: copies (second copy under half the first's cost), a little, or not (notebook 04)."""
+    first, second = c["first_copy_nats"]["mean"], c["second_copy_nats"]["mean"]
+    if interval_sign(c["saved"]) != "positive":
+        text = (f"does not copy: {second:.2f} nats per token for the second copy against {first:.2f}, "
+                f"a saving of {format_mean(c['saved'])}")
+    elif second < 0.5 * first:
+        text = f"copies: the second copy costs {second:.2f} nats per token against {first:.2f} for the first"
+    else:
+        text = f"copies a little: {second:.2f} nats per token for the second copy against {first:.2f}"
+    return f"The **{name}** {text} (n = {c['n']} strings)."

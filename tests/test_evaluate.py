@@ -300,3 +300,29 @@ def test_copy_test_tells_a_copier_from_a_model_that_cannot_copy(tok) -> None:  #
     # the second copy is predicted from the first except where a trigram also occurs earlier in the string
     assert copier["second_copy_nats"]["mean"] < 1.0 < copier["saved"]["ci95"][0]
     assert copier == copy_test((Copier(len(tok)), tok), n=5)  # seeded
+
+
+def test_readings_of_reliance_and_copy_results_follow_their_intervals() -> None:
+    from cm_lib.evaluate import copy_reading, format_mean, interval_sign, reliance_reading
+
+    # the demo's SFT composer and SmolLM2 (notebook 04, idle full run)
+    ignores = {"gain": {"mean": 0.0236, "ci95": [-0.0074, 0.0547], "n": 80}, "n": 80}
+    reads = {"gain": {"mean": 2.6606, "ci95": [2.1561, 3.1652], "n": 80}, "n": 80}
+    assert format_mean(reads["gain"]) == "2.66 [2.16, 3.17]"
+    assert [interval_sign(r["gain"]) for r in (ignores, reads)] == ["includes 0", "positive"]
+    assert interval_sign({"mean": -0.2, "ci95": [-0.3, -0.1]}) == "negative"
+    assert reliance_reading("composer after SFT", ignores) == (
+        "The **composer after SFT** shows no sign of reading its request: the right one saves 0.02 bits per "
+        "header-value token, 95% interval [-0.01, 0.05], which includes 0 (n = 80).")
+    assert reliance_reading("drilled", reads).startswith("The **drilled** reads its request: the right one saves 2.66 [2.16, 3.17]")
+    assert "misled" in reliance_reading("x", {"gain": {"mean": -0.2, "ci95": [-0.3, -0.1]}, "n": 9})
+
+    def copy(first: float, second: float, ci: list[float]) -> dict:
+        return {"first_copy_nats": {"mean": first}, "second_copy_nats": {"mean": second},
+                "saved": {"mean": first - second, "ci95": ci}, "n": 20}
+
+    assert copy_reading("composer", copy(5.52, 5.53, [-0.09, 0.06])) == (
+        "The **composer** does not copy: 5.53 nats per token for the second copy against 5.52, "
+        "a saving of -0.01 [-0.09, 0.06] (n = 20 strings).")
+    assert copy_reading("SmolLM2", copy(5.20, 0.57, [4.49, 4.77])).startswith("The **SmolLM2** copies: the second copy costs 0.57")
+    assert "copies a little" in copy_reading("m", copy(5.0, 4.0, [0.8, 1.2]))
