@@ -1,0 +1,118 @@
+"""The composer against its pre-training budget (issue 10): bar validity, copying and memorisation per checkpoint.
+
+Trains the composer from scratch exactly as notebook 03 does (cm_lib.train.train_cpt on the ABC part of the small
+corpus, in the composer's view) but with --hardware and --steps of your choice, keeping --points checkpoints.
+Default: the `gpu-scratch` plan a GPU runs (1,000 steps x 64 blocks x 384 characters, 10x the CPU plan's
+characters). For each checkpoint it prints, on the same seeded held-out header prompts as notebook 03:
+syntax-valid, bars-valid and ended rates with 95% Wilson intervals, the mean bar consistency
+(cm_lib.metrics.bars), the copy test's saving (cm_lib.evaluate.copy_test: an induction head shows as a positive
+saving), and the nearest training tune of every sample (cm_lib.metrics.novelty, exact Jaccard of interval 5-grams):
+a rise in bars-valid that came from copying training tunes would show as copies (>= 0.8).
+
+    python benchmarks/composer_budget.py [--hardware gpu-scratch] [--steps 1000] [--points 4] [--n 100] [--json OUT]
+
+On a GPU this takes minutes; on a 2-core CPU the default budget takes about an hour (benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from cm_lib.bench.results import wilson_interval
+
+
+def rate(k: int, n: int) -> str:
+    """'25/100 = 25% [18, 34]'."""
+    if not n:
+        return "n = 0"
+    lo, hi = wilson_interval(k, n)
+    return f"{k}/{n} = {100 * k / n:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}]"
+
+
+def checkpoint_row(step: int, folder: Path, prompts: list[str], index, max_new: int) -> dict:  # noqa: ANN001
+    """Validity, bar consistency, copy-test saving and nearest-training-tune similarity of one checkpoint."""
+    from cm_lib.evaluate import copy_test, generation_report, sample_tunes
+    from cm_lib.metrics.bars import bar_consistency
+    from cm_lib.metrics.events import read_tune
+    from cm_lib.metrics.novelty import COPY_THRESHOLD
+
+    samples = sample_tunes(folder, n=len(prompts), max_new_tokens=max_new, start=prompts, batch_size=50)
+    rep = generation_report(samples)
+    consistency, similarity = [], []
+    for s in samples:
+        if not (s.abc and s.ok_syntax):
+            continue
+        data = read_tune(s.abc)
+        if (c := bar_consistency(data)) is not None:
+            consistency.append(c)
+        similarity.append(index.nearest_exact(data)[0])
+    saved = copy_test(folder)["saved"]
+    return {"step": step, **{k: rep[k] for k in ("syntax", "bars", "ended")},
+            "bar_consistency": sum(consistency) / len(consistency) if consistency else None,
+            "copy_saved": saved, "nn_similarity_mean": sum(similarity) / len(similarity) if similarity else None,
+            "nn_similarity_max": max(similarity, default=None),
+            "copies": sum(x >= COPY_THRESHOLD for x in similarity), "judged": len(similarity)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train, then print one row per checkpoint."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--hardware", default="gpu-scratch", help="hardware preset of the composer's run (default gpu-scratch)")
+    ap.add_argument("--steps", type=int, default=1000, help="optimiser steps (default 1000, the A100/H100 plan)")
+    ap.add_argument("--points", type=int, default=4, help="checkpoints to evaluate (evenly spaced)")
+    ap.add_argument("--n", type=int, default=100, help="held-out header prompts per checkpoint")
+    ap.add_argument("--max-new-tokens", type=int, default=512)
+    ap.add_argument("--out", default=None, help="run folder (default runs/benchmarks/composer-<hardware>-<steps>)")
+    ap.add_argument("--json", default=None, help="also write the rows as JSON")
+    args = ap.parse_args(argv)
+    if args.steps < 1 or args.points < 1 or args.n < 1:
+        print("error: --steps, --points and --n must be positive", file=sys.stderr)
+        return 2
+
+    from cm_lib.corpus import ensure_corpus, load_corpus
+    from cm_lib.corpus.composer import composer_text
+    from cm_lib.course import SCRATCH_MODEL
+    from cm_lib.evaluate import checkpoint_steps, header_prompts
+    from cm_lib.metrics.novelty import NoveltyIndex
+    from cm_lib.paths import atomic_write_text, runs_dir
+    from cm_lib.train import train_cpt
+
+    corpus = ensure_corpus("small")
+    out = Path(args.out) if args.out else runs_dir() / "benchmarks" / f"composer-{args.hardware}-{args.steps}"
+    t0 = time.perf_counter()
+    res = train_cpt(SCRATCH_MODEL, corpus, out=out, hardware=args.hardware, max_steps=args.steps, lora=False,
+                    categories=("scores",), view="composer", save_steps=max(1, args.steps // args.points))
+    print(f"trained {res.steps} steps in {res.seconds:.0f} s ({'reused' if res.skipped else 'this run'}); "
+          f"{time.perf_counter() - t0:.0f} s with set-up", flush=True)
+    train_texts = [t for t in (composer_text(r["text"]) for r in load_corpus(corpus)[0]["train"]
+                               if r["category"] == "scores") if t]
+    index = NoveltyIndex.build(train_texts)
+    prompts = header_prompts(corpus, args.n)
+    rows = [checkpoint_row(step, folder, prompts, index, args.max_new_tokens) for step, folder in checkpoint_steps(out)]
+    chars = {row["step"]: row["step"] * res.settings["preset"]["batch_size"] * res.settings["preset"]["seq_len"] for row in rows}
+    print(f"\ncomposer, preset {args.hardware}, {len(prompts)} held-out header prompts, T 0.5, {args.max_new_tokens} new tokens")
+    print("step | characters | syntax | bars | ended | bar consistency | copy test saving (nats) | nearest training tune: mean / max / copies")
+    for r in rows:
+        cs = r["copy_saved"]
+        nn = (f"{r['nn_similarity_mean']:.2f} / {r['nn_similarity_max']:.2f} / {r['copies']} of {r['judged']}"
+              if r["judged"] else "n/a")
+        bc = f"{r['bar_consistency']:.2f}" if r["bar_consistency"] is not None else "n/a"
+        print(f"{r['step']} | {chars[r['step']] / 1e6:.1f}M | {rate(**_kn(r['syntax']))} | {rate(**_kn(r['bars']))} | "
+              f"{rate(**_kn(r['ended']))} | {bc} | {cs['mean']:.2f} [{cs['ci95'][0]:.2f}, {cs['ci95'][1]:.2f}] | {nn}")
+    if args.json:
+        atomic_write_text(Path(args.json), json.dumps({"hardware": args.hardware, "steps": args.steps,
+                                                        "train_seconds": res.seconds, "rows": rows}, indent=2) + "\n")
+    return 0
+
+
+def _kn(r: dict) -> dict:
+    """k and n of a cm_lib.evaluate.rate() dict."""
+    return {"k": r["k"], "n": r["n"]}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
