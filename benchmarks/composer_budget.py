@@ -6,7 +6,8 @@ Default: the `gpu-scratch` plan a GPU runs (1,000 steps x 64 blocks x 384 charac
 characters). For each checkpoint it prints, on the same seeded held-out header prompts as notebook 03:
 syntax-valid, bars-valid and ended rates with 95% Wilson intervals, the mean bar consistency
 (cm_lib.metrics.bars), the copy test's saving (cm_lib.evaluate.copy_test: an induction head shows as a positive
-saving), and the nearest training tune of every sample (cm_lib.metrics.novelty, exact Jaccard of interval 5-grams):
+saving), and the nearest training tune of every sample (exact Jaccard of interval 5-grams, cm_lib.metrics.novelty, against
+cm_lib.metrics.reference.training_index: every training tune of the corpus, a superset of the composer's view):
 a rise in bars-valid that came from copying training tunes would show as copies (>= 0.8).
 
     python benchmarks/composer_budget.py [--hardware gpu-scratch] [--steps 1000] [--points 4] [--n 100] [--json OUT]
@@ -22,16 +23,6 @@ import sys
 import time
 from pathlib import Path
 
-from cm_lib.bench.results import wilson_interval
-
-
-def rate(k: int, n: int) -> str:
-    """'25/100 = 25% [18, 34]'."""
-    if not n:
-        return "n = 0"
-    lo, hi = wilson_interval(k, n)
-    return f"{k}/{n} = {100 * k / n:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}]"
-
 
 def checkpoint_row(step: int, folder: Path, prompts: list[str], index, max_new: int) -> dict:  # noqa: ANN001
     """Validity, bar consistency, copy-test saving and nearest-training-tune similarity of one checkpoint."""
@@ -39,23 +30,14 @@ def checkpoint_row(step: int, folder: Path, prompts: list[str], index, max_new: 
     from cm_lib.metrics.bars import bar_consistency
     from cm_lib.metrics.events import read_tune
     from cm_lib.metrics.novelty import COPY_THRESHOLD
+    from cm_lib.metrics.summary import mean
 
     samples = sample_tunes(folder, n=len(prompts), max_new_tokens=max_new, start=prompts, batch_size=50)
-    rep = generation_report(samples)
-    consistency, similarity = [], []
-    for s in samples:
-        if not (s.abc and s.ok_syntax):
-            continue
-        data = read_tune(s.abc)
-        if (c := bar_consistency(data)) is not None:
-            consistency.append(c)
-        similarity.append(index.nearest_exact(data)[0])
-    saved = copy_test(folder)["saved"]
-    return {"step": step, **{k: rep[k] for k in ("syntax", "bars", "ended")},
-            "bar_consistency": sum(consistency) / len(consistency) if consistency else None,
-            "copy_saved": saved, "nn_similarity_mean": sum(similarity) / len(similarity) if similarity else None,
-            "nn_similarity_max": max(similarity, default=None),
-            "copies": sum(x >= COPY_THRESHOLD for x in similarity), "judged": len(similarity)}
+    tunes = [read_tune(s.abc) for s in samples if s.abc and s.ok_syntax]
+    similarity = [index.nearest_exact(t)[0] for t in tunes]
+    return {"step": step, **generation_report(samples), "bar_consistency": mean([bar_consistency(t) for t in tunes]),
+            "copy_saved": copy_test(folder)["saved"], "nn_similarity": mean(similarity),
+            "copies": sum(x >= COPY_THRESHOLD for x in similarity)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,11 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --steps, --points and --n must be positive", file=sys.stderr)
         return 2
 
-    from cm_lib.corpus import ensure_corpus, load_corpus
-    from cm_lib.corpus.composer import composer_text
+    from cm_lib.corpus import ensure_corpus
     from cm_lib.course import SCRATCH_MODEL
-    from cm_lib.evaluate import checkpoint_steps, header_prompts
-    from cm_lib.metrics.novelty import NoveltyIndex
+    from cm_lib.evaluate import checkpoint_steps, format_rate, header_prompts
+    from cm_lib.metrics.reference import training_index
     from cm_lib.paths import atomic_write_text, runs_dir
     from cm_lib.train import train_cpt
 
@@ -88,30 +69,23 @@ def main(argv: list[str] | None = None) -> int:
                     categories=("scores",), view="composer", save_steps=max(1, args.steps // args.points))
     print(f"trained {res.steps} steps in {res.seconds:.0f} s ({'reused' if res.skipped else 'this run'}); "
           f"{time.perf_counter() - t0:.0f} s with set-up", flush=True)
-    train_texts = [t for t in (composer_text(r["text"]) for r in load_corpus(corpus)[0]["train"]
-                               if r["category"] == "scores") if t]
-    index = NoveltyIndex.build(train_texts)
+    index = training_index()  # the corpus's training tunes, cached and shared with notebook 05
     prompts = header_prompts(corpus, args.n)
     rows = [checkpoint_row(step, folder, prompts, index, args.max_new_tokens) for step, folder in checkpoint_steps(out)]
-    chars = {row["step"]: row["step"] * res.settings["preset"]["batch_size"] * res.settings["preset"]["seq_len"] for row in rows}
+    block = res.settings["preset"]["batch_size"] * res.settings["preset"]["seq_len"]  # characters per step
     print(f"\ncomposer, preset {args.hardware}, {len(prompts)} held-out header prompts, T 0.5, {args.max_new_tokens} new tokens")
     print("step | characters | syntax | bars | ended | bar consistency | copy test saving (nats) | nearest training tune: mean / max / copies")
     for r in rows:
-        cs = r["copy_saved"]
-        nn = (f"{r['nn_similarity_mean']:.2f} / {r['nn_similarity_max']:.2f} / {r['copies']} of {r['judged']}"
-              if r["judged"] else "n/a")
-        bc = f"{r['bar_consistency']:.2f}" if r["bar_consistency"] is not None else "n/a"
-        print(f"{r['step']} | {chars[r['step']] / 1e6:.1f}M | {rate(**_kn(r['syntax']))} | {rate(**_kn(r['bars']))} | "
-              f"{rate(**_kn(r['ended']))} | {bc} | {cs['mean']:.2f} [{cs['ci95'][0]:.2f}, {cs['ci95'][1]:.2f}] | {nn}")
+        cs, bc, nn = r["copy_saved"], r["bar_consistency"], r["nn_similarity"]
+        near = f"{nn['mean']:.2f} / {nn['max']:.2f} / {r['copies']} of {nn['n']}" if nn["n"] else "n/a"
+        consistency = f"{bc['mean']:.2f}" if bc["n"] else "n/a"
+        print(f"{r['step']} | {r['step'] * block / 1e6:.1f}M | {format_rate(r['syntax'])} | {format_rate(r['bars'])} | "
+              f"{format_rate(r['ended'])} | {consistency} | "
+              f"{cs['mean']:.2f} [{cs['ci95'][0]:.2f}, {cs['ci95'][1]:.2f}] | {near}")
     if args.json:
         atomic_write_text(Path(args.json), json.dumps({"hardware": args.hardware, "steps": args.steps,
                                                         "train_seconds": res.seconds, "rows": rows}, indent=2) + "\n")
     return 0
-
-
-def _kn(r: dict) -> dict:
-    """k and n of a cm_lib.evaluate.rate() dict."""
-    return {"k": r["k"], "n": r["n"]}
 
 
 if __name__ == "__main__":
