@@ -60,7 +60,7 @@ _TEACHES = {"cpt": "03_lora_continual_pretraining", "sft": "04_supervised_finetu
 # text, ~0.9M characters of ABC in the composer's view, ~9,300 SFT answers): LoRA CPT about one pass (T4: 16,384 tokens/step,
 # A100/H100: 32,768 x 200 = two passes); the composer 600-1,000 steps of 64 x 384 characters (gpu-scratch), 14.7M-24.6M characters, 6-10x the CPU plan's 2.5M.
 # Not yet timed on a GPU: the estimates say so (cm_lib.train.presets.STEP_SECONDS). What the composer's gpu-scratch budget
-# buys was measured on a CPU (benchmarks/README.md, sixth round): bars-valid 47/100 at 1,000 steps, against 0-1/100 on the CPU plan.
+# buys was measured on a CPU: benchmarks/README.md, sixth round (benchmarks/composer_budget.py reruns it).
 _GPU_PLANS: dict[str, dict] = {
     "colab-t4": dict(hardware="colab-t4", scratch_hardware="gpu-scratch", scratch_steps=600, scratch_sft_steps=300,
                      cpt_steps=200, sft_steps=300),

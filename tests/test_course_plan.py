@@ -89,7 +89,8 @@ def _specs() -> dict:
 
 
 def test_hardware_picks_the_presets_and_the_cpu_plan_is_unchanged(runs: Path) -> None:
-    from cm_lib.course import _runs, plan_hardware
+    from cm_lib.course import CURVE_POINTS, _runs, plan_hardware
+    from cm_lib.train.presets import hardware_preset
 
     specs = _specs()
     picked = {k: plan_hardware(s)[0] for k, s in specs.items()}
@@ -109,9 +110,6 @@ def test_hardware_picks_the_presets_and_the_cpu_plan_is_unchanged(runs: Path) ->
                {k: v for k, v in cpu[name].items() if k not in ("hardware", "max_steps", "save_steps")}, name
     h = _runs(False, corpus, specs["h100"])
     assert (h["cpt"]["hardware"], h["scratch_sft"]["hardware"]) == ("h100", "gpu-scratch")
-    from cm_lib.course import CURVE_POINTS
-    from cm_lib.train.presets import hardware_preset
-
     for plan in (cpu, t4, h):  # notebook 03's validity curve reads every saved checkpoint of the composer's run
         scratch = plan["scratch"]
         assert scratch["max_steps"] // scratch["save_steps"] == CURVE_POINTS
