@@ -326,3 +326,31 @@ def test_readings_of_reliance_and_copy_results_follow_their_intervals() -> None:
         "a saving of -0.01 [-0.09, 0.06] (n = 20 strings).")
     assert copy_reading("SmolLM2", copy(5.20, 0.57, [4.49, 4.77])).startswith("The **SmolLM2** copies: the second copy costs 0.57")
     assert "copies a little" in copy_reading("m", copy(5.0, 4.0, [0.8, 1.2]))
+
+
+def test_runs_reading_puts_a_run_beside_other_seeds_of_its_recipe() -> None:
+    from cm_lib.evaluate import rate, runs_reading
+
+    # notebook 03's composer, trained with seeds 0-2 (AVX-512) and seed 0 (AVX2): benchmarks/README.md, seventh round
+    measured = {"seed 0": {"syntax": 86, "ended": 93}, "seed 1": {"syntax": 73, "ended": 84},
+                "seed 2": {"syntax": 93, "ended": 88}, "seed 0, AVX2": {"syntax": 83, "ended": 79}}
+    table, text = runs_reading(measured, 100, {"syntax": rate(86, 100), "ended": rate(95, 100)}, "mine")
+    assert table["seed 1"] == {"syntax": "73/100", "ended": "84/100"}
+    assert table["mine"] == {"syntax": "86/100", "ended": "95/100"}
+    assert list(table) == [*measured, "mine"]
+    lines = text.split("\n")
+    # Wilson 86/100 is [77.9%, 91.5%]: 14 points wide
+    assert lines[0] == ("- **syntax**: the 4 runs span 73-93% (n = 100 each); one run's 95% interval is 14 points wide; "
+                        "yours, 86/100 = 86%, is inside the span.")
+    assert lines[1].endswith("yours, 95/100 = 95%, is outside the span.")  # above the highest seed's 93
+    # spans 20 and 14 points; intervals 14 (86/100) and 9 (95/100: [88.8%, 97.8%]) points wide
+    assert lines[2] == "- The runs spread wider than one run's interval for: syntax, ended."
+    # per-measure n (notebook 04: 77 tune answers, 19 form requests); a rate of a different n is compared in percent
+    table, text = runs_reading({"a": {"valid": 21, "form": 5}, "b": {"valid": 34, "form": 7}}, {"valid": 77, "form": 19},
+                               {"valid": rate(1, 4), "form": rate(0, 0)})
+    assert table["a"] == {"valid": "21/77", "form": "5/19"}
+    assert text.split("\n") == [
+        "- **valid**: the 2 runs span 27-44% (n = 77 each); one run's 95% interval is 65 points wide; yours, 1/4 = 25%, "
+        "is outside the span.",
+        "- **form**: the 2 runs span 26-37% (n = 19 each); yours has n = 0.",
+        "- For every measure the runs spread less than one run's interval."]  # 17 points, interval 65
