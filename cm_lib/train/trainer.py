@@ -20,9 +20,9 @@ from cm_lib.train.recipe import (
 FULL_TRAINING_MAX_PARAMS = 50_000_000  # below this, `lora=None` trains every weight (the tiny model)
 STAGES = ("cpt", "sft")
 VIEWS = ("composer",)  # ways a pre-training run may rewrite its texts (None: as the corpus has them)
-# Whether an SFT answer in a view keeps its T: line: the composer never wrote one in pre-training, and answers
-# with titles halved its valid answers (notebook 04 and benchmarks/README.md give the measurement). Part of a
-# run's fingerprint (cm_lib.train.run).
+# Whether an SFT answer in a view keeps its T: line: the composer never wrote one in pre-training, and with
+# titles it obeyed the requested meter less often in each of three seeds (benchmarks/README.md, seventh round;
+# valid answers did not differ beyond the spread between seeds). Part of a run's fingerprint (cm_lib.train.run).
 SFT_ANSWER_TITLES = False
 
 

@@ -1,0 +1,97 @@
+"""How far runs of one recipe spread (issues 10, 11): notebooks 03-04's composer path trained with several seeds.
+
+For each --seeds value it runs the composer's path exactly as notebooks 03 and 04 do (cm_lib.course.course_runs:
+400 pre-training steps, then 120 SFT steps), but with that seed for both stages, and judges each run as the
+notebooks do: syntax/bars/ended on 100 held-out header prompts (512 new tokens), then validity and key, meter,
+form and chord compliance on the 77 held-out tune instructions. One row per run; notebooks 03 and 04 quote the
+rows (benchmarks/README.md, seventh round) beside the student's own run.
+
+The CPU's vector instructions change the weights as a seed does. torch picks its kernels when it is imported, so
+for another kind of kernels run the script again under e.g. `ATEN_CPU_CAPABILITY=avx2`; the kind used is printed.
+
+    python benchmarks/composer_seeds.py [--seeds 0 1 2] [--sft-titles] [--json OUT]
+    python benchmarks/composer_seeds.py --smoke            # a few steps, to check the script runs (~1 min)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+MEASURES = ("valid", "key", "meter", "form", "chords")
+
+
+def one_run(seed: int, smoke: bool, out: Path, titles: bool) -> dict:
+    """Train the composer (CPT, then SFT) with `seed` into `out`, and judge it as notebooks 03-04 do."""
+    import torch
+
+    import cm_lib.train.run as run_module
+    import cm_lib.train.trainer as trainer_module
+    from cm_lib.config import seed_everything
+    from cm_lib.corpus.tasks import GENERATION_TASKS
+    from cm_lib.course import course_runs
+    from cm_lib.evaluate import (
+        answer_records,
+        generation_report,
+        header_prompts,
+        pick_eval_records,
+        sample_tunes,
+        sft_compliance,
+    )
+    from cm_lib.train import train_cpt, train_sft
+
+    # --sft-titles: the answers keep their T: line (the earlier plan; part of the run's fingerprint)
+    trainer_module.SFT_ANSWER_TITLES = run_module.SFT_ANSWER_TITLES = titles
+    seed_everything(seed)
+    runs = course_runs(smoke)
+    corpus = runs["corpus"]["path"]
+    t0 = time.perf_counter()
+    cpt = train_cpt(**{**runs["scratch"], "out": out / "cpt", "seed": seed})
+    n_tunes, per_task, max_new = (4, 1, 60) if smoke else (100, 20, 512)
+    prompts = header_prompts(corpus, n_tunes)
+    gen = generation_report(sample_tunes(cpt.merged_dir, n=len(prompts), start=prompts, max_new_tokens=max_new,
+                                         batch_size=50))
+    sft = train_sft(**{**runs["scratch_sft"], "model": str(cpt.merged_dir), "out": out / "sft", "seed": seed})
+    records = pick_eval_records(corpus, GENERATION_TASKS, per_task=per_task)
+    scores = sft_compliance(records, answer_records(sft.merged_dir, records, max_new_tokens=max_new, batch_size=40))
+    return {"seed": seed, "kernels": torch.backends.cpu.get_cpu_capability(), "sft_titles": titles,
+            "cpt_seconds": cpt.seconds, "sft_seconds": sft.seconds, "seconds": round(time.perf_counter() - t0),
+            **{k: gen[k] for k in ("syntax", "bars", "ended")}, **{m: scores[m] for m in MEASURES}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train and judge one run per seed, then print the table."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one run per seed (default 0 1 2)")
+    ap.add_argument("--sft-titles", action="store_true", help="SFT answers keep their T: line (the earlier plan)")
+    ap.add_argument("--smoke", action="store_true", help="smoke plan: a few steps, a few prompts")
+    ap.add_argument("--out", default=None, help="run folders (default runs/benchmarks/composer-seeds)")
+    ap.add_argument("--json", default=None, help="also write the rows as JSON")
+    args = ap.parse_args(argv)
+    if any(s < 0 for s in args.seeds):
+        print("error: seeds must be non-negative", file=sys.stderr)
+        return 2
+
+    from cm_lib.evaluate import format_rate
+    from cm_lib.paths import atomic_write_text, runs_dir
+
+    base = Path(args.out) if args.out else runs_dir() / "benchmarks" / "composer-seeds"
+    rows = []
+    for seed in args.seeds:
+        tag = f"seed{seed}" + ("-titles" if args.sft_titles else "") + ("-smoke" if args.smoke else "")
+        rows.append(one_run(seed, args.smoke, base / tag, args.sft_titles))
+        print(json.dumps({k: (format_rate(v) if isinstance(v, dict) else v) for k, v in rows[-1].items()}), flush=True)
+    print("\nseed | kernels | syntax | bars | ended | SFT: valid | key | meter | form | chords | seconds")
+    for r in rows:
+        print(" | ".join([str(r["seed"]), r["kernels"], *(f"{r[k]['k']}/{r[k]['n']}" for k in ("syntax", "bars", "ended")),
+                          *(f"{r[m]['k']}/{r[m]['n']}" for m in MEASURES), str(r["seconds"])]))
+    if args.json:
+        atomic_write_text(Path(args.json), json.dumps({"rows": rows}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
