@@ -700,9 +700,10 @@ def runs_reading(measured: Mapping[str, Mapping[str, int]], n: int | Mapping[str
             lines.append(f"- **{m}**: {span}; yours has n = 0.")
             continue
         width = 100 * (mine["ci95"][1] - mine["ci95"][0])
-        inside = "inside" if lo - 1e-9 <= 100 * mine["rate"] <= hi + 1e-9 else "outside"
+        pct = 100 * mine["k"] / mine["n"]  # not the rounded mine["rate"]: 1/18 must match a measured 1/18
+        inside = "inside" if lo - 1e-9 <= pct <= hi + 1e-9 else "outside"
         lines.append(f"- **{m}**: {span}; one run's 95% interval is {width:.0f} points wide; yours, "
-                     f"{mine['k']}/{mine['n']} = {100 * mine['rate']:.0f}%, is {inside} the span.")
+                     f"{mine['k']}/{mine['n']} = {pct:.0f}%, is {inside} the span.")
         if hi - lo > width:
             wide.append(m)
     lines.append(f"- The runs spread wider than one run's interval for: {', '.join(wide)}." if wide else

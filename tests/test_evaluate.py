@@ -354,3 +354,6 @@ def test_runs_reading_puts_a_run_beside_other_seeds_of_its_recipe() -> None:
         "is outside the span.",
         "- **form**: the 2 runs span 26-37% (n = 19 each); yours has n = 0.",
         "- For every measure the runs spread less than one run's interval."]  # 17 points, interval 65
+    # a rate equal to the highest measured one is inside, though rate() rounds 1/18 to 0.0556 (notebook 04's chords)
+    _, text = runs_reading({"a": {"chords": 0}, "b": {"chords": 1}}, 18, {"chords": rate(1, 18)})
+    assert "yours, 1/18 = 6%, is inside the span." in text
