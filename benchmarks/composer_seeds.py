@@ -28,7 +28,6 @@ def one_run(seed: int, smoke: bool, out: Path, titles: bool) -> dict:
     """Train the composer (CPT, then SFT) with `seed` into `out`, and judge it as notebooks 03-04 do."""
     import torch
 
-    import cm_lib.train.run as run_module
     import cm_lib.train.trainer as trainer_module
     from cm_lib.config import seed_everything
     from cm_lib.corpus.tasks import GENERATION_TASKS
@@ -43,8 +42,9 @@ def one_run(seed: int, smoke: bool, out: Path, titles: bool) -> dict:
     )
     from cm_lib.train import train_cpt, train_sft
 
-    # --sft-titles: the answers keep their T: line (the earlier plan; part of the run's fingerprint)
-    trainer_module.SFT_ANSWER_TITLES = run_module.SFT_ANSWER_TITLES = titles
+    # --sft-titles: the answers keep their T: line (the earlier plan). The trainer reads this constant when it builds
+    # the SFT data, and the run's fingerprint reads it from the same module, so a titled run is never reused as untitled.
+    trainer_module.SFT_ANSWER_TITLES = titles
     seed_everything(seed)
     runs = course_runs(smoke)
     corpus = runs["corpus"]["path"]

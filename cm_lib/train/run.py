@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cm_lib.errors import AssetNotFoundError, CourseError, UsageError
 from cm_lib.paths import atomic_write_text, runs_dir
+from cm_lib.train import trainer as _trainer
 from cm_lib.train.data import data_stamp
 from cm_lib.train.presets import hardware_preset
 from cm_lib.train.recipe import device_spec, quantize_choice
@@ -23,7 +24,7 @@ from cm_lib.train.state import (
     loss_curve,
     result_from_json,
 )
-from cm_lib.train.trainer import SFT_ANSWER_TITLES, STAGES, build_trainer, text_view, tokens_seen
+from cm_lib.train.trainer import STAGES, build_trainer, text_view, tokens_seen
 
 
 def _model_label(model: str) -> str:
@@ -54,7 +55,7 @@ def _run_key(stage: str, model: str, data: Path, hardware: str, max_steps: int |
                          **({"tasks": list(tasks)} if tasks is not None else {}),
                          **({"eval_rows": eval_rows} if eval_rows else {}),
                          **({"view": view} if view is not None else {}),
-                         **({"answer_titles": SFT_ANSWER_TITLES} if view is not None and stage == "sft" else {})})
+                         **({"answer_titles": _trainer.SFT_ANSWER_TITLES} if view is not None and stage == "sft" else {})})
 
 
 def _finished(out: Path, key: str) -> TrainResult | None:
