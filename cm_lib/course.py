@@ -90,6 +90,11 @@ _MID_GPU_GB = 35.0  # 40 GB A100s, A6000s: the a100 preset's
 def plan_hardware(spec: DeviceSpec) -> tuple[str, str]:
     """(hardware preset, why) the course trains the SmolLM2 runs with on the device `spec` describes (notebooks 03, 04)."""
     if not spec.is_cuda:
+        from cm_lib.device import cpu_bf16_native
+
+        if spec.device == "cpu" and cpu_bf16_native():
+            return "cpu", (f"{spec.name}: no CUDA GPU, so the CPU plan; this CPU computes bf16 in hardware, so SmolLM2 "
+                           "(>= 50M parameters) runs in bf16 and the composer in fp32")
         return "cpu", f"{spec.name}: no CUDA GPU, so the CPU plan in fp32"
     mem = f"{spec.memory_gb:g} GB" if spec.memory_gb is not None else "memory unknown"
     if not spec.bf16:
@@ -168,13 +173,25 @@ def _model_family(name: str, plan: _Plan) -> str:
     return SCRATCH_MODEL if name in ("scratch", "scratch_sft") else (plan.base or SCRATCH_MODEL)
 
 
-def _precision(kw: dict, spec: DeviceSpec) -> str:
-    """How a run's weights and arithmetic are held on `spec`, in words."""
+def _approx_params(preset: str) -> int:
+    """A model preset's approximate size (0 if unknown)."""
+    from cm_lib.models.presets import MODEL_PRESETS
+
+    found = MODEL_PRESETS.get(preset)
+    return found.approx_params if found else 0
+
+
+def _precision(kw: dict, spec: DeviceSpec, params: int) -> str:
+    """How a run's weights and arithmetic are held on `spec`, in words (`params`: the model's size)."""
+    from cm_lib.device import cpu_bf16_for
     from cm_lib.train.presets import hardware_preset
     from cm_lib.train.recipe import precision_kwargs, training_load_kwargs
 
-    flags = precision_kwargs(spec)
+    cpu_bf16 = bool(kw["lora"]) and spec.device == "cpu" and cpu_bf16_for(params, spec)
+    flags = precision_kwargs(spec, cpu_bf16)
     load = training_load_kwargs(hardware_preset(kw["hardware"]), spec, kw["model"], kw["lora"])
+    if cpu_bf16:  # build_trainer's choice on this CPU (cm_lib.device.cpu_bf16_for)
+        load["dtype"] = "bfloat16"
     auto = "bf16" if flags["bf16"] else "fp16" if flags["fp16"] else None
     if auto is None:
         return "fp32"
@@ -225,7 +242,7 @@ def course_plan_summary(smoke: bool, device: DeviceSpec | None = None) -> str:
         kw = runs[name]
         model = _model_family(name, plan)
         lines.append(f"  {name:<11} model {model:<13} preset {kw['hardware']:<11} {kw['max_steps']:>4} steps  "
-                     f"{'LoRA' if kw['lora'] else 'full'}, {_precision(kw, spec)}")
+                     f"{'LoRA' if kw['lora'] else 'full'}, {_precision(kw, spec, _approx_params(model))}")
     return "\n".join(lines)
 
 

@@ -1,4 +1,5 @@
-"""One place that decides device and precision: CUDA bf16 (Ampere+), fp16 on T4, MPS opt-in, else CPU fp32."""
+"""One place that decides device and precision: CUDA bf16 (Ampere+), fp16 on T4, MPS opt-in, else CPU fp32
+(bf16 for large frozen or inference-only models where the CPU computes bf16 in hardware)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from cm_lib.errors import UsageError
 
 DEVICE_ENV = "CM_DEVICE"
 DEVICE_CHOICES = ("cpu", "cuda", "mps")
+CPU_BF16_ENV = "CM_CPU_BF16"  # "0": keep fp32 on every CPU (to reproduce fp32 figures); "1": bf16 even where emulated
+# On a CPU with AVX512-BF16 (idle 2-core AMD EPYC, Dec 2026, benchmarks/README.md eighth round) bf16 made SmolLM2-135M's
+# scoring 1.9x and its LoRA steps 1.6x faster with the same answers, while the 0.84M composer sampled 1.3x *slower*:
+# small matmuls gain nothing. So bf16 applies from this size up; the composer and tiny stay fp32.
+CPU_BF16_MIN_PARAMS = 50_000_000
 
 
 class DeviceChoiceError(UsageError, ValueError):
@@ -54,6 +60,25 @@ def pick_device(prefer: str | None = None) -> DeviceSpec:
     return DeviceSpec("cpu", torch.float32, bf16=False, fp16=False, name=_cpu_name())
 
 
+def cpu_bf16_native() -> bool:
+    """True where this CPU computes bf16 in hardware (AVX512-BF16 or AMX) and $CM_CPU_BF16 is not "0" (notebook 03)."""
+    choice = os.environ.get(CPU_BF16_ENV, "").strip()
+    if choice in ("0", "1"):
+        return choice == "1"
+    if choice:
+        raise DeviceChoiceError(f"${CPU_BF16_ENV} must be 0 or 1, not {choice!r}")
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except (AttributeError, RuntimeError):  # a torch without these probes: the safe choice
+        return False
+
+
+def cpu_bf16_for(n_params: int, spec: DeviceSpec | None = None) -> bool:
+    """Whether a model of n_params on this CPU should compute in bf16: native bf16 and >= CPU_BF16_MIN_PARAMS (notebook 03)."""
+    spec = spec or pick_device()
+    return spec.device == "cpu" and n_params >= CPU_BF16_MIN_PARAMS and cpu_bf16_native()
+
+
 def _cpu_name() -> str:
     return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
 
@@ -72,6 +97,7 @@ def describe_hardware() -> dict:
         "cuda_available": torch.cuda.is_available(),
         "mps_available": torch.backends.mps.is_available(),
         "gpu_memory_gb": None,
+        "cpu_bf16": spec.device == "cpu" and cpu_bf16_native(),
     }
     if spec.is_cuda:
         props = torch.cuda.get_device_properties(0)

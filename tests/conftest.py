@@ -17,6 +17,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("CM_CACHE_DIR", str(REPO / "runs" / "cache"))
 os.environ["CM_RUNS_DIR"] = tempfile.mkdtemp(prefix="cm_test_runs_")
 os.environ.setdefault("CM_SMOKE", "1")
+# fp32 on every CPU, so that exact values hold on CPUs with and without hardware bf16 (tests/test_cpu_bf16.py sets it to 1)
+os.environ.setdefault("CM_CPU_BF16", "0")
 
 
 @pytest.fixture(scope="module")

@@ -95,9 +95,12 @@ PREFIX_MEMO_MAX = 20_000
 _MEMO_ATTR = "_cm_prefix_memo"
 
 
-def _weights_version(model: torch.nn.Module) -> int:
-    """Changes whenever a parameter is modified in place (an optimiser step) or the train/eval mode switches."""
-    return sum(p._version for p in model.parameters()) * 2 + int(model.training)
+def _weights_version(model: torch.nn.Module) -> tuple[int, bool, int]:
+    """Changes when a parameter is modified in place (an optimiser step), replaced (`model.to(torch.bfloat16)`,
+    a move to another device) or the train/eval mode switches."""
+    params = list(model.parameters())
+    return (sum(p._version for p in params), model.training,
+            hash(tuple((p.data_ptr(), p.dtype, p.device.type) for p in params)))
 
 
 def _prefix_forward(model, prefix: Sequence[int]) -> tuple[object, torch.Tensor, torch.Tensor]:

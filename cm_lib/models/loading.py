@@ -40,8 +40,13 @@ def load_model(
     device: DeviceSpec | None = None,
     quantize_4bit: bool | None = None,
     for_training: bool = False,
+    cpu_bf16: bool | None = None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Model and tokenizer on `device` (default pick_device()); 4-bit NF4 if asked (default: preset's choice where CUDA allows) (notebooks 03, 06)."""
+    """Model and tokenizer on `device` (default pick_device()); 4-bit NF4 if asked (default: preset's choice where CUDA allows) (notebooks 03, 06).
+
+    For inference on a CPU (`for_training=False`), `cpu_bf16=None` casts a model of >= 50M parameters to bf16 where
+    the CPU computes bf16 in hardware (cm_lib.device.cpu_bf16_for); False keeps the loaded dtype (merging an adapter).
+    """
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -86,6 +91,11 @@ def load_model(
 
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
     else:
+        if not quantize_4bit and spec.device == "cpu" and model.dtype == torch.float32:
+            from cm_lib.device import cpu_bf16_for
+
+            if cpu_bf16 if cpu_bf16 is not None else cpu_bf16_for(count_parameters(model), spec):
+                model.to(torch.bfloat16)
         model.eval()
     return model, tokenizer
 

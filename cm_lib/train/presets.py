@@ -39,7 +39,7 @@ HARDWARE_PRESETS: dict[str, HardwarePreset] = {
     for p in [
         HardwarePreset("cpu-smoke", "a few steps to prove the pipeline runs (CI, smoke notebooks)",
                        seq_len=128, batch_size=2, max_steps=4, sft_seq_len=384),
-        HardwarePreset("cpu", "LoRA on a 135M model on a laptop CPU: fp32, plain blocks, no checkpointing",
+        HardwarePreset("cpu", "LoRA on a 135M model on a laptop CPU: fp32 (bf16 where the CPU computes it in hardware), plain blocks, no checkpointing",
                        seq_len=256, batch_size=4, max_steps=30),
         HardwarePreset("cpu-scratch", "a ~1M-parameter model trained from scratch on a CPU: 16 blocks of 384 tokens, high LR, warm-up, cosine; every checkpoint kept (10 MB each)",
                        seq_len=384, batch_size=16, max_steps=300, sft_seq_len=1024, full_learning_rate=5e-3,

@@ -16,17 +16,21 @@ def device_spec() -> Any:
     return pick_device()
 
 
-def precision_kwargs(spec: Any | None = None) -> dict:
-    """bf16/fp16/use_cpu flags for SFTConfig from cm_lib.device (never bf16 or CUDA on a CPU)."""
+def precision_kwargs(spec: Any | None = None, cpu_bf16: bool = False) -> dict:
+    """bf16/fp16/use_cpu flags for SFTConfig from cm_lib.device (on a CPU bf16 autocast only if `cpu_bf16`, never CUDA)."""
     spec = spec or device_spec()
     on_cpu = str(spec.device) == "cpu"
-    return {"bf16": bool(spec.bf16) and not on_cpu, "fp16": bool(spec.fp16) and not on_cpu, "use_cpu": on_cpu}
+    return {"bf16": (bool(spec.bf16) and not on_cpu) or (on_cpu and cpu_bf16), "fp16": bool(spec.fp16) and not on_cpu,
+            "use_cpu": on_cpu}
 
 
 def training_config_kwargs(preset: HardwarePreset, lora: bool, out: Path, max_steps: int | None = None,
                            save_steps: int | None = None, seed: int = 0, spec: Any | None = None,
-                           completion_only: bool = False) -> dict:
-    """Keyword arguments for trl.SFTConfig for this preset on this machine (notebook 03, exercise 3)."""
+                           completion_only: bool = False, cpu_bf16: bool = False) -> dict:
+    """Keyword arguments for trl.SFTConfig for this preset on this machine (notebook 03, exercise 3).
+
+    `cpu_bf16`: bf16 autocast on a CPU (build_trainer sets it for LoRA on a large base where cm_lib.device.cpu_bf16_for says so).
+    """
     spec = spec or device_spec()
     on_cpu = str(spec.device) == "cpu"
     steps = max_steps if max_steps is not None else preset.max_steps
@@ -61,7 +65,7 @@ def training_config_kwargs(preset: HardwarePreset, lora: bool, out: Path, max_st
         dataloader_pin_memory=False,
         dataset_num_proc=None,
         disable_tqdm=False,
-        **precision_kwargs(spec),
+        **precision_kwargs(spec, cpu_bf16),
     )
     if steps is not None:
         kw["max_steps"] = steps

@@ -55,7 +55,15 @@ def _run_key(stage: str, model: str, data: Path, hardware: str, max_steps: int |
                          **({"tasks": list(tasks)} if tasks is not None else {}),
                          **({"eval_rows": eval_rows} if eval_rows else {}),
                          **({"view": view} if view is not None else {}),
-                         **({"answer_titles": _trainer.SFT_ANSWER_TITLES} if view is not None and stage == "sft" else {})})
+                         **({"answer_titles": _trainer.SFT_ANSWER_TITLES} if view is not None and stage == "sft" else {}),
+                         **({"cpu_bf16": True} if lora is not False and _cpu_bf16_machine() else {})})
+
+
+def _cpu_bf16_machine() -> bool:
+    """True on a CPU where build_trainer puts a large LoRA base in bf16 (part of a LoRA run's fingerprint)."""
+    from cm_lib.device import cpu_bf16_native
+
+    return device_spec().device == "cpu" and cpu_bf16_native()
 
 
 def _finished(out: Path, key: str) -> TrainResult | None:
@@ -183,7 +191,7 @@ def merge(out: Path) -> Path:
     spec = device_spec()
     base, tok = load_model(settings["model"], device=spec,
                            quantize_4bit=quantize_choice(hardware_preset(settings["hardware"]), spec),
-                           for_training=False)
+                           for_training=False, cpu_bf16=False)  # merge into the fp32 base: bf16 would round the update away
     merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
     target = out / "merged"
     if target.exists():

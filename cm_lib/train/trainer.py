@@ -50,9 +50,11 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
     sees it (cm_lib.corpus.composer, dropping the tunes it leaves out); `eval_rows` adds a validation loss on that many rows of the
     validation split (same filters).
     """
+    import torch
     from transformers import set_seed
     from trl import SFTConfig, SFTTrainer
 
+    from cm_lib.device import cpu_bf16_for
     from cm_lib.models import load_model, lora_targets_for
 
     if stage not in STAGES:
@@ -66,6 +68,11 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
                           for_training=True)
     n_params = sum(p.numel() for p in net.parameters())
     use_lora = (n_params > FULL_TRAINING_MAX_PARAMS) if lora is None else bool(lora)
+    # On a CPU that computes bf16 in hardware, a large frozen LoRA base sits in bf16 under bf16 autocast (1.6x a step
+    # for SmolLM2-135M, benchmarks/README.md eighth round); the adapters stay fp32 (upcast below), full training fp32.
+    cpu_bf16 = use_lora and not load["quantize_4bit"] and net.dtype == torch.float32 and cpu_bf16_for(n_params, spec)
+    if cpu_bf16:
+        net.to(torch.bfloat16)
     part_name = "pretrain" if stage == "cpt" else "sft"
 
     def select(split: str) -> Any:
@@ -103,7 +110,10 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
     settings = {"stage": stage, "model": model, "data": str(Path(data).resolve()), "hardware": hardware,
                 "max_steps": max_steps, "seed": seed, "lora": use_lora, "rows": len(ds)}
     settings["dropped_too_long"] = dropped
-    settings["weights_dtype"] = str(load["dtype"]).replace("torch.", "") if not load["quantize_4bit"] else "nf4"
+    settings["weights_dtype"] = ("bfloat16" if cpu_bf16 else str(load["dtype"]).replace("torch.", "")) \
+        if not load["quantize_4bit"] else "nf4"
+    if cpu_bf16:
+        settings["cpu_bf16"] = True
     if max_rows is not None:
         settings["max_rows"] = max_rows
     if categories is not None:
@@ -113,7 +123,7 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
     if view is not None:
         settings["view"] = view
     kw = training_config_kwargs(preset, use_lora, out, max_steps, save_steps, seed, spec,
-                                completion_only=(stage == "sft"))
+                                completion_only=(stage == "sft"), cpu_bf16=cpu_bf16)
     if eval_ds is not None:
         settings["eval_rows"] = len(eval_ds)
         steps = kw.get("max_steps") or 100
