@@ -1,4 +1,5 @@
-"""bf16 on a CPU that computes it in hardware: only for large models, the same answers as fp32, merges in fp32.
+"""bf16 on a CPU that computes it in hardware: only for large models, the same answers as fp32, merges in fp32;
+and a CPU LoRA run's own loss, which equals TRL's fused one.
 
 conftest sets CM_CPU_BF16=0 so that the other tests see fp32 on every CPU; these tests set it to 1 (bf16 even where
 the CPU would emulate it: slower there, the same numbers).
@@ -22,6 +23,46 @@ A100 = DeviceSpec("cuda", torch.bfloat16, bf16=True, fp16=False, name="A100", me
 @pytest.fixture
 def bf16(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(CPU_BF16_ENV, "1")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small corpus in the course schema from music21's tunes: pretrain texts and tune-writing SFT rows."""
+    from datasets import Dataset, DatasetDict
+
+    from cm_lib.models import iter_corpus_texts
+
+    tunes = [t for t in itertools.islice(iter_corpus_texts(), 200) if 80 < len(t) < 600][:24]
+    rows = [{"id": f"t{i}", "text": t, "src": "music21", "category": "abc"} for i, t in enumerate(tunes)]
+    root = tmp_path_factory.mktemp("bf16") / "corpus"
+    DatasetDict(train=Dataset.from_list(rows[:20]), validation=Dataset.from_list(rows[20:22]),
+                test=Dataset.from_list(rows[22:])).save_to_disk(str(root / "pretrain"))
+    sft = [{"instruction": "Write a tune in the style of a folk dance.", "input": "", "output": t, "src": "music21",
+            "id": f"s{i}", "task": "generate", "meta": json.dumps({})} for i, t in enumerate(tunes)]
+    DatasetDict(train=Dataset.from_list(sft[:20]), validation=Dataset.from_list(sft[20:22]),
+                test=Dataset.from_list(sft[22:])).save_to_disk(str(root / "sft"))
+    return root
+
+
+@pytest.mark.parametrize("stage", ["cpt", "sft"])
+def test_a_cpu_lora_run_takes_the_models_own_loss_which_equals_trls(data: Path, tmp_path: Path, stage: str) -> None:
+    from trl import SFTTrainer
+
+    from cm_lib.train import build_trainer
+
+    torch.manual_seed(0)
+    trainer, settings = build_trainer(stage, "tiny", data, tmp_path / "out", hardware="cpu-smoke", lora=True)
+    assert settings["loss"] == "model" and type(trainer).__name__ == "PlainLossSFTTrainer"
+    batch = next(iter(trainer.get_train_dataloader()))
+    if stage == "sft":
+        assert 0 < (batch["labels"] == -100).float().mean().item() < 1  # the prompt carries no loss
+    trainer.model.eval()  # no LoRA dropout: both losses see the same network
+    with torch.no_grad():
+        ours = trainer.compute_loss(trainer.model, dict(batch)).item()
+        trls = SFTTrainer.compute_loss(trainer, trainer.model, dict(batch)).item()
+    assert 1.0 < ours < 10.0 and ours == pytest.approx(trls, abs=1e-4)
+    full, full_settings = build_trainer(stage, "tiny", data, tmp_path / "full", hardware="cpu-smoke", lora=False)
+    assert type(full) is SFTTrainer and "loss" not in full_settings  # full training (the composer) keeps TRL's
 
 
 def test_the_choice_follows_the_switch_and_the_models_size(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,18 +150,13 @@ def test_the_prefix_memo_forgets_when_the_weights_change_dtype() -> None:
     assert half.scores == pytest.approx(first.scores, abs=0.1)
 
 
-def test_lora_on_a_bf16_base_trains_fp32_adapters_and_merges_into_the_fp32_base(bf16: None, tmp_path: Path) -> None:
-    from datasets import Dataset, DatasetDict
+def test_lora_on_a_bf16_base_trains_fp32_adapters_and_merges_into_the_fp32_base(bf16: None, data: Path,
+                                                                                  tmp_path: Path) -> None:
     from safetensors import safe_open
 
-    from cm_lib.models import iter_corpus_texts, prepare
+    from cm_lib.models import prepare
     from cm_lib.train import build_trainer, train_cpt
 
-    tunes = [t for t in itertools.islice(iter_corpus_texts(), 200) if 80 < len(t) < 600][:24]
-    rows = [{"id": f"t{i}", "text": t, "src": "music21", "category": "abc"} for i, t in enumerate(tunes)]
-    data = tmp_path / "corpus"
-    DatasetDict(train=Dataset.from_list(rows[:20]), validation=Dataset.from_list(rows[20:22]),
-                test=Dataset.from_list(rows[22:])).save_to_disk(str(data / "pretrain"))
     trainer, settings = build_trainer("cpt", "smollm2-135m", data, tmp_path / "probe", hardware="cpu-smoke", lora=True)
     assert (settings["weights_dtype"], settings["cpu_bf16"], trainer.args.bf16, trainer.args.use_cpu) == (
         "bfloat16", True, True, True)

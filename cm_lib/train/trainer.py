@@ -37,6 +37,11 @@ def text_view(view: str | None) -> Any:
     raise CourseError(f"unknown view {view!r}; choose one of {list(VIEWS)}")
 
 
+# A CPU LoRA run takes the model's own loss instead of TRL's fused LM head (see build_trainer); benchmarks/cpu_bf16.py
+# sets this to False to time TRL's path in the same run.
+CPU_LORA_OWN_LOSS = True
+
+
 def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str = "cpu",
                   max_steps: int | None = None, save_steps: int | None = None, seed: int = 0,
                   lora: bool | None = None, callbacks: list | None = None,
@@ -133,14 +138,37 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
     if use_lora:
         peft_config = lora_config(preset, lora_targets_for(type(net).__name__))
         settings["lora_targets"] = list(peft_config.target_modules)
-    trainer = SFTTrainer(model=net, args=args, train_dataset=ds, eval_dataset=eval_ds, processing_class=tok,
-                         peft_config=peft_config, callbacks=callbacks)
+    # On a CPU, a LoRA run takes the model's own loss: TRL's fused LM head (a GPU memory saver) recomputes the 49k-word
+    # projection in the backward pass and made SmolLM2's step 1.6x slower here (benchmarks/README.md, eighth round).
+    # Full-parameter runs (the composer: 259 symbols, its measured runs) keep TRL's loss.
+    plain_loss = CPU_LORA_OWN_LOSS and use_lora and str(spec.device) == "cpu"
+    trainer_class = _plain_loss_trainer(SFTTrainer) if plain_loss else SFTTrainer
+    if plain_loss:
+        settings["loss"] = "model"
+    trainer = trainer_class(model=net, args=args, train_dataset=ds, eval_dataset=eval_ds, processing_class=tok,
+                            peft_config=peft_config, callbacks=callbacks)
     if not spec.bf16:  # TRL casts QLoRA adapters to bf16, which a T4 lacks: keep fp32 master weights for fp16 autocast
         settings["upcast_to_fp32"] = upcast_trainable(trainer.model)
     settings["parameters"] = n_params
     settings["trainable_parameters"] = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     settings["preset"] = asdict(preset)
     return trainer, settings
+
+
+def _plain_loss_trainer(base: type) -> type:
+    """`base` (trl.SFTTrainer) with the model's own cross-entropy on the labels instead of TRL's fused LM head."""
+
+    class PlainLossSFTTrainer(base):  # type: ignore[misc, valid-type]
+        """SFTTrainer whose loss is the model's own (labels of -100 carry none); no entropy/token-accuracy logs."""
+
+        def compute_loss(self, model: Any, inputs: dict, return_outputs: bool = False,
+                         num_items_in_batch: Any = None) -> Any:
+            keys = ("input_ids", "attention_mask", "position_ids", "labels")
+            out = model(**{k: inputs[k] for k in keys if k in inputs}, use_cache=False,
+                        num_items_in_batch=num_items_in_batch)
+            return (out.loss, out) if return_outputs else out.loss
+
+    return PlainLossSFTTrainer
 
 
 def tokens_seen(trainer: Any) -> int:
