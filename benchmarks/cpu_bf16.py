@@ -2,10 +2,11 @@
 
 Prints each time with its ratio to fp32, and what bf16 changes in the numbers: held-out ABC and prose bits/char
 (paired, with a 95% interval), MusicTheoryBench predictions (the 400 generated questions and the 21 sample test
-questions, fast == naive within each precision). `cm_lib.device.cpu_bf16_for` uses bf16 only where this pays: a CPU
+questions, fast == naive within each precision). Then notebook 03's LoRA step as build_trainer sets it up, with TRL's
+fused LM head against the model's own loss (what build_trainer uses for a CPU LoRA run), in both precisions. `cm_lib.device.cpu_bf16_for` uses bf16 only where this pays: a CPU
 that computes bf16 in hardware (AVX512-BF16 or AMX) and a model of >= 50M parameters.
 
-    .venv/bin/python benchmarks/cpu_bf16.py            # ~8 min on an idle 2-core CPU
+    .venv/bin/python benchmarks/cpu_bf16.py            # ~12 min on an idle 2-core CPU
     .venv/bin/python benchmarks/cpu_bf16.py --smoke    # seconds: tiny sizes, proves it runs
 """
 
@@ -59,6 +60,27 @@ def _lora_step_seconds(model_name: str, half: bool, steps: int, rows: int, lengt
         opt.zero_grad()
         times.append(time.perf_counter() - start)
     return sorted(times[1:] or times)[len(times[1:] or times) // 2]
+
+
+def _trainer_step_seconds(corpus: Any, half: bool, own_loss: bool, steps: int, out: str) -> float:
+    """Seconds per step of notebook 03's SmolLM2 LoRA CPT as build_trainer sets it up (train_runtime / steps)."""
+    import cm_lib.train.trainer as trainer_mod
+    from cm_lib.device import CPU_BF16_ENV
+
+    saved = (os.environ.get(CPU_BF16_ENV), trainer_mod.CPU_LORA_OWN_LOSS)
+    os.environ[CPU_BF16_ENV] = "1" if half else "0"
+    trainer_mod.CPU_LORA_OWN_LOSS = own_loss
+    try:
+        trainer, _ = trainer_mod.build_trainer("cpt", "smollm2-135m", corpus, out, hardware="cpu", max_steps=steps,
+                                               lora=True)
+        result = trainer.train()
+    finally:
+        if saved[0] is None:
+            os.environ.pop(CPU_BF16_ENV, None)
+        else:
+            os.environ[CPU_BF16_ENV] = saved[0]
+        trainer_mod.CPU_LORA_OWN_LOSS = saved[1]
+    return result.metrics["train_runtime"] / steps
 
 
 def _measure(half: bool, corpus: Any, prompts: list[str], n_abc: int, n_prose: int, n_gen: int, n_bench: int,
@@ -119,6 +141,17 @@ def main(argv: list[str] | None = None) -> int:
     for label, half in (("fp32", False), ("bf16", True)):
         figures[label] = _measure(half, corpus, prompts, n_abc, n_prose, n_gen, n_bench, new_tokens, lora_steps, smoke)
         print(f"{label}: done", flush=True)
+    import tempfile
+
+    steps = 2 if smoke else 6
+    trainer_rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, half, own in (("fp32, TRL's fused LM head (the course before)", False, False),
+                                 ("fp32, the model's own loss", False, True),
+                                 ("bf16, TRL's fused LM head", True, False),
+                                 ("bf16, the model's own loss (the course now, on this CPU)", True, True)):
+            trainer_rows[label] = _trainer_step_seconds(corpus, half, own, steps, f"{tmp}/{len(trainer_rows)}")
+            print(f"trainer {label}: {trainer_rows[label]:.2f} s/step", flush=True)
     a, b = figures["fp32"], figures["bf16"]
     for key, what in (("lm_report_s", f"SmolLM2 bits/char on {n_abc} ABC + {n_prose} prose texts (128 tokens, batch 8)"),
                       ("bench_s", f"SmolLM2 MusicTheoryBench ppl, {n_bench} generated questions"),
@@ -131,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'measure':<{width}}  {'fp32 s':>8}  {'bf16 s':>8}  {'speed-up':>8}")
     for r in rows:
         print(f"{r['measure']:<{width}}  {r['fp32 s']:>8}  {r['bf16 s']:>8}  {r['fp32 / bf16']:>7}x")
+    first = next(iter(trainer_rows.values()))
+    print(f"\nnotebook 03's SmolLM2 LoRA CPT step under build_trainer (4 x 256 tokens, {steps} steps, train_runtime / steps):")
+    for label, secs in trainer_rows.items():
+        print(f"  {label:<58} {secs:6.2f} s/step  {first / secs:5.2f}x")
     abc = paired_change(a["abc_each"], b["abc_each"])
     prose = paired_change(a["prose_each"], b["prose_each"])
     same = sum(x == y for x, y in zip(a["bench_pred"], b["bench_pred"]))
@@ -144,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{b['bench_accuracy']:.4f}; fast == naive: {a['naive_equals_fast']:.0%} (fp32), {b['naive_equals_fast']:.0%} (bf16)")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"rows": rows, "abc_change": abc, "prose_change": prose, "same_generated": same,
+            json.dump({"rows": rows, "trainer_step_s": trainer_rows, "abc_change": abc, "prose_change": prose, "same_generated": same,
                        "same_sample": same_sample}, fh, indent=2)
     return 0
 
