@@ -1,4 +1,4 @@
-"""fp32 against bf16 on this CPU, in one run: SmolLM2-135M's scoring, sampling and LoRA step, and the composer's sampling.
+"""fp32 against bf16 on this CPU, in one run: SmolLM2-135M's scoring and sampling, the composer's sampling, and notebook 03's LoRA step.
 
 Prints each time with its ratio to fp32, and what bf16 changes in the numbers: held-out ABC and prose bits/char
 (paired, with a 95% interval), MusicTheoryBench predictions (the 400 generated questions and the 21 sample test
@@ -33,35 +33,6 @@ def _timed(fn: Any, repeat: int = 1) -> tuple[float, Any]:
     return best, out
 
 
-def _lora_step_seconds(model_name: str, half: bool, steps: int, rows: int, length: int) -> float:
-    """Median seconds of a LoRA optimiser step (the course's cpu preset's LoRA config) with the base in fp32 or bf16."""
-    import torch
-    from peft import get_peft_model
-
-    from cm_lib.models import load_model, lora_targets_for
-    from cm_lib.train import hardware_preset
-    from cm_lib.train.recipe import lora_config, upcast_trainable
-
-    torch.manual_seed(0)
-    net, _ = load_model(model_name, for_training=True)
-    if half:
-        net.to(torch.bfloat16)
-    model = get_peft_model(net, lora_config(hardware_preset("cpu"), lora_targets_for(type(net).__name__)))
-    upcast_trainable(model)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    ids = torch.randint(100, 20_000, (rows, length))
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=half):
-            loss = model(input_ids=ids, labels=ids).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        times.append(time.perf_counter() - start)
-    return sorted(times[1:] or times)[len(times[1:] or times) // 2]
-
-
 def _trainer_step_seconds(corpus: Any, half: bool, own_loss: bool, steps: int, out: str) -> float:
     """Seconds per step of notebook 03's SmolLM2 LoRA CPT as build_trainer sets it up (train_runtime / steps)."""
     import cm_lib.train.trainer as trainer_mod
@@ -84,7 +55,7 @@ def _trainer_step_seconds(corpus: Any, half: bool, own_loss: bool, steps: int, o
 
 
 def _measure(half: bool, corpus: Any, prompts: list[str], n_abc: int, n_prose: int, n_gen: int, n_bench: int,
-             new_tokens: int, lora_steps: int, smoke: bool) -> dict:
+             new_tokens: int, smoke: bool) -> dict:
     """Every timing and score of one precision (bf16 if `half`)."""
     import torch
 
@@ -105,12 +76,11 @@ def _measure(half: bool, corpus: Any, prompts: list[str], n_abc: int, n_prose: i
     t_gen, _ = _timed(partial(sample_tunes, pair, n=n_gen, start=prompts[:n_gen], max_new_tokens=new_tokens, seed=0,
                               batch_size=n_gen))
     del model, pair
-    t_step = _lora_step_seconds("smollm2-135m", half, lora_steps, 4, 32 if smoke else 256)
     n_comp = 4 if smoke else 50
     composer = load_model("composer", cpu_bf16=half)  # untrained: every sample runs to the token limit
     t_comp, _ = _timed(partial(sample_tunes, composer, n=n_comp, start=prompts[:n_comp], max_new_tokens=new_tokens * 4,
                                seed=0, batch_size=n_comp), repeat=2)
-    return {"lm_report_s": t_lm, "bench_s": t_bench, "sample_s": t_gen, "lora_step_s": t_step,
+    return {"lm_report_s": t_lm, "bench_s": t_bench, "sample_s": t_gen,
             "composer_sample_s": t_comp, "abc_each": lm["abc_each"], "prose_each": lm["prose_each"],
             "abc_bits_per_char": lm["abc_bits_per_char"], "prose_bits_per_char": lm["prose_bits_per_char"],
             "bench_pred": [p["pred"] for p in bench["predictions"]], "bench_accuracy": bench["accuracy"]["overall"],
@@ -131,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
     smoke = args.smoke
     n_abc, n_prose, n_gen, n_bench = (4, 4, 2, 20) if smoke else (60, 40, 8, 400)
-    new_tokens, lora_steps = (16, 2) if smoke else (64, 5)
+    new_tokens = 16 if smoke else 64
     print(f"CPU kernels {torch.backends.cpu.get_cpu_capability()}, bf16 in hardware: {cpu_bf16_native()}, "
           f"torch threads {torch.get_num_threads()}", flush=True)
     corpus = ensure_corpus("smoke" if smoke else "small")
@@ -139,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
     figures: dict[str, dict] = {}
     for label, half in (("fp32", False), ("bf16", True)):
-        figures[label] = _measure(half, corpus, prompts, n_abc, n_prose, n_gen, n_bench, new_tokens, lora_steps, smoke)
+        figures[label] = _measure(half, corpus, prompts, n_abc, n_prose, n_gen, n_bench, new_tokens, smoke)
         print(f"{label}: done", flush=True)
     import tempfile
 
@@ -156,7 +126,6 @@ def main(argv: list[str] | None = None) -> int:
     for key, what in (("lm_report_s", f"SmolLM2 bits/char on {n_abc} ABC + {n_prose} prose texts (128 tokens, batch 8)"),
                       ("bench_s", f"SmolLM2 MusicTheoryBench ppl, {n_bench} generated questions"),
                       ("sample_s", f"SmolLM2 {n_gen} samples x {new_tokens} new tokens, one batch"),
-                      ("lora_step_s", "SmolLM2 LoRA step, 4 x 256 tokens (median)" if not smoke else "SmolLM2 LoRA step"),
                       ("composer_sample_s", f"untrained composer (0.84M; fp32 in the course), {4 if smoke else 50} samples x {new_tokens * 4} tokens")):
         rows.append({"measure": what, "fp32 s": round(a[key], 2), "bf16 s": round(b[key], 2),
                      "fp32 / bf16": round(a[key] / b[key], 2)})

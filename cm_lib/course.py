@@ -173,24 +173,15 @@ def _model_family(name: str, plan: _Plan) -> str:
     return SCRATCH_MODEL if name in ("scratch", "scratch_sft") else (plan.base or SCRATCH_MODEL)
 
 
-def _approx_params(preset: str) -> int:
-    """A model preset's approximate size (0 if unknown)."""
-    from cm_lib.models.presets import MODEL_PRESETS
-
-    found = MODEL_PRESETS.get(preset)
-    return found.approx_params if found else 0
-
-
 def _precision(kw: dict, spec: DeviceSpec, params: int) -> str:
     """How a run's weights and arithmetic are held on `spec`, in words (`params`: the model's size)."""
-    from cm_lib.device import cpu_bf16_for
     from cm_lib.train.presets import hardware_preset
-    from cm_lib.train.recipe import precision_kwargs, training_load_kwargs
+    from cm_lib.train.recipe import cpu_bf16_base, precision_kwargs, training_load_kwargs
 
-    cpu_bf16 = bool(kw["lora"]) and spec.device == "cpu" and cpu_bf16_for(params, spec)
-    flags = precision_kwargs(spec, cpu_bf16)
     load = training_load_kwargs(hardware_preset(kw["hardware"]), spec, kw["model"], kw["lora"])
-    if cpu_bf16:  # build_trainer's choice on this CPU (cm_lib.device.cpu_bf16_for)
+    cpu_bf16 = cpu_bf16_base(spec, kw["lora"], params, load["quantize_4bit"])  # build_trainer's choice on this CPU
+    flags = precision_kwargs(spec, cpu_bf16)
+    if cpu_bf16:
         load["dtype"] = "bfloat16"
     auto = "bf16" if flags["bf16"] else "fp16" if flags["fp16"] else None
     if auto is None:
@@ -234,6 +225,8 @@ def run_estimate(name: str, smoke: bool, device: DeviceSpec | None = None) -> st
 
 def course_plan_summary(smoke: bool, device: DeviceSpec | None = None) -> str:
     """One line per run of the plan on `device` (default: this machine's): model, preset, steps, precision; first why (notebooks 03, 04)."""
+    from cm_lib.models.presets import model_preset
+
     spec = _spec(device)
     plan, why = _plan(smoke, spec)
     runs = _runs(smoke, None, spec)
@@ -242,7 +235,7 @@ def course_plan_summary(smoke: bool, device: DeviceSpec | None = None) -> str:
         kw = runs[name]
         model = _model_family(name, plan)
         lines.append(f"  {name:<11} model {model:<13} preset {kw['hardware']:<11} {kw['max_steps']:>4} steps  "
-                     f"{'LoRA' if kw['lora'] else 'full'}, {_precision(kw, spec, _approx_params(model))}")
+                     f"{'LoRA' if kw['lora'] else 'full'}, {_precision(kw, spec, model_preset(model).approx_params)}")
     return "\n".join(lines)
 
 

@@ -94,7 +94,8 @@ def load_model(
         if not quantize_4bit and spec.device == "cpu" and model.dtype == torch.float32:
             from cm_lib.device import cpu_bf16_for
 
-            if cpu_bf16 if cpu_bf16 is not None else cpu_bf16_for(count_parameters(model), spec):
+            half = cpu_bf16_for(count_parameters(model), spec) if cpu_bf16 is None else cpu_bf16
+            if half:
                 model.to(torch.bfloat16)
         model.eval()
     return model, tokenizer

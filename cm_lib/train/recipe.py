@@ -24,6 +24,13 @@ def precision_kwargs(spec: Any | None = None, cpu_bf16: bool = False) -> dict:
             "use_cpu": on_cpu}
 
 
+def cpu_bf16_base(spec: Any, lora: bool, n_params: int, quantize_4bit: bool = False) -> bool:
+    """Whether a LoRA run on this CPU keeps its frozen base in bf16 under bf16 autocast (cm_lib.device.cpu_bf16_for: by size) (notebook 03)."""
+    from cm_lib.device import cpu_bf16_for
+
+    return bool(lora) and not quantize_4bit and str(spec.device) == "cpu" and cpu_bf16_for(n_params, spec)
+
+
 def training_config_kwargs(preset: HardwarePreset, lora: bool, out: Path, max_steps: int | None = None,
                            save_steps: int | None = None, seed: int = 0, spec: Any | None = None,
                            completion_only: bool = False, cpu_bf16: bool = False) -> dict:

@@ -10,6 +10,7 @@ from cm_lib.errors import CourseError
 from cm_lib.train.data import load_split, sft_dataset
 from cm_lib.train.presets import hardware_preset
 from cm_lib.train.recipe import (
+    cpu_bf16_base,
     device_spec,
     lora_config,
     training_config_kwargs,
@@ -59,7 +60,6 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
     from transformers import set_seed
     from trl import SFTConfig, SFTTrainer
 
-    from cm_lib.device import cpu_bf16_for
     from cm_lib.models import load_model, lora_targets_for
 
     if stage not in STAGES:
@@ -73,11 +73,12 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
                           for_training=True)
     n_params = sum(p.numel() for p in net.parameters())
     use_lora = (n_params > FULL_TRAINING_MAX_PARAMS) if lora is None else bool(lora)
-    # On a CPU that computes bf16 in hardware, a large frozen LoRA base sits in bf16 under bf16 autocast (1.6x a step
-    # for SmolLM2-135M, benchmarks/README.md eighth round); the adapters stay fp32 (upcast below), full training fp32.
-    cpu_bf16 = use_lora and not load["quantize_4bit"] and net.dtype == torch.float32 and cpu_bf16_for(n_params, spec)
+    # On a CPU that computes bf16 in hardware, a large frozen LoRA base sits in bf16 under bf16 autocast (SmolLM2's
+    # step 1.95x faster, benchmarks/README.md eighth round); the adapters stay fp32 (upcast below), full training fp32.
+    cpu_bf16 = cpu_bf16_base(spec, use_lora, n_params, load["quantize_4bit"])
     if cpu_bf16:
         net.to(torch.bfloat16)
+        load = {**load, "dtype": torch.bfloat16}
     part_name = "pretrain" if stage == "cpt" else "sft"
 
     def select(split: str) -> Any:
@@ -115,8 +116,7 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
     settings = {"stage": stage, "model": model, "data": str(Path(data).resolve()), "hardware": hardware,
                 "max_steps": max_steps, "seed": seed, "lora": use_lora, "rows": len(ds)}
     settings["dropped_too_long"] = dropped
-    settings["weights_dtype"] = ("bfloat16" if cpu_bf16 else str(load["dtype"]).replace("torch.", "")) \
-        if not load["quantize_4bit"] else "nf4"
+    settings["weights_dtype"] = str(load["dtype"]).replace("torch.", "") if not load["quantize_4bit"] else "nf4"
     if cpu_bf16:
         settings["cpu_bf16"] = True
     if max_rows is not None:
@@ -139,7 +139,8 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
         peft_config = lora_config(preset, lora_targets_for(type(net).__name__))
         settings["lora_targets"] = list(peft_config.target_modules)
     # On a CPU, a LoRA run takes the model's own loss: TRL's fused LM head (a GPU memory saver) recomputes the 49k-word
-    # projection in the backward pass and made SmolLM2's step 1.6x slower here (benchmarks/README.md, eighth round).
+    # projection in the backward pass; SmolLM2's step is 1.5x faster without it in fp32, 1.2x in bf16
+    # (benchmarks/README.md, eighth round).
     # Full-parameter runs (the composer: 259 symbols, its measured runs) keep TRL's loss.
     plain_loss = CPU_LORA_OWN_LOSS and use_lora and str(spec.device) == "cpu"
     trainer_class = _plain_loss_trainer(SFTTrainer) if plain_loss else SFTTrainer
