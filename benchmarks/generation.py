@@ -12,7 +12,12 @@ and `smollm2-135m` presets; the first column is the base the others are compared
      sft_compliance, which also checks the chords), unconstrained and bars-constrained;
   3. speed: samples/s of 16 header prompts batched (one generate call) vs one at a time.
 
+With --reader R --writer W the conditioned table gains a column for the pair of notebook 04, section 6: R (e.g.
+course:reader, SmolLM2 after its header SFT) answers each instruction with a header, W (e.g. course:composer-cpt,
+i.e. runs/cpt/composer/model) continues it, both unconstrained (cm_lib.evaluate.read_then_write).
+
     python benchmarks/generation.py [--model M ...] [--n 100] [--max-new-tokens 256] [--temperature T] [--quick] [--json OUT]
+    python benchmarks/generation.py --model runs/sft/composer/model --reader course:reader --writer runs/cpt/composer/model --skip unconditioned --skip speed
 
 Measure with OMP_NUM_THREADS=1 on a shared machine and say so beside the figures.
 """
@@ -101,9 +106,22 @@ def unconditioned(model: Any, tok: Any, prompts: list[str], max_new: int, batch:
 
 def conditioned(model: Any, tok: Any, corpus: Path, per_task: int, max_new: int, batch: int, sampling: dict) -> dict:
     """Per constrain mode (none, bars): key/meter/form obeyed and chords in order (evaluate.sft_compliance)."""
-    from cm_lib.evaluate import sft_compliance
-    from cm_lib.generate.results import chat_prompts, sample_tune, task_records
+    from cm_lib.generate.results import chat_prompts, sample_tune
     from cm_lib.generate.sampling import sample_in_batches
+
+    records = gen_records(corpus, per_task)
+    prompts = chat_prompts(tok, records)
+    out = {}
+    for mode in ("none", "bars"):
+        samples = sample_in_batches(model, tok, prompts, seeds=list(range(len(prompts))), batch_size=batch,
+                                    max_new_tokens=max_new, constrain=mode, chat=True, **sampling)
+        out[mode] = counted(records, [sample_tune(s) or "" for s in samples])
+    return out
+
+
+def gen_records(corpus: Path, per_task: int) -> list[dict]:
+    """The held-out chat instructions of the conditioned table: per_task of each generation task type."""
+    from cm_lib.generate.results import task_records
 
     records = []
     for task in GEN_TASKS:
@@ -111,26 +129,38 @@ def conditioned(model: Any, tok: Any, corpus: Path, per_task: int, max_new: int,
             records += task_records(corpus, task, per_task)
         except Exception as err:  # noqa: BLE001 - a tiny corpus may lack a task: report it, keep the rest
             print(f"  (no {task} records: {err})", file=sys.stderr)
-    prompts = chat_prompts(tok, records)
-    out = {}
-    for mode in ("none", "bars"):
-        samples = sample_in_batches(model, tok, prompts, seeds=list(range(len(prompts))), batch_size=batch,
-                                    max_new_tokens=max_new, constrain=mode, chat=True, **sampling)
-        tunes = [sample_tune(s) or "" for s in samples]
-        comp = sft_compliance(records, tunes, level="bars")
-        counts = {k: [0, 0] for k in ("key", "meter", "form", "chords")}
-        valid = [0, 0]
-        for row in comp["rows"]:
-            if not row.get("tune_task"):
-                continue
-            valid[0] += row["valid"]
-            valid[1] += 1
-            for k, hit in row["hits"].items():
-                if k in counts:  # the table's columns (sft_compliance also scores motifs)
-                    counts[k][0] += hit
-                    counts[k][1] += 1
-        out[mode] = {"counts": counts, "bars_valid": valid, "n": len(records)}
-    return out
+    return records
+
+
+def counted(records: list[dict], tunes: list[str]) -> dict:
+    """The conditioned table's counts [hits, n] for key/meter/form/chords and bars-valid tunes (tune tasks only)."""
+    from cm_lib.evaluate import sft_compliance
+
+    comp = sft_compliance(records, tunes, level="bars")
+    counts = {k: [0, 0] for k in ("key", "meter", "form", "chords")}
+    valid = [0, 0]
+    for row in comp["rows"]:
+        if not row.get("tune_task"):
+            continue
+        valid[0] += row["valid"]
+        valid[1] += 1
+        for k, hit in row["hits"].items():
+            if k in counts:  # the table's columns (sft_compliance also scores motifs)
+                counts[k][0] += hit
+                counts[k][1] += 1
+    return {"counts": counts, "bars_valid": valid, "n": len(records)}
+
+
+def paired(reader: str, writer: str, corpus: Path, per_task: int, max_new: int, batch: int) -> dict:
+    """The reader's header, the writer's tune (notebook 04's pair), unconstrained: counts as `conditioned` gives them."""
+    from cm_lib.evaluate import read_then_write
+    from cm_lib.generate import extract_abc
+
+    records = gen_records(corpus, per_task)
+    pair = read_then_write(reader, writer, records, max_new_tokens=max_new, batch_size=batch)
+    out = counted(records, [extract_abc(a) or "" for a in pair.answers])
+    out["headers_missing"] = sum(p is None for p in pair.prompts)
+    return {"none": out}
 
 
 def speed(model: Any, tok: Any, prompts: list[str], max_new: int) -> dict:
@@ -162,8 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", default=None, help="corpus folder (default: the course's corpus)")
     ap.add_argument("--quick", action="store_true", help="n=16, 4 per task, 64 new tokens, 8 speed prompts")
     ap.add_argument("--skip", action="append", default=[], choices=["unconditioned", "conditioned", "speed"])
+    ap.add_argument("--reader", default=None, help="with --writer: the pair's reader (e.g. course:reader)")
+    ap.add_argument("--writer", default=None, help="with --reader: the pair's writer (e.g. runs/cpt/composer/model)")
     ap.add_argument("--json", default=None, help="also write the figures as JSON")
     args = ap.parse_args(argv)
+    if (args.reader is None) != (args.writer is None):
+        print("error: --reader and --writer go together", file=sys.stderr)
+        return 2
     if args.quick:
         args.n, args.max_new_tokens, args.per_task = 16, 64, args.per_task or 4
     per_task = args.per_task or max(1, args.n // 4)
@@ -207,7 +242,16 @@ def main(argv: list[str] | None = None) -> int:
             res["speed"] = speed(model, tok, (prompts * 2)[:n_speed], 64 if not args.quick else 32)
         results[name] = res
         print(f"[done {name}]", file=sys.stderr, flush=True)
-    names = list(results)
+    model_names = list(results)
+    if args.reader and "conditioned" not in args.skip:
+        reader, writer = resolve_model(args.reader), resolve_model(args.writer)
+        pair_name = f"{label(reader)} reads + {label(writer)} writes"
+        results[pair_name] = {"conditioned": paired(reader, writer, corpus, per_task, args.max_new_tokens,
+                                                    args.batch_size)}
+        print(f"[done {pair_name}: {results[pair_name]['conditioned']['none']['headers_missing']} headers without "
+              "M:, L: or K:]", file=sys.stderr, flush=True)
+    all_names = list(results)  # the models, then the pair (conditioned table only)
+    names = model_names
     short = [label(n) for n in names]
     if all("unconditioned" in results[n] for n in names):
         rows = []
@@ -232,15 +276,19 @@ def main(argv: list[str] | None = None) -> int:
             rows.append([mode, "bits/char of its tunes", *cells_bpc])
         print("\n" + table("Cost of the constraint (unconditioned runs; bits/char under the unconstrained model)",
                            ["constrain", "metric", *short], rows))
-    if all("conditioned" in results[n] for n in names):
+    if all("conditioned" in results[n] for n in all_names):
+        names, short = all_names, [label(n) if n in model_names else n for n in all_names]
         rows = []
         for mode in ("none", "bars"):
             for k in ("key", "meter", "form", "chords"):
                 rows.append([mode, k + (" obeyed" if k != "chords" else " in order"),
-                             *[rate(*results[n]["conditioned"][mode]["counts"][k]) for n in names]])
-            rows.append([mode, "bars-valid", *[rate(*results[n]["conditioned"][mode]["bars_valid"]) for n in names]])
+                             *[rate(*results[n]["conditioned"][mode]["counts"][k]) if mode in results[n]["conditioned"]
+                               else "n/a" for n in names]])
+            rows.append([mode, "bars-valid", *[rate(*results[n]["conditioned"][mode]["bars_valid"])
+                                               if mode in results[n]["conditioned"] else "n/a" for n in names]])
         print("\n" + table(f"Conditioned (chat instructions, {per_task} per generation task type)",
                            ["constrain", "metric", *short], rows))
+    names = model_names
     if all("speed" in results[n] for n in names):
         rows = []
         for n in names:
@@ -253,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         from cm_lib.cli.generate_cmd import write_json_atomic
 
         write_json_atomic(Path(args.json), [{"model": n, "sampling": sampling, "max_new_tokens": args.max_new_tokens,
-                                             **results[n]} for n in names])
+                                             **results[n]} for n in all_names])
     return 0
 
 

@@ -34,21 +34,27 @@ class _Plan:
     label: str  # run folder of the CPT and SFT runs: runs/{cpt,sft}/<label>
     cpt_steps: int
     sft_steps: int
+    reader_hardware: str  # SmolLM2's header SFT (smoke: the composer's)
+    reader_steps: int
 
 
 # Two tracks. The composer ("student-scale ChatMusician"): the `composer` preset (a 0.84M-parameter Llama
 # reading characters) trained from scratch on the ABC part only, each tune in the composer's view (header
 # X:1/M:/L:/K:, bar-valid tunes only; cm_lib.corpus.composer) (`scratch`), then fully fine-tuned on the
 # generation-type instructions (`scratch_sft`). The paper's recipe: SmolLM2-135M LoRA CPT on the mixed
-# corpus (`cpt`), then LoRA SFT (`sft`). Smoke: the composer preset stands in everywhere, a few steps each.
+# corpus (`cpt`), then LoRA SFT (`sft`). The pair: SmolLM2 after CPT, LoRA-fine-tuned to answer the generation
+# requests with the composer's header alone (`reader`, view "header"), whose header the composer continues
+# (cm_lib.evaluate.read_then_write; CPU plan measured in benchmarks/README.md, ninth round: key 77/77, meter 74/77).
+# Smoke: the composer preset stands in everywhere, a few steps each.
 # Why characters and the view: measured, syntax-valid samples of 100 rose from 52-70 (BPE `tiny`) to 96;
 # no CPU recipe wrote bar-valid tunes (0-3 of 100): notebook 03 and benchmarks/README.md.
 _PLANS = {
     True: _Plan(corpus="smoke", hardware="cpu-smoke", scratch_hardware="cpu-smoke", scratch_steps=12,
-                scratch_eval_rows=8, scratch_sft_steps=3, base=None, label="composer-lora", cpt_steps=3, sft_steps=3),
+                scratch_eval_rows=8, scratch_sft_steps=3, base=None, label="composer-lora", cpt_steps=3, sft_steps=3,
+                reader_hardware="cpu-smoke", reader_steps=2),
     False: _Plan(corpus="small", hardware="cpu", scratch_hardware="cpu-scratch", scratch_steps=400,
                  scratch_eval_rows=64, scratch_sft_steps=120, base="smollm2-135m", label="smollm2-135m",
-                 cpt_steps=16, sft_steps=8),
+                 cpt_steps=16, sft_steps=8, reader_hardware="cpu-reader", reader_steps=24),
 }
 _ABC_ONLY = ("scores",)  # the composer pre-trains on the ABC part of the corpus only
 SCRATCH_MODEL = "composer"  # the model preset the composer track starts from (random weights)
@@ -67,7 +73,8 @@ MEASURED_COMPOSER_RUNS: dict[str, dict[str, int]] = {
     "seed 0, another machine": dict(syntax=96, bars=0, ended=100, valid=46, key=12, meter=11, form=3, chords=0),
 }
 MEASURED_RUNS_OF = dict(syntax=100, bars=100, ended=100, valid=77, key=77, meter=77, form=19, chords=18)
-_TEACHES = {"cpt": "03_lora_continual_pretraining", "sft": "04_supervised_finetuning"}
+_TEACHES = {"cpt": "03_lora_continual_pretraining", "sft": "04_supervised_finetuning",
+            "reader": "04_supervised_finetuning"}
 
 # On a GPU (full mode) the CPU plan above keeps its corpus, models and data filters; each GPU class swaps in its
 # presets and the step counts a GPU makes cheap. Sizes against the small corpus (~3.3M SmolLM2 tokens of training
@@ -77,11 +84,11 @@ _TEACHES = {"cpt": "03_lora_continual_pretraining", "sft": "04_supervised_finetu
 # buys was measured on a CPU: benchmarks/README.md, sixth round (benchmarks/composer_budget.py reruns it).
 _GPU_PLANS: dict[str, dict] = {
     "colab-t4": dict(hardware="colab-t4", scratch_hardware="gpu-scratch", scratch_steps=600, scratch_sft_steps=300,
-                     cpt_steps=200, sft_steps=300),
+                     cpt_steps=200, sft_steps=300, reader_hardware="colab-t4", reader_steps=60),
     "a100": dict(hardware="a100", scratch_hardware="gpu-scratch", scratch_steps=1000, scratch_sft_steps=300,
-                 cpt_steps=200, sft_steps=600),
+                 cpt_steps=200, sft_steps=600, reader_hardware="a100", reader_steps=60),
     "h100": dict(hardware="h100", scratch_hardware="gpu-scratch", scratch_steps=1000, scratch_sft_steps=300,
-                 cpt_steps=200, sft_steps=600),
+                 cpt_steps=200, sft_steps=600, reader_hardware="h100", reader_steps=60),
 }
 _BIG_GPU_GB = 70.0  # H100/H200 and 80 GB A100s: the h100 preset's batches
 _MID_GPU_GB = 35.0  # 40 GB A100s, A6000s: the a100 preset's
@@ -138,8 +145,11 @@ def _runs(smoke: bool, corpus: Path | None, spec: DeviceSpec | None = None) -> d
     scratch_sft = dict(model=str(scratch_out / "model"), data=corpus, out=runs_dir() / "sft" / SCRATCH_MODEL,
                        hardware=plan.scratch_hardware, max_steps=plan.scratch_sft_steps, lora=False,
                        tasks=tuple(GENERATION_TASKS), view="composer")
+    reader = dict(model=str(Path(cpt["out"]) / "merged"), data=corpus, out=runs_dir() / "sft" / f"{plan.label}-reader",
+                  hardware=plan.reader_hardware, max_steps=plan.reader_steps, lora=True,
+                  tasks=tuple(GENERATION_TASKS), view="header")
     return {"corpus": {"path": corpus}, "scratch": scratch, "cpt": cpt, "sft": sft, "scratch_sft": scratch_sft,
-            "base": {"model": base}}
+            "reader": reader, "base": {"model": base}}
 
 
 def _spec(device: DeviceSpec | None) -> DeviceSpec:
@@ -158,14 +168,14 @@ def course_runs(smoke: bool, device: DeviceSpec | None = None) -> dict[str, dict
 
 
 # The runs in build order: each with its trainer stage; what each needs comes from the plan (_needs).
-_RUN_STAGE = {"scratch": "cpt", "cpt": "cpt", "scratch_sft": "sft", "sft": "sft"}
-_ORDER = ("corpus", "scratch", "cpt", "scratch_sft", "sft")
+_RUN_STAGE = {"scratch": "cpt", "cpt": "cpt", "scratch_sft": "sft", "sft": "sft", "reader": "sft"}
+_ORDER = ("corpus", "scratch", "cpt", "scratch_sft", "sft", "reader")
 
 
 def _needs(name: str, plan: _Plan) -> tuple[str, ...]:
     """The runs `name` starts from: the corpus, and the model it continues."""
     return {"corpus": (), "scratch": ("corpus",), "cpt": ("corpus",) if plan.base else ("corpus", "scratch"),
-            "scratch_sft": ("corpus", "scratch"), "sft": ("corpus", "cpt")}[name]
+            "scratch_sft": ("corpus", "scratch"), "sft": ("corpus", "cpt"), "reader": ("corpus", "cpt")}[name]
 
 
 def _model_family(name: str, plan: _Plan) -> str:
@@ -215,7 +225,7 @@ def _duration(seconds: float) -> str:
 
 
 def run_estimate(name: str, smoke: bool, device: DeviceSpec | None = None) -> str:
-    """How long one run of the plan (scratch, cpt, scratch_sft, sft) should train on `device`, from measured step times (notebook 04)."""
+    """How long one run of the plan (scratch, cpt, scratch_sft, sft, reader) should train on `device`, from measured step times (notebook 04)."""
     spec = _spec(device)
     plan = _plan(smoke, spec)[0]
     if name not in _RUN_STAGE:
@@ -243,7 +253,7 @@ def ensure_stages(stages: list[str] | tuple[str, ...], smoke: bool, device: Devi
                   build: bool = True) -> list[str]:
     """Build only the missing or stale runs of `stages` (and what they start from), after printing them with a time estimate (notebooks 04, 06).
 
-    `stages` names runs of the plan: corpus, scratch, cpt, scratch_sft, sft. A run is stale when its finished
+    `stages` names runs of the plan: corpus, scratch, cpt, scratch_sft, sft, reader. A run is stale when its finished
     result was made with other settings (or on another preset) or what it starts from is rebuilt now.
     `build=False` only prints. Returns the names built (or, with build=False, that would be built).
     """
@@ -317,9 +327,9 @@ def course_base_preset(smoke: bool) -> str:
 
 
 def course_model_dir(stage: str, smoke: bool) -> Path:
-    """The course's trained `cpt` or `sft` model folder (merged, else full); AssetNotFoundError naming the notebook to run."""
+    """The course's trained `cpt`, `sft` or `reader` model folder (merged, else full); AssetNotFoundError naming the notebook to run."""
     if stage not in _TEACHES:
-        raise AssetNotFoundError(f"the course trains 'cpt' and 'sft' models, not {stage!r}")
+        raise AssetNotFoundError(f"the course trains 'cpt', 'sft' and 'reader' models, not {stage!r}")
     out = Path(_runs(smoke, None)[stage]["out"])
     for sub in ("merged", "model"):
         if (out / sub / "config.json").is_file():

@@ -469,6 +469,39 @@ def answer_records(model: str | Path | Any, records: Sequence[Mapping[str, Any]]
     return [r.text.split(marker)[0].strip() for r in res]
 
 
+READER_HEADER_TOKENS = 32  # enough for "X:1 / M: / L: / K:" in SmolLM2's tokens (the reader's answers are ~15)
+
+
+@dataclass
+class ReadWrite:
+    """Answers of two models to the same requests: the reader's header, then the writer's tune from it (notebook 04)."""
+
+    headers: list[str]  # the reader's answers, as sampled
+    prompts: list[str | None]  # the composer's header made from each (None: the reader wrote no M:, L: or K:)
+    answers: list[str]  # header + the writer's continuation; the reader's answer alone where it made no header
+
+
+def read_then_write(reader: str | Path | Any, writer: str | Path | Any, records: Sequence[Mapping[str, Any]],
+                    max_new_tokens: int = 512, seed: int = 0, batch_size: int = 40) -> ReadWrite:
+    """The reader (SmolLM2 after its header SFT) answers each request with a header; the writer (the composer) continues it (notebook 04).
+
+    Both sample without constraints. A header lacking M:, L: or K: gets no tune (counted as invalid, never filled in).
+    """
+    from cm_lib.corpus.composer import composer_header
+
+    headers = answer_records(reader, records, max_new_tokens=READER_HEADER_TOKENS, seed=seed,
+                             batch_size=min(batch_size, 16))
+    prompts: list[str | None] = []
+    for head in headers:
+        f = header_fields(head)
+        prompts.append(composer_header(f["M"], f["L"], f["K"]) if {"M", "L", "K"} <= set(f) else None)
+    todo = [p for p in prompts if p is not None]
+    tunes = iter(sample_tunes(writer, n=len(todo), start=todo, max_new_tokens=max_new_tokens, seed=seed,
+                              batch_size=batch_size) if todo else [])
+    answers = [next(tunes).raw if p is not None else h for p, h in zip(prompts, headers)]
+    return ReadWrite(headers=headers, prompts=prompts, answers=answers)
+
+
 @dataclass
 class Sample:
     """One unconditioned sample: prompt + continuation, the tune found in it and the checker's verdicts."""
@@ -492,18 +525,24 @@ def header_prompts(corpus: Any, n: int, split: str = "test") -> list[str]:
 
     prompts = []
     for text in held_out_texts(corpus, "scores", None, split):
-        fields: dict[str, str] = {}
-        for line in text.splitlines():
-            m = re.match(r"^([MLK]):\s*(.*)$", line.strip())
-            if m and m.group(1) not in fields:
-                fields[m.group(1)] = m.group(2).strip()
-            if line.startswith("K:"):
-                break
+        fields = header_fields(text)
         if {"M", "L", "K"} <= set(fields):
             prompts.append(composer_header(fields["M"], fields["L"], fields["K"]))
         if len(prompts) >= n:
             break
     return prompts
+
+
+def header_fields(text: str) -> dict[str, str]:
+    """The first M:, L: and K: values of a tune's header (up to its K: line), those it has (notebook 04)."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        m = re.match(r"^([MLK]):\s*(.*)$", line.strip())
+        if m and m.group(1) not in fields and m.group(2).strip():
+            fields[m.group(1)] = m.group(2).strip()
+        if line.strip().startswith("K:"):
+            break
+    return fields
 
 
 def judge_sample(prompt: str, text: str, eos: bool, tokens: int) -> Sample:  # eos: EOS or the tune's end came first

@@ -45,6 +45,11 @@ def test_plan_is_the_one_notebooks_03_and_04_train(runs: Path) -> None:
     assert (full["scratch_sft"]["max_steps"], full["scratch_sft"]["hardware"]) == (SCRATCH_SFT_STEPS, "cpu-scratch")
     assert full["scratch_sft"]["tasks"] == tuple(GENERATION_TASKS) and full["scratch_sft"]["lora"] is False
     assert full["base"] == {"model": "smollm2-135m"}
+    # SmolLM2's header SFT (notebook 04, section 6): from the CPT model, the four generation tasks, answers cut to a header
+    assert full["reader"] == dict(model=str(runs / "cpt" / "smollm2-135m" / "merged"), data=corpus,
+                                  out=runs / "sft" / "smollm2-135m-reader", hardware="cpu-reader", max_steps=24,
+                                  lora=True, tasks=tuple(GENERATION_TASKS), view="header")
+    assert smoke["reader"]["model"] == smoke["sft"]["model"] and smoke["reader"]["max_steps"] == 2
 
 
 def test_course_model_dir_names_the_notebook_and_bench_follows_it(runs: Path) -> None:
@@ -55,6 +60,8 @@ def test_course_model_dir_names_the_notebook_and_bench_follows_it(runs: Path) ->
         course_model_dir("cpt", smoke=True)
     with pytest.raises(AssetNotFoundError, match="04_supervised_finetuning"):
         course_model_dir("sft", smoke=False)
+    with pytest.raises(AssetNotFoundError, match="no READER model of the course.*04_supervised_finetuning"):
+        course_model_dir("reader", smoke=False)
     assert course_models(True) == {"base (composer)": "composer"}
     for sub in ("model", "merged"):
         (runs / "cpt" / "composer-lora" / sub).mkdir(parents=True)
@@ -104,7 +111,7 @@ def test_hardware_picks_the_presets_and_the_cpu_plan_is_unchanged(runs: Path) ->
     t4 = _runs(False, corpus, specs["t4"])
     cpu = _runs(False, corpus)
     assert (t4["scratch"]["hardware"], t4["cpt"]["hardware"], t4["sft"]["hardware"]) == ("gpu-scratch", "colab-t4", "colab-t4")
-    for name in ("scratch", "cpt", "sft", "scratch_sft"):  # same folders, models and data filters; more steps
+    for name in ("scratch", "cpt", "sft", "scratch_sft", "reader"):  # same folders, models and data filters; more steps
         assert t4[name]["max_steps"] > cpu[name]["max_steps"], name
         assert {k: v for k, v in t4[name].items() if k not in ("hardware", "max_steps", "save_steps")} == \
                {k: v for k, v in cpu[name].items() if k not in ("hardware", "max_steps", "save_steps")}, name
@@ -122,14 +129,15 @@ def test_plan_summary_names_preset_steps_and_precision_per_run(runs: Path) -> No
 
     specs = _specs()
     t4 = course_plan_summary(False, specs["t4"]).splitlines()
-    assert len(t4) == 5 and t4[0].startswith("full plan: Tesla T4 (14.6 GB) has no bf16")
+    assert len(t4) == 6 and t4[0].startswith("full plan: Tesla T4 (14.6 GB) has no bf16")
     assert t4[1].split()[:7] == ["scratch", "model", "composer", "preset", "gpu-scratch", "600", "steps"]
     assert "fp16 autocast + loss scaling, fp32 master weights" in t4[1]
     assert t4[2].split()[:5] == ["cpt", "model", "smollm2-135m", "preset", "colab-t4"]
     assert "LoRA, fp16 autocast" in t4[2] and "fp32 LoRA adapters" in t4[2]
     cpu = course_plan_summary(False, specs["cpu"]).splitlines()
     assert "no CUDA GPU" in cpu[0] and all(line.endswith("fp32") for line in cpu[1:])
-    assert [line.split()[5] for line in cpu[1:]] == [str(SCRATCH_STEPS), "16", str(SCRATCH_SFT_STEPS), "8"]
+    assert [line.split()[5] for line in cpu[1:]] == [str(SCRATCH_STEPS), "16", str(SCRATCH_SFT_STEPS), "8", "24"]
+    assert t4[5].split()[:5] == ["reader", "model", "smollm2-135m", "preset", "colab-t4"]
     assert "bf16 autocast, fp32 master weights" in course_plan_summary(False, specs["h100"]).splitlines()[1]
     assert course_plan_summary(True, specs["t4"]).splitlines()[0].startswith("smoke plan: smoke mode")
     assert not (runs / "corpus").exists() and not (runs / "cpt").exists()  # a summary builds nothing
@@ -146,6 +154,8 @@ def test_ensure_stages_lists_what_is_missing_with_an_estimate(runs: Path, capsys
     assert ensure_stages(["sft"], smoke=False, device=specs["cpu"], build=False) == ["corpus", "cpt", "sft"]
     out = capsys.readouterr().out
     assert "cpt: smollm2-135m, 16 steps on preset cpu x 13.6 s/step = ~3.6 min" in out
+    assert ensure_stages(["reader"], smoke=False, device=specs["cpu"], build=False) == ["corpus", "cpt", "reader"]
+    assert "reader: smollm2-135m, 24 steps on preset cpu-reader x 4.7 s/step = ~1.9 min" in capsys.readouterr().out
     assert ensure_stages(["cpt"], smoke=False, device=specs["t4"], build=False) == ["corpus", "cpt"]
     assert "no measured step time for this preset yet" in capsys.readouterr().out
     with pytest.raises(UsageError, match="unknown course stage"):

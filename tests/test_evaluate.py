@@ -199,6 +199,43 @@ def test_batched_sampling_is_seeded_and_judged(tok) -> None:  # noqa: ANN001
     assert rep["syntax"]["n"] == 6 and 0 <= rep["bars"]["k"] <= rep["syntax"]["k"] + 6
 
 
+def test_header_fields_read_the_header_only() -> None:
+    from cm_lib.evaluate import header_fields
+
+    assert header_fields("X:1\nT:Jig\nM:6/8\nL:1/8\nK:F\nM:3/4\nabc|\n") == {"M": "6/8", "L": "1/8", "K": "F"}
+    assert header_fields("X:1\nM:\nK:G\nL:1/8\n") == {"K": "G"}  # an empty value is missing; nothing after K:
+    assert header_fields("Sure! Here is a tune.") == {}
+
+
+def test_read_then_write_continues_the_readers_header_and_never_fills_one_in(tok, monkeypatch) -> None:  # noqa: ANN001
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    import cm_lib.evaluate as ev
+    from cm_lib.corpus.composer import composer_header
+
+    heads = ["X:1\nT:Request\nM:6/8\nL:1/8\nK:F\n", "X:1\nM:3/4\nL:1/8\n", "M:2/4 K:D"]
+    seen = {}
+
+    def reader(model, records, max_new_tokens, seed, batch_size):  # noqa: ANN001, ANN202
+        seen.update(model=model, n=len(records), max_new_tokens=max_new_tokens)
+        return heads
+
+    monkeypatch.setattr(ev, "answer_records", reader)
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
+                      eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id)
+    writer = (LlamaForCausalLM(cfg).eval(), tok)
+    records = [{"instruction": "Compose a tune.", "input": ""}] * 3
+    out = ev.read_then_write("the reader", writer, records, max_new_tokens=10, seed=1)
+    assert seen == {"model": "the reader", "n": 3, "max_new_tokens": ev.READER_HEADER_TOKENS}
+    assert out.headers == heads and out.prompts == [composer_header("6/8", "1/8", "F"), None, None]
+    assert out.answers[0].startswith("X:1\nM:6/8\nL:1/8\nK:F\n") and len(out.answers[0]) > len(out.prompts[0])
+    assert out.answers[1:] == heads[1:]  # no M:, L: and K: lines: no tune, and the answer stays as the reader wrote it
+    again = ev.read_then_write("the reader", writer, records, max_new_tokens=10, seed=1)
+    assert again.answers == out.answers  # seeded
+
+
 def test_versus_target_reads_the_interval_not_the_point() -> None:
     from cm_lib.evaluate import rate, versus_target
 

@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the `generate` subcommand."""
     p = sub.add_parser("generate", help="sample tunes (batched, seeded, optionally grammar-constrained) and check them")
     p.add_argument("--model", default="smollm2-135m",
-                   help="preset name, local model folder, or course:cpt / course:sft (the course's trained models)")
+                   help="preset name, local model folder, or course:cpt / course:sft / course:reader (the course's trained models)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--prompt", help="raw text continued as is (e.g. an ABC header 'X:1\\nM:6/8\\nL:1/8\\nK:D\\n')")
     src.add_argument("--task", help="draw N held-out instructions of this task type from the course corpus (chat format)")
@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def resolve_model(name: str) -> str:
-    """A preset or folder as given; course:cpt / course:sft -> the folder the course's notebook trained."""
+    """A preset or folder as given; course:cpt / course:sft / course:reader -> the folder the course's notebook trained."""
     if not name.startswith("course:"):
         return name
     from cm_lib.config import smoke_mode

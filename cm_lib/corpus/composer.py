@@ -12,6 +12,7 @@ from __future__ import annotations
 from cm_lib.abc import check, split_tunes
 
 COMPOSER_VIEW = "composer"  # the name a training run records (cm_lib.train, `view=`)
+HEADER_VIEW = "header"  # SFT answers cut to the composer's header: what SmolLM2 learns to write (notebook 04)
 COMPOSER_FIELDS = ("M", "L", "K")  # the header the composer sees, after X:1, in this order
 
 
@@ -40,3 +41,19 @@ def composer_text(text: str, title: bool = False) -> str | None:
     name = (tune.get("T") or "").strip() if title else ""
     out = composer_header(meter, unit, key, name or None) + body + "\n"
     return out if check(out, "bars").ok else None
+
+
+def header_text(text: str, title: bool = False) -> str | None:
+    """The tune's `X:1 / M: / L: / K:` lines as the composer's prompts have them, or None when one is missing (notebook 04).
+
+    SmolLM2's header SFT answers each request with this alone; the composer then writes the tune from it.
+    `title` is accepted for the trainer's view interface and ignored: the composer's header has no title.
+    """
+    tunes = split_tunes(text)
+    if not tunes:
+        return None
+    values = [tunes[0].get(name) for name in COMPOSER_FIELDS]
+    if any(v is None or not v.strip() for v in values):
+        return None
+    meter, unit, key = (v.strip() for v in values)  # type: ignore[union-attr]
+    return composer_header(meter, unit, key)

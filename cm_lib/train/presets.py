@@ -41,6 +41,8 @@ HARDWARE_PRESETS: dict[str, HardwarePreset] = {
                        seq_len=128, batch_size=2, max_steps=4, sft_seq_len=384),
         HardwarePreset("cpu", "LoRA on a 135M model on a laptop CPU: fp32 (bf16 where the CPU computes it in hardware), plain blocks, no checkpointing",
                        seq_len=256, batch_size=4, max_steps=30),
+        HardwarePreset("cpu-reader", "LoRA SFT of SmolLM2 on short request -> header answers on a CPU: 8 rows a step, a high LR, warm-up",
+                       seq_len=256, batch_size=8, max_steps=24, learning_rate=2e-3, warmup_ratio=0.05),
         HardwarePreset("cpu-scratch", "a ~1M-parameter model trained from scratch on a CPU: 16 blocks of 384 tokens, high LR, warm-up, cosine; every checkpoint kept (10 MB each)",
                        seq_len=384, batch_size=16, max_steps=300, sft_seq_len=1024, full_learning_rate=5e-3,
                        sft_full_learning_rate=1e-3, warmup_ratio=0.05, weight_decay=0.01, keep_checkpoints=None),
@@ -71,6 +73,7 @@ HARDWARE_PRESETS: dict[str, HardwarePreset] = {
 STEP_SECONDS: dict[tuple[str, str, str], tuple[float, str]] = {
     ("cpu", "smollm2-135m", "cpt"): (13.6, "notebook 03's LoRA CPT, 4 x 256 tokens: 16 steps in 217 s, idle 2-core CPU, make demo (Dec 2026)"),
     ("cpu", "smollm2-135m", "sft"): (17.8, "notebook 04's LoRA SFT, 4 answers of <= 512 tokens: 8 steps in 142 s, idle 2-core CPU, make demo"),
+    ("cpu-reader", "smollm2-135m", "sft"): (4.7, "notebook 04's header SFT, 8 requests with headers of ~15 tokens: 24 steps in 113 s, idle 2-core CPU, bf16 (Dec 2026)"),
     ("cpu-scratch", "composer", "cpt"): (0.87, "composer, 400 steps x 16 x 384 characters in 346 s (7,100 tokens/s), 2 threads, idle 2-core CPU, make demo"),
     ("cpu-scratch", "composer", "sft"): (1.6, "16 answers of <= 1,024 characters padded to the longest: 120 steps in 189 s, idle 2-core CPU, make demo"),
     ("cpu-smoke", "composer", "cpt"): (0.28, "the tiny preset's 4 x 256 tokens, 2 threads, idle (STACK_NOTES): the composer is smaller"),

@@ -20,7 +20,7 @@ from cm_lib.train.recipe import (
 
 FULL_TRAINING_MAX_PARAMS = 50_000_000  # below this, `lora=None` trains every weight (the tiny model)
 STAGES = ("cpt", "sft")
-VIEWS = ("composer",)  # ways a pre-training run may rewrite its texts (None: as the corpus has them)
+VIEWS = ("composer", "header")  # ways a run may rewrite its texts or answers (None: as the corpus has them)
 # Whether an SFT answer in a view keeps its T: line: the composer never wrote one in pre-training, and with
 # titles it obeyed the requested meter less often in each of three seeds (benchmarks/README.md, seventh round;
 # valid answers did not differ beyond the spread between seeds). Part of a run's fingerprint (cm_lib.train.run).
@@ -35,6 +35,10 @@ def text_view(view: str | None) -> Any:
         from cm_lib.corpus.composer import composer_text
 
         return composer_text
+    if view == "header":
+        from cm_lib.corpus.composer import header_text
+
+        return header_text
     raise CourseError(f"unknown view {view!r}; choose one of {list(VIEWS)}")
 
 
@@ -53,7 +57,8 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
 
     `categories` keeps only those pretrain rows (e.g. ("scores",): the ABC part), `tasks` only those SFT task
     types; `view="composer"` rewrites each pretrain text (SFT: each answer's tune, without its title) as the composer
-    sees it (cm_lib.corpus.composer, dropping the tunes it leaves out); `eval_rows` adds a validation loss on that many rows of the
+    sees it (cm_lib.corpus.composer, dropping the tunes it leaves out), `view="header"` cuts each SFT answer to
+    the composer's header (SmolLM2's header SFT, notebook 04); `eval_rows` adds a validation loss on that many rows of the
     validation split (same filters).
     """
     import torch
