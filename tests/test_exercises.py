@@ -211,6 +211,37 @@ def test_meter_compliance_checker_rejects_the_typed_rate() -> None:
         lambda cases: sum(f"M:{m}" in t for m, t in cases) / len(cases))
 
 
+def test_composer_prompt_checker_rejects_filled_in_and_body_fields() -> None:
+    import re
+
+    from cm_lib.corpus.composer import composer_header
+    from cm_lib.evaluate import header_fields
+
+    def right(answer):
+        f = header_fields(answer)
+        return composer_header(f["M"], f["L"], f["K"]) if {"M", "L", "K"} <= set(f) else None
+
+    def fields(answer, stop_at_k=True, keep_empty=False):
+        f = {}
+        for line in answer.splitlines():
+            m = re.match(r"^([MLK]):\s*(.*)$", line.strip())
+            if m and m.group(1) not in f and (keep_empty or m.group(2).strip()):
+                f[m.group(1)] = m.group(2).strip()
+            if stop_at_k and line.startswith("K:"):
+                break
+        return f
+
+    def build(f):
+        return composer_header(f["M"], f["L"], f["K"]) if {"M", "L", "K"} <= set(f) else None
+
+    assert nb04.check_composer_prompt(right)
+    assert not nb04.check_composer_prompt(lambda a: build(fields(a, stop_at_k=False)))  # reads the body's M:
+    assert not nb04.check_composer_prompt(lambda a: build({"M": "4/4", "L": "1/8", "K": "C", **fields(a)}))  # fills in
+    assert not nb04.check_composer_prompt(lambda a: build(fields(a, keep_empty=True)))  # an empty M: is kept
+    assert not nb04.check_composer_prompt(lambda a: build({k: v for k, v in re.findall(r"([MLK]):(\S+)", a)}))
+    assert not nb04.check_composer_prompt("X:1")
+
+
 # ------------------------------------------------------------------ notebook 06
 GOOD_QUESTION = {
     "id": "my-q-1", "stem": "Use the example below to answer the question that follows. What is the meter of this tune?",

@@ -82,3 +82,41 @@ def check_meter_compliance(fn: Callable[[list[tuple[str, str]]], float]) -> bool
                             "tune_attributes(abc)['meter'] == requested; an answer with no tune does not obey")
     return _verdict(name, True, f"right on {len(sets)} case sets (COMPLIANCE_CASES: "
                     f"{sum(_obeys(m, t) for m, t in COMPLIANCE_CASES)} of {len(COMPLIANCE_CASES)} obey)", "")
+
+
+READER_ANSWERS = [  # (SmolLM2's answer, the composer's prompt made from it, or None: no tune is written)
+    ("X:1\nT:My Jig\nM:6/8\nL:1/8\nK:F\n", "X:1\nM:6/8\nL:1/8\nK:F\n"),
+    ("X:1\nM: 2/4 \nL:1/16\nK:Ador", "X:1\nM:2/4\nL:1/16\nK:Ador\n"),
+    ("X:1\nM:3/4\nL:1/8\n", None),  # no K: the request's key is unknown; never fill one in
+]
+
+
+EXTRA_READER_ANSWERS = [  # more cases the checker adds
+    ("X:1\nK:G\nM:3/4\nL:1/8\nGAB|", None),  # K: ends the header: fields after it belong to the body
+    ("X:1\nM:\nL:1/8\nK:D\n", None),  # an empty meter is no meter
+    ("Here is the header: M:6/8 L:1/8 K:D", None),  # fields are lines of their own
+    ("X:1\nM:6/8\nM:3/4\nL:1/8\nK:Em\n", "X:1\nM:6/8\nL:1/8\nK:Em\n"),  # the first M: counts
+    ("X:1\nL:1/4\nK:C\nM:2/2\n", None),
+]
+
+
+def _reference_prompt(answer: str) -> str | None:
+    from cm_lib.corpus.composer import composer_header
+    from cm_lib.evaluate import header_fields
+
+    f = header_fields(answer)
+    return composer_header(f["M"], f["L"], f["K"]) if {"M", "L", "K"} <= set(f) else None
+
+
+def check_composer_prompt(fn: Callable[[str], str | None]) -> bool:
+    """`fn(answer)`: the composer's prompt `X:1 / M: / L: / K:` from the reader's answer, or None when one is missing."""
+    name = "composer_prompt"
+    for answer, want in READER_ANSWERS + EXTRA_READER_ANSWERS:
+        got, err = call(fn, answer)
+        if err:
+            return _verdict(name, False, "", err)
+        if got != want:
+            return _verdict(name, False, "", f"for the answer {answer!r} you returned {got!r}, expected {want!r}: "
+                            "read M:, L: and K: lines up to the K: line, strip their values, and return None when "
+                            "one is missing or empty (cm_lib.corpus.composer.composer_header builds the prompt)")
+    return _verdict(name, True, f"right on {len(READER_ANSWERS) + len(EXTRA_READER_ANSWERS)} answers", "")
