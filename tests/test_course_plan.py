@@ -155,7 +155,7 @@ def test_ensure_stages_lists_what_is_missing_with_an_estimate(runs: Path, capsys
     out = capsys.readouterr().out
     assert "cpt: smollm2-135m, 16 steps on preset cpu x 13.6 s/step = ~3.6 min" in out
     assert ensure_stages(["reader"], smoke=False, device=specs["cpu"], build=False) == ["corpus", "cpt", "reader"]
-    assert "reader: smollm2-135m, 24 steps on preset cpu-reader x 4.7 s/step = ~1.9 min" in capsys.readouterr().out
+    assert "reader: smollm2-135m, 24 steps on preset cpu-reader x 3.2 s/step = ~77 s" in capsys.readouterr().out
     assert ensure_stages(["cpt"], smoke=False, device=specs["t4"], build=False) == ["corpus", "cpt"]
     assert "no measured step time for this preset yet" in capsys.readouterr().out
     with pytest.raises(UsageError, match="unknown course stage"):

@@ -73,7 +73,7 @@ HARDWARE_PRESETS: dict[str, HardwarePreset] = {
 STEP_SECONDS: dict[tuple[str, str, str], tuple[float, str]] = {
     ("cpu", "smollm2-135m", "cpt"): (13.6, "notebook 03's LoRA CPT, 4 x 256 tokens: 16 steps in 217 s, idle 2-core CPU, make demo (Dec 2026)"),
     ("cpu", "smollm2-135m", "sft"): (17.8, "notebook 04's LoRA SFT, 4 answers of <= 512 tokens: 8 steps in 142 s, idle 2-core CPU, make demo"),
-    ("cpu-reader", "smollm2-135m", "sft"): (4.7, "notebook 04's header SFT, 8 requests with headers of ~15 tokens: 24 steps in 113 s, idle 2-core CPU, bf16 (Dec 2026)"),
+    ("cpu-reader", "smollm2-135m", "sft"): (3.2, "notebook 04's header SFT, 8 requests with headers of ~15 tokens: 24 steps in 76 s, idle 2-core CPU, bf16, make demo (Dec 2026)"),
     ("cpu-scratch", "composer", "cpt"): (0.87, "composer, 400 steps x 16 x 384 characters in 346 s (7,100 tokens/s), 2 threads, idle 2-core CPU, make demo"),
     ("cpu-scratch", "composer", "sft"): (1.6, "16 answers of <= 1,024 characters padded to the longest: 120 steps in 189 s, idle 2-core CPU, make demo"),
     ("cpu-smoke", "composer", "cpt"): (0.28, "the tiny preset's 4 x 256 tokens, 2 threads, idle (STACK_NOTES): the composer is smaller"),
