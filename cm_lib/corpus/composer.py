@@ -1,5 +1,6 @@
 """The composer's view of a tune: what the from-scratch composer of notebook 03 pre-trains on, and the form of
-the answers notebook 04 fine-tunes it on (cm_lib.train.trainer.SFT_ANSWER_TITLES says whether they keep a title).
+the answers notebook 04 fine-tunes it on (cm_lib.train.trainer.SFT_ANSWER_TITLES says whether they keep a title);
+also the header alone (`header_text`), the answer SmolLM2 learns to give in notebook 04's pair.
 
 The composer is prompted with `X:1`, `M:`, `L:` and `K:` alone (cm_lib.evaluate.header_prompts), so it
 learns from tunes written the same way: the header reduced to those four fields in that order and the
@@ -12,7 +13,6 @@ from __future__ import annotations
 from cm_lib.abc import check, split_tunes
 
 COMPOSER_VIEW = "composer"  # the name a training run records (cm_lib.train, `view=`)
-HEADER_VIEW = "header"  # SFT answers cut to the composer's header: what SmolLM2 learns to write (notebook 04)
 COMPOSER_FIELDS = ("M", "L", "K")  # the header the composer sees, after X:1, in this order
 
 
