@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cm_lib.bench.results import wilson_interval
+from cm_lib.corpus.composer import header_text
 from cm_lib.errors import CourseError
 
 COMPLIANCE_FIELDS = ("key", "meter", "form", "chords", "motif")
@@ -487,14 +488,9 @@ def read_then_write(reader: str | Path | Any, writer: str | Path | Any, records:
 
     Both sample without constraints. A header lacking M:, L: or K: gets no tune (counted as invalid, never filled in).
     """
-    from cm_lib.corpus.composer import composer_header
-
     headers = answer_records(reader, records, max_new_tokens=READER_HEADER_TOKENS, seed=seed,
                              batch_size=min(batch_size, 16))
-    prompts: list[str | None] = []
-    for head in headers:
-        f = header_fields(head)
-        prompts.append(composer_header(f["M"], f["L"], f["K"]) if {"M", "L", "K"} <= set(f) else None)
+    prompts = [header_text(head) for head in headers]
     todo = [p for p in prompts if p is not None]
     tunes = iter(sample_tunes(writer, n=len(todo), start=todo, max_new_tokens=max_new_tokens, seed=seed,
                               batch_size=batch_size) if todo else [])
@@ -521,28 +517,14 @@ class Sample:
 
 def header_prompts(corpus: Any, n: int, split: str = "test") -> list[str]:
     """`X:1 / M: / L: / K:` header prompts taken from n held-out tunes (their meters, unit lengths and keys)."""
-    from cm_lib.corpus.composer import composer_header
-
     prompts = []
     for text in held_out_texts(corpus, "scores", None, split):
-        fields = header_fields(text)
-        if {"M", "L", "K"} <= set(fields):
-            prompts.append(composer_header(fields["M"], fields["L"], fields["K"]))
+        prompt = header_text(text)
+        if prompt is not None:
+            prompts.append(prompt)
         if len(prompts) >= n:
             break
     return prompts
-
-
-def header_fields(text: str) -> dict[str, str]:
-    """The first M:, L: and K: values of a tune's header (up to its K: line), those it has (notebook 04)."""
-    fields: dict[str, str] = {}
-    for line in text.splitlines():
-        m = re.match(r"^([MLK]):\s*(.*)$", line.strip())
-        if m and m.group(1) not in fields and m.group(2).strip():
-            fields[m.group(1)] = m.group(2).strip()
-        if line.strip().startswith("K:"):
-            break
-    return fields
 
 
 def judge_sample(prompt: str, text: str, eos: bool, tokens: int) -> Sample:  # eos: EOS or the tune's end came first

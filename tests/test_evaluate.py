@@ -200,7 +200,7 @@ def test_batched_sampling_is_seeded_and_judged(tok) -> None:  # noqa: ANN001
 
 
 def test_header_fields_read_the_header_only() -> None:
-    from cm_lib.evaluate import header_fields
+    from cm_lib.corpus.composer import header_fields
 
     assert header_fields("X:1\nT:Jig\nM:6/8\nL:1/8\nK:F\nM:3/4\nabc|\n") == {"M": "6/8", "L": "1/8", "K": "F"}
     assert header_fields("X:1\nM:\nK:G\nL:1/8\n") == {"K": "G"}  # an empty value is missing; nothing after K:

@@ -214,8 +214,7 @@ def test_meter_compliance_checker_rejects_the_typed_rate() -> None:
 def test_composer_prompt_checker_rejects_filled_in_and_body_fields() -> None:
     import re
 
-    from cm_lib.corpus.composer import composer_header
-    from cm_lib.evaluate import header_fields
+    from cm_lib.corpus.composer import composer_header, header_fields
 
     def right(answer):
         f = header_fields(answer)
@@ -235,6 +234,9 @@ def test_composer_prompt_checker_rejects_filled_in_and_body_fields() -> None:
         return composer_header(f["M"], f["L"], f["K"]) if {"M", "L", "K"} <= set(f) else None
 
     assert nb04.check_composer_prompt(right)
+    from cm_lib.corpus.composer import header_text
+
+    assert nb04.check_composer_prompt(header_text)  # the pair's own hand-over passes
     assert not nb04.check_composer_prompt(lambda a: build(fields(a, stop_at_k=False)))  # reads the body's M:
     assert not nb04.check_composer_prompt(lambda a: build({"M": "4/4", "L": "1/8", "K": "C", **fields(a)}))  # fills in
     assert not nb04.check_composer_prompt(lambda a: build(fields(a, keep_empty=True)))  # an empty M: is kept

@@ -10,6 +10,8 @@ voices, or that lack M:, L: or K: are left out: a small model copies what it see
 
 from __future__ import annotations
 
+import re
+
 from cm_lib.abc import check, split_tunes
 
 COMPOSER_VIEW = "composer"  # the name a training run records (cm_lib.train, `view=`)
@@ -43,17 +45,23 @@ def composer_text(text: str, title: bool = False) -> str | None:
     return out if check(out, "bars").ok else None
 
 
-def header_text(text: str, title: bool = False) -> str | None:
-    """The tune's `X:1 / M: / L: / K:` lines as the composer's prompts have them, or None when one is missing (notebook 04).
+def header_fields(text: str) -> dict[str, str]:
+    """The first non-empty M:, L: and K: values of a text's header (up to its K: line), those it has (notebook 04)."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        m = re.match(r"^([MLK]):\s*(.*)$", line.strip())
+        if m and m.group(1) not in fields and m.group(2).strip():
+            fields[m.group(1)] = m.group(2).strip()
+        if line.strip().startswith("K:"):
+            break
+    return fields
 
-    SmolLM2's header SFT answers each request with this alone; the composer then writes the tune from it.
-    `title` is accepted for the trainer's view interface and ignored: the composer's header has no title.
+
+def header_text(text: str, title: bool = False) -> str | None:
+    """The `X:1 / M: / L: / K:` lines of a tune or an answer as the composer's prompts have them, or None when one is missing (notebook 04).
+
+    SmolLM2's header SFT learns to answer with this alone; the composer's prompt is then this, made from SmolLM2's
+    answer (nothing is filled in). `title` is accepted for the trainer's view interface and ignored.
     """
-    tunes = split_tunes(text)
-    if not tunes:
-        return None
-    values = [tunes[0].get(name) for name in COMPOSER_FIELDS]
-    if any(v is None or not v.strip() for v in values):
-        return None
-    meter, unit, key = (v.strip() for v in values)  # type: ignore[union-attr]
-    return composer_header(meter, unit, key)
+    f = header_fields(text)
+    return composer_header(f["M"], f["L"], f["K"]) if set(COMPOSER_FIELDS) <= set(f) else None

@@ -100,16 +100,11 @@ EXTRA_READER_ANSWERS = [  # more cases the checker adds
 ]
 
 
-def _reference_prompt(answer: str) -> str | None:
-    from cm_lib.corpus.composer import composer_header
-    from cm_lib.evaluate import header_fields
-
-    f = header_fields(answer)
-    return composer_header(f["M"], f["L"], f["K"]) if {"M", "L", "K"} <= set(f) else None
-
-
 def check_composer_prompt(fn: Callable[[str], str | None]) -> bool:
-    """`fn(answer)`: the composer's prompt `X:1 / M: / L: / K:` from the reader's answer, or None when one is missing."""
+    """`fn(answer)`: the composer's prompt `X:1 / M: / L: / K:` from the reader's answer, or None when one is missing.
+
+    The expected values are cm_lib.corpus.composer.header_text's (what notebook 04's pair hands over).
+    """
     name = "composer_prompt"
     for answer, want in READER_ANSWERS + EXTRA_READER_ANSWERS:
         got, err = call(fn, answer)

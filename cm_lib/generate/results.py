@@ -62,13 +62,6 @@ def chat_prompts(tokenizer: Any, records: Sequence[dict]) -> list[str]:
 
 def header_prompt(abc: str) -> str | None:
     """'X:1' plus the M:, L: and K: of a tune: the prompt of an unconditioned sample like it (None if it lacks one)."""
-    from cm_lib.abc import split_tunes
+    from cm_lib.corpus.composer import header_text
 
-    tunes = split_tunes(abc)
-    if not tunes:
-        return None
-    t = tunes[0]
-    meter, unit, key = t.get("M"), t.get("L"), t.get("K")
-    if not (meter and unit and key):
-        return None
-    return f"X:1\nM:{meter}\nL:{unit}\nK:{key}\n"
+    return header_text(abc)
