@@ -1,7 +1,10 @@
 """Chord conditioning (notebook 05): were the requested chord symbols written, and do the notes fit them?
 
 - Chord symbols are read as root + quality (+ optional /bass): ``m``/``min``/``-`` minor, ``maj7``/``M7``,
-  ``7``, ``6``, ``9`` (as 7), ``dim``/``°``, ``dim7``, ``m7b5``/``ø``, ``aug``/``+``, ``sus2``, ``sus4``/``sus``.
+  ``7``, ``m7``, ``6``, ``m6``, ``dim``/``°``, ``dim7``, ``m7b5``/``ø``, ``aug``/``+``, ``sus2``, ``sus4``/``sus``,
+  and the extended chords with their extensions: ``9`` = 7 + 9th, ``m9``, ``maj9``, ``11`` = 9 + 11th,
+  ``13`` = 9 + 13th (the 11th left out, as usually voiced). Every quality the plan grammar writes
+  (``cm_lib.generate.constrain.CHORD_SYMBOL_RE``: m 7 m7 maj7 dim aug sus4 6 m6 9) is read.
   ``chord_pitch_classes("A7") = {9, 1, 4, 7}``; a symbol we cannot read ("N.C.") has none.
 - ``chord_following = LCS(requested, written) / len(requested)``: the longest run of requested chords
   found in the tune's chord symbols in the same order (not necessarily adjacent), chords compared by
@@ -9,7 +12,9 @@
   all voices' symbols in written order. 1.0 = every requested chord, in order. None without a request.
 - ``chord_tone_ratio = Σ duration(notes whose pitch class is in their chord) / Σ duration(notes under a
   readable chord)``: each note is under the last chord symbol written before it in its voice; notes
-  before the first symbol or under an unreadable one do not count. None when no note is under a chord.
+  before the first symbol or under an unreadable one do not count. A note tied across a chord change
+  counts each tied piece under its own chord (``"C"G2-|"Am"G2``: half in C, half outside Am). The
+  chord's pitch classes include its /bass note. None when no note is under a chord.
 """
 
 from __future__ import annotations
@@ -22,12 +27,13 @@ from cm_lib.metrics.key import tonic_pitch_class
 _CHORD_RE = re.compile(r"^\(?(?P<root>[A-G][#b]?)(?P<quality>[^/\s)]*)(?:/(?P<bass>[A-G][#b]?))?\)?$")
 _QUALITIES = [  # (prefix, intervals above the root)
     ("m7b5", (0, 3, 6, 10)), ("ø", (0, 3, 6, 10)), ("dim7", (0, 3, 6, 9)), ("°7", (0, 3, 6, 9)),
-    ("maj7", (0, 4, 7, 11)), ("maj9", (0, 4, 7, 11)), ("M7", (0, 4, 7, 11)), ("maj", (0, 4, 7)),
+    ("maj7", (0, 4, 7, 11)), ("maj9", (0, 4, 7, 11, 2)), ("M7", (0, 4, 7, 11)), ("maj", (0, 4, 7)),
     ("min7", (0, 3, 7, 10)), ("min6", (0, 3, 7, 9)), ("min", (0, 3, 7)),
-    ("m7", (0, 3, 7, 10)), ("m9", (0, 3, 7, 10)), ("m6", (0, 3, 7, 9)), ("m", (0, 3, 7)), ("-7", (0, 3, 7, 10)),
+    ("m7", (0, 3, 7, 10)), ("m9", (0, 3, 7, 10, 2)), ("m6", (0, 3, 7, 9)), ("m", (0, 3, 7)), ("-7", (0, 3, 7, 10)),
     ("-", (0, 3, 7)), ("dim", (0, 3, 6)), ("°", (0, 3, 6)), ("aug", (0, 4, 8)), ("+", (0, 4, 8)),
     ("sus2", (0, 2, 7)), ("sus4", (0, 5, 7)), ("sus", (0, 5, 7)), ("7sus4", (0, 5, 7, 10)),
-    ("13", (0, 4, 7, 10)), ("11", (0, 4, 7, 10)), ("9", (0, 4, 7, 10)), ("7", (0, 4, 7, 10)), ("6", (0, 4, 7, 9)),
+    ("13", (0, 4, 7, 10, 2, 9)), ("11", (0, 4, 7, 10, 2, 5)), ("9", (0, 4, 7, 10, 2)), ("7", (0, 4, 7, 10)),
+    ("6", (0, 4, 7, 9)),
     ("", (0, 4, 7)),
 ]
 _QUALITIES.sort(key=lambda q: -len(q[0]))  # longest prefix first: "7sus4" before "7", "m7b5" before "m7"
@@ -88,15 +94,16 @@ def chord_tone_ratio(data: TuneData) -> float | None:
     under = inside = 0.0
     cache: dict[str, frozenset[int] | None] = {}
     for n in data.notes:
-        if n.chord is None:
-            continue
-        if n.chord not in cache:
-            cache[n.chord] = chord_pitch_classes(n.chord)
-        pcs = cache[n.chord]
-        if pcs is None:
-            continue
-        d = float(n.duration)
-        under += d
-        if n.midi % 12 in pcs:
-            inside += d
+        for chord, duration in [(p.chord, p.duration) for p in n.pieces()] if n.ties else [(n.chord, n.duration)]:
+            if chord is None:
+                continue
+            if chord not in cache:
+                cache[chord] = chord_pitch_classes(chord)
+            pcs = cache[chord]
+            if pcs is None:
+                continue
+            d = float(duration)
+            under += d
+            if n.midi % 12 in pcs:
+                inside += d
     return inside / under if under else None

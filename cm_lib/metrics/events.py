@@ -8,6 +8,8 @@ meters and section flags from `cm_lib.abc.check.measure_bars`, so a bar is measu
 chord symbols and each bar's closing line from the walker's events, aligned to the notes by the order
 in which `tune_notes` emits them (a note outside chords and grace notes, or a chord's closing ]).
 A rest's duration takes the tuplet it is in and a broken rhythm (>, <) touching it, as the checker does.
+A note tied on (``C2-|C2``) is one Note whose `ties` keep each continuation's duration, bar and chord
+symbol, so a tied note that crosses a bar line or a chord change is still placed and judged piece by piece.
 Known difference: after a rest with a broken rhythm (``z>A``) `tune_notes` leaves the note's duration
 whole (1/8 here) where the checker shortens it (1/16); bar durations are the checker's.
 """
@@ -26,6 +28,16 @@ from cm_lib.errors import AbcError
 
 
 @dataclass
+class Piece:
+    """One written piece of a note: itself or a tied continuation, with its own bar and chord symbol."""
+
+    duration: Fraction
+    bar: int
+    chord: str | None
+    order: int
+
+
+@dataclass
 class Note:
     """One sounding note: MIDI pitch, duration in whole notes (tie continuations merged), voice, bar, chord."""
 
@@ -35,6 +47,14 @@ class Note:
     bar: int  # 1-based bar number within its voice (as the checker numbers bars)
     chord: str | None = None  # the chord symbol in force in this voice, as written ("A7")
     order: int = 0  # position among the tune's notes and rests, in written order
+    ties: list[Piece] = field(default_factory=list)  # the tied continuations merged into this note
+
+    def pieces(self) -> list[Piece]:
+        """The note as written: its first piece (where it is struck), then each tied continuation."""
+        if not self.ties:
+            return [Piece(self.duration, self.bar, self.chord, self.order)]
+        first = self.duration - sum((p.duration for p in self.ties), Fraction(0))
+        return [Piece(first, self.bar, self.chord, self.order), *self.ties]
 
 
 @dataclass
@@ -128,6 +148,7 @@ def read_tune(abc: str | Tune, bars: bool = True) -> TuneData:
         prev = last.get(ev.voice)
         if ev.tied and prev is not None and prev.midi == ev.midi:
             prev.duration += ev.duration
+            prev.ties.append(Piece(ev.duration, ev.bar, chord, order))
             continue
         note = Note(ev.midi, ev.duration, ev.voice, ev.bar, chord, order)
         data.notes.append(note)

@@ -8,7 +8,9 @@
 - Bar self-similarity: each bar of the first voice is laid out on a grid of GRID = 96 slots per whole
   note (notes and rests end to end, in written order), a slot holding the (pitch, start slot) of the
   note sounding there, or SILENCE under a rest (``z2`` and ``z z`` are the same silence; a multi-bar
-  rest ``Z`` is silence for the bar's meter). A bar holding only rests is a bar like any other.
+  rest ``Z`` is silence for the bar's meter). A bar holding only rests is a bar like any other. A note
+  tied over a bar line fills its own bar up to the line; its continuation fills the next bar's first
+  slots with (pitch, HELD) — a held note, not a struck one (``C4-|C2 D2`` differs from ``C4|C2 D2``).
   ``sim(a, b) = #(slots where a and b hold the same value) / #(slots covered by a or b)`` — the share of
   the time where both bars sound the same note struck at the same moment, or are both silent
   (1 = identical bars).
@@ -17,6 +19,14 @@
   ``near_repeated_bar_rate`` = #(bars with sim ≥ NEAR_THRESHOLD = 0.75 to an earlier bar) / #(non-empty
   bars) (0.75: e.g. one of four equal notes changed).
   Transposing the whole tune changes none of these (all bars move together).
+- ``motif_recurs``: the *opening motif* is the interval pattern of the first voice's first MOTIF_NOTES = 5
+  notes (4 melodic intervals in semitones, tied notes counted once, rests skipped, chords by their top
+  note); it recurs when the same 4 intervals follow one another again starting at note 6 or later (no
+  note shared with the opening), at any pitch: an exact repeat and a transposed (chromatic) one count,
+  a diatonic sequence whose semitones differ does not. None when the voice has fewer than 2·MOTIF_NOTES
+  notes. (Melody in interval form is the "seqint" viewpoint of Conklin & Witten 1995, *Multiple viewpoint
+  systems for music prediction*; this recurrence test is the course's own. Why 5 notes:
+  `benchmarks/musicality.py`.)
 - ``form``: the corpus builder's form letters (``cm_lib.corpus.analysis.detect_form`` via
   ``cm_lib.evaluate.tune_attributes``: repeat signs and section lines, else 4-bar phrases compared by
   melodic similarity), for single-voice tunes with bars; None otherwise.
@@ -31,6 +41,8 @@ from cm_lib.metrics.events import Bar, Note, Rest, TuneData
 GRID = 96
 MAX_SLOTS = 4 * GRID
 NEAR_THRESHOLD = 0.75
+MOTIF_NOTES = 5
+HELD = MAX_SLOTS  # start slot of a note held over from the bar before (real start slots are < MAX_SLOTS)
 SILENCE = 128 * (MAX_SLOTS + 1)  # above every (pitch, start) value: MIDI pitches are 0-127
 _SECTION_MARKS = (":", "||", "|]", "[|")
 
@@ -77,30 +89,35 @@ def n_sections(data: TuneData) -> int:
 
 
 def bar_grids(data: TuneData) -> np.ndarray:
-    """One row per non-empty bar of the first voice: slot = midi·(MAX_SLOTS+1) + the note's start slot,
-    SILENCE under a rest, -1 after the bar's end."""
+    """One row per non-empty bar of the first voice: slot = midi·(MAX_SLOTS+1) + the note's start slot
+    (HELD for a note tied over from the bar before), SILENCE under a rest, -1 after the bar's end."""
     voice = data.voices[0]
     measures = {b.number: b.measure for b in data.bars.get(voice, [])}
-    by_bar: dict[int, list[Note | Rest]] = {}
+    by_bar: dict[int, list[tuple[int, Note | Rest, float, bool]]] = {}  # bar -> (order, event, duration, held)
     for e in data.timeline(voice):
-        by_bar.setdefault(e.bar, []).append(e)
+        if isinstance(e, Rest) or not e.ties:
+            by_bar.setdefault(e.bar, []).append((e.order, e, float(e.duration), False))
+            continue
+        for piece in e.pieces():
+            by_bar.setdefault(piece.bar, []).append((piece.order, e, float(piece.duration), piece.bar != e.bar))
     rows = []
     for number in sorted(by_bar):
         row = np.full(MAX_SLOTS, -1, dtype=np.int32)
+        value_of: dict[int, int] = {}  # id(note) -> its value in this bar (pieces tied within a bar join)
         t = 0.0
-        for e in by_bar[number]:
+        for _, e, duration, held in sorted(by_bar[number], key=lambda x: x[0]):
             start = int(round(t * GRID))
             if isinstance(e, Rest):
                 measure = measures.get(number)
-                t += float(e.duration) if not e.bars else float(measure or 0) * e.bars
+                t += duration if not e.bars else float(measure or 0) * e.bars
                 end = int(round(t * GRID))
                 row[start:end] = SILENCE
                 continue
-            t += float(e.duration)
+            t += duration
             end = max(start + 1, int(round(t * GRID)))
             if start >= MAX_SLOTS:
                 break
-            row[start:end] = e.midi * (MAX_SLOTS + 1) + start
+            row[start:end] = value_of.setdefault(id(e), e.midi * (MAX_SLOTS + 1) + (HELD if held else start))
         rows.append(row)
     return np.stack(rows) if rows else np.zeros((0, MAX_SLOTS), dtype=np.int32)
 
@@ -141,6 +158,24 @@ def repetition(data: TuneData, near: float = NEAR_THRESHOLD) -> dict[str, float 
         "repeated_bar_rate": float((best_earlier >= 1.0 - 1e-12).sum() / n),
         "near_repeated_bar_rate": float((best_earlier >= near - 1e-12).sum() / n),
     }
+
+
+def opening_motif(data: TuneData, notes: int = MOTIF_NOTES) -> list[int] | None:
+    """The opening motif as intervals: semitones between the first voice's first `notes` notes."""
+    mel = data.melody()
+    if len(mel) < notes:
+        return None
+    return [b.midi - a.midi for a, b in zip(mel[: notes - 1], mel[1:notes])]
+
+
+def motif_recurs(data: TuneData, notes: int = MOTIF_NOTES) -> bool | None:
+    """Whether the opening motif's intervals recur, at any pitch, after the opening (see the module docstring)."""
+    mel = data.melody()
+    if len(mel) < 2 * notes:
+        return None
+    iv = [b.midi - a.midi for a, b in zip(mel, mel[1:])]
+    pattern = iv[: notes - 1]
+    return any(iv[s:s + notes - 1] == pattern for s in range(notes, len(mel) - notes + 1))
 
 
 def form(data: TuneData) -> str | None:

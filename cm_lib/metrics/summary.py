@@ -3,6 +3,10 @@
 For a True/False metric: ``rate = k / n`` over the tunes where it is defined (not None), with the
 Wilson score interval (``cm_lib.bench.results.wilson_interval``, z = 1.96). For a numeric metric: n,
 mean, standard deviation (population), min and max over the tunes where it is defined.
+``bootstrap_mean``: a mean with a seeded percentile-bootstrap 95% interval over the values (N_BOOT
+resamples with replacement; the 2.5th and 97.5th percentiles of their means). The interval lies between
+the smallest and largest value, so a share stays within [0, 1] and an entropy above 0, which a normal
+interval (mean ± 1.96·s/√n) does not guarantee on small or skewed sets.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from cm_lib.bench.results import wilson_interval
 
 RATE_METRICS = ("valid_syntax", "valid_bars", "valid_parser", "key_ok", "meter_ok", "unit_ok", "form_ok",
-                "key_agreement", "has_repeat_signs", "copy_rate")
+                "key_agreement", "has_repeat_signs", "motif_recurs", "copy_rate")
 MEAN_METRICS = ("bar_consistency", "in_scale_rate", "pitch_range", "pitch_class_entropy", "mean_abs_interval",
-                "n_sections", "bar_self_similarity", "repeated_bar_rate", "near_repeated_bar_rate",
+                "stepwise_share", "n_sections", "bar_self_similarity", "repeated_bar_rate", "near_repeated_bar_rate",
                 "chord_following", "chord_tone_ratio", "novelty_4gram", "nn_similarity", "n_notes", "n_bars")
 
 
@@ -36,6 +42,22 @@ def mean(values: Sequence[Any]) -> dict[str, Any]:
     m = sum(xs) / len(xs)
     sd = math.sqrt(sum((x - m) ** 2 for x in xs) / len(xs))
     return {"n": len(xs), "mean": round(m, 4), "std": round(sd, 4), "min": round(min(xs), 4), "max": round(max(xs), 4)}
+
+
+N_BOOT = 2000
+
+
+def bootstrap_mean(values: Sequence[Any], seed: int | np.random.SeedSequence = 0, n_boot: int = N_BOOT) -> dict[str, Any]:
+    """n, mean and seeded percentile-bootstrap 95% interval of the defined values (ci95 None below 2)."""
+    xs = np.array([float(v) for v in values if v is not None])
+    if not len(xs):
+        return {"n": 0, "mean": None, "ci95": None}
+    if len(xs) < 2:
+        return {"n": 1, "mean": float(xs[0]), "ci95": None}
+    rng = np.random.default_rng(seed)
+    means = rng.multinomial(len(xs), np.full(len(xs), 1 / len(xs)), size=n_boot) @ xs / len(xs)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return {"n": len(xs), "mean": float(xs.mean()), "ci95": [float(max(lo, xs.min())), float(min(hi, xs.max()))]}
 
 
 def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -13,15 +13,15 @@ from cm_lib.metrics.events import read_tune
 from cm_lib.metrics.header import header_compliance, parse_request
 from cm_lib.metrics.key import in_scale_rate, key_agreement, krumhansl_schmuckler, pitch_class_weights
 from cm_lib.metrics.novelty import NoveltyIndex
-from cm_lib.metrics.pitch_stats import mean_abs_interval, pitch_class_entropy, pitch_range
-from cm_lib.metrics.structure import form, has_repeat_signs, n_sections, repetition
+from cm_lib.metrics.pitch_stats import mean_abs_interval, pitch_class_entropy, pitch_range, stepwise_share
+from cm_lib.metrics.structure import form, has_repeat_signs, motif_recurs, n_sections, repetition
 from cm_lib.metrics.validity import checker_levels, valid_parser
 
 METRIC_NAMES = (
     "valid_syntax", "valid_bars", "valid_parser", "bar_consistency", "bar_consistency_per_voice",
     "key_ok", "meter_ok", "unit_ok", "form_ok", "in_scale_rate", "key_agreement", "estimated_key",
-    "pitch_range", "pitch_class_entropy", "mean_abs_interval", "n_sections", "has_repeat_signs",
-    "bar_self_similarity", "repeated_bar_rate", "near_repeated_bar_rate", "form", "chord_following",
+    "pitch_range", "pitch_class_entropy", "mean_abs_interval", "stepwise_share", "n_sections", "has_repeat_signs",
+    "bar_self_similarity", "repeated_bar_rate", "near_repeated_bar_rate", "motif_recurs", "form", "chord_following",
     "chord_tone_ratio", "novelty_4gram", "nn_similarity", "nn_id", "copy_rate", "n_notes", "n_bars", "n_voices",
 )
 
@@ -66,9 +66,11 @@ def tune_metrics(abc: str, request: Mapping[str, Any] | str | None = None, index
     out["pitch_range"] = pitch_range(data)
     out["pitch_class_entropy"] = pitch_class_entropy(data)
     out["mean_abs_interval"] = mean_abs_interval(data)
+    out["stepwise_share"] = stepwise_share(data)
     out["n_sections"] = n_sections(data)
     out["has_repeat_signs"] = has_repeat_signs(data)
     out.update(repetition(data))
+    out["motif_recurs"] = motif_recurs(data)
     out["form"] = tune_form
     out["chord_tone_ratio"] = chord_tone_ratio(data)
     if index is not None:
