@@ -12,7 +12,7 @@ a rise in bars-valid that came from copying training tunes would show as copies 
 
     python benchmarks/composer_budget.py [--hardware gpu-scratch] [--steps 1000] [--points 4] [--n 100] [--json OUT]
 
-Not yet timed on a GPU; on the 2-core CPU the same budget took 42 min in a plain loop (benchmarks/README.md).
+Not yet timed on a GPU; on the 2-core CPU the same budget took 42 min in a plain loop (benchmarks/README.md, "Budget").
 """
 
 from __future__ import annotations

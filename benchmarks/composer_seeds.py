@@ -4,7 +4,7 @@ For each --seeds value it runs the composer's path exactly as notebooks 03 and 0
 400 pre-training steps, then 120 SFT steps), but with that seed for both stages, and judges each run as the
 notebooks do: syntax/bars/ended on 100 held-out header prompts (512 new tokens), then validity and key, meter,
 form and chord compliance on the 77 held-out tune instructions. One row per run; cm_lib.course.MEASURED_COMPOSER_RUNS holds the
-measured rows (benchmarks/README.md, seventh round) that notebooks 03 and 04 put beside the student's own run.
+measured rows (benchmarks/README.md, "Seeds") that notebooks 03 and 04 put beside the student's own run.
 
 The CPU's vector instructions change the weights as a seed does. torch picks its kernels when it is imported, so
 for another kind of kernels run the script again under e.g. `ATEN_CPU_CAPABILITY=avx2`; the kind used is printed.

@@ -27,6 +27,7 @@ from cm_lib.errors import AbcError
 
 DEFAULT_WIDTH = 900
 DEFAULT_SCALE = 40
+MAX_SCORE_HEIGHT = 480  # pixels of a shown score; a longer one scrolls in its box
 TAIL_SECONDS = 0.5  # audio keeps ringing this long after the last note ends
 _LOCK = threading.Lock()  # abc2xml keeps module-level parser state
 _NOTE_RE = re.compile(r'class="note(?:\s[^"]*)?"')
@@ -293,6 +294,11 @@ def _error_box(abc: str, err: Exception) -> str:
     )
 
 
+def _score_box(picture: str) -> str:
+    """A score's SVG on white, scrolling inside MAX_SCORE_HEIGHT pixels (a long tune does not flood the page)."""
+    return f'<div style="background:white;max-height:{MAX_SCORE_HEIGHT}px;overflow-y:auto">{picture}</div>'
+
+
 def show(abc: str, audio: bool = True, title: str | None = None) -> None:
     """Display the score (SVG) and an audio player in a notebook; unrenderable text shows a red box."""
     from IPython.display import HTML, Audio, display
@@ -303,7 +309,7 @@ def show(abc: str, audio: bool = True, title: str | None = None) -> None:
     except AbcError as err:
         display(HTML(head + _error_box(abc, err)))
         return
-    display(HTML(f'{head}<div style="background:white">{picture}</div>'))
+    display(HTML(head + _score_box(picture)))
     if audio:
         sample_rate = 22050
         display(Audio(_audio_array(abc, sample_rate), rate=sample_rate))
@@ -317,7 +323,7 @@ def side_by_side_html(abcs: list[str], titles: list[str] | None = None, width: i
     cells = []
     for abc, title in zip(abcs, titles):
         try:
-            body = f'<div style="background:white">{svg(abc, width=width)}</div>'
+            body = _score_box(svg(abc, width=width))
         except AbcError as err:
             body = _error_box(abc, err)
         cells.append(f'<div style="flex:1;min-width:{width // 2}px"><h4>{html.escape(title)}</h4>{body}</div>')

@@ -181,6 +181,7 @@ def test_side_by_side_html() -> None:
     a, b = tunes_of("two_voices.abc")
     page = render.side_by_side_html([a, b], ["blocks", "inline"])
     assert page.count("<h4>") == 2 and "display:flex" in page
+    assert page.count(f"max-height:{render.MAX_SCORE_HEIGHT}px") == 2  # a long score scrolls in its box
     assert render.note_count(page) == 48
     with pytest.raises(ValueError):
         render.side_by_side_html([a, b], ["only one"])

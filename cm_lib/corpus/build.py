@@ -319,8 +319,8 @@ def build_corpus(
         shutil.rmtree(tmp)  # our own leftover from an interrupted build with this pid
     tmp.mkdir()
     try:
-        _save(pretrain, PRETRAIN_COLUMNS, tmp / "pretrain", progress)
-        _save(sft, SFT_COLUMNS, tmp / "sft", progress)
+        _save(pretrain, PRETRAIN_COLUMNS, tmp / "pretrain")  # no bar: saving takes a second (six
+        _save(sft, SFT_COLUMNS, tmp / "sft")  # splits would print six "Saving the dataset" bars)
         (tmp / "stats.json").write_text(json.dumps(stats.as_dict(), indent=2, sort_keys=True) + "\n")
         write_card(tmp / "README.md", stats)
         (tmp / MARKER).write_text(json.dumps(stats.settings, indent=2, sort_keys=True) + "\n")
