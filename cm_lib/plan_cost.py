@@ -281,3 +281,35 @@ def with_checkpoints(choice: PlanChoice) -> PlanChoice:
         every = steps if est is None else max(1, int(SAVE_EVERY_SECONDS // max(est[0], 1e-9)))
         saves.append(min(every, steps))
     return replace(choice, plan=replace(plan, save_every=(saves[0], saves[1], saves[2])))
+
+
+# The columns of docs/TEACHING.md's runtime table: (heading, device class, online, base model).
+RUNTIME_COLUMNS = (
+    ("CPU, 2 cores", "cpu", False, None),
+    ("Colab T4, offline (SmolLM2)", "t4", False, None),
+    ("Colab T4, online (TinyLlama-1.1B, LoRA)", "t4", True, None),
+    ("Colab T4, online, `CM_BASE_MODEL=llama2-7b` (QLoRA)", "t4", True, "llama2-7b"),
+    ("A100 40GB, online (LLaMA-2-7B, QLoRA)", "a100-40", True, None),
+    ("H100 80GB, online (LLaMA-2-7B, QLoRA)", "h100", True, None),
+)
+
+
+def runtime_table() -> str:
+    """The markdown table of minutes per notebook 03-06 on each RUNTIME_COLUMNS plan (docs/TEACHING.md; a test compares)."""
+    from cm_lib.plan import choose_plan
+
+    plans = [course_plan(with_checkpoints(choose_plan(False, device=d, online=o, base=b)))
+             for _, d, o, b in RUNTIME_COLUMNS]
+
+    def cell(minutes: float, estimated: bool) -> str:
+        return f"~{minutes:.0f} min (estimate)" if estimated else f"{minutes:.1f} min (measured)"
+
+    lines = ["| notebook | " + " | ".join(h for h, *_ in RUNTIME_COLUMNS) + " |",
+             "|---|" + "---|" * len(RUNTIME_COLUMNS)]
+    for nb in NOTEBOOKS:
+        lines.append(f"| {nb} | " + " | ".join(cell(p.notebooks[nb]["minutes"], p.notebooks[nb]["estimated"])
+                                              for p in plans) + " |")
+    totals = [(sum(n["minutes"] for n in p.notebooks.values()), any(n["estimated"] for n in p.notebooks.values()))
+              for p in plans]
+    lines.append("| 03-06 | " + " | ".join(f"**{cell(m, e)}**" for m, e in totals) + " |")
+    return "\n".join(lines)
