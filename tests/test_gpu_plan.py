@@ -245,3 +245,18 @@ def test_a_kept_adapter_is_continued_by_sft_and_loads_on_its_base(musicpile: Non
     with torch.no_grad():
         assert not torch.allclose(model(ids).logits, plain(ids).logits)
     assert not hasattr(model, "peft_config")
+
+
+@pytest.mark.slow
+def test_gpu_course_benchmark_runs_on_the_cpu_as_a_dry_run(tmp_path: Path) -> None:
+    """benchmarks/gpu_course.py cannot be timed here (no GPU): its --dry-run proves every configuration's code runs."""
+    out = tmp_path / "gpu_course.json"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_course.py"), "--dry-run", "--no-course",
+                           "--out", str(out)], capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    rows = result["rows"]
+    assert result["dry_run"] and len(rows) == 8 and not any("error" in r for r in rows)
+    assert {(r["model"], r["dtype"], r["use_reentrant"]) for r in rows} == {
+        (m, d, u) for m in ("tinyllama-1.1b", "llama2-7b") for d in ("float16", "bfloat16") for u in (True, False)}
+    assert all(r["s_per_step"] > 0 and r["loss"] > 0 for r in rows)
