@@ -118,7 +118,8 @@ def _precision(name: str, kw: dict, choice: PlanChoice) -> str:
         return "fp32"
     scaler = " + loss scaling" if auto == "fp16" else ""
     if load["quantize_4bit"]:
-        return f"QLoRA: 4-bit NF4 base, {auto} compute, fp32 adapters, adapter kept (no merge)"
+        return (f"QLoRA: 4-bit NF4 base, {auto} compute, {'bf16' if auto == 'bf16' else 'fp32'} adapters "
+                "(TRL's choice), adapter kept (no merge)")
     if kw["lora"]:
         return f"{auto} autocast{scaler}, frozen base in {str(load['dtype']).replace('torch.', '')}, fp32 LoRA adapters"
     return f"{auto} autocast{scaler}, fp32 master weights"
@@ -315,7 +316,8 @@ def execute_notebook(path: Path, out_path: Path | None = None, smoke: bool = Fal
     nb = nbformat.read(path, as_version=4)
     previous = os.environ.get(SMOKE_ENV)
     os.environ[SMOKE_ENV] = "1" if smoke else "0"
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if "HF_ENDPOINT" not in os.environ:  # a headless run stays offline unless asked (HF_HUB_OFFLINE=0) or pointed
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # at a hub of its own (HF_ENDPOINT: e.g. tests' simulated hub)
     start = time.perf_counter()
     error = ""
     try:

@@ -88,8 +88,8 @@ class CoursePlan:
     def text(self) -> str:
         """The plan in lines a teacher reads: why, one line per run, then minutes per notebook."""
         c = self.choice
-        lines = [f"{'smoke' if c.smoke else 'full'} plan for {c.device} ({c.spec.name}), "
-                 f"{'online' if c.online else 'offline'}: {c.why}"]
+        hub = "" if c.device == "cpu" else ", online" if c.online else ", offline"
+        lines = [f"{'smoke' if c.smoke else 'full'} plan for {c.device} ({c.spec.name}){hub}: {c.why}"]
         lines += [f"  note: {n}" for n in c.notes]
         for r in self.runs:
             mins = "?" if r.minutes is None else f"{r.minutes:.1f} min"
@@ -98,7 +98,8 @@ class CoursePlan:
                          f"x {r.batch}x{r.grad_accum}x{r.seq_len}: {mins}{' (estimate)' if r.minutes_estimated else ''}"
                          f"{peak}")
         for nb, est in self.notebooks.items():
-            lines.append(f"  notebook {nb}: ~{est['minutes']:.0f} min{' (estimate)' if est['estimated'] else ''}")
+            how = " (estimate)" if est["estimated"] else " (measured, idle 2-core CPU)"
+            lines.append(f"  notebook {nb}: ~{est['minutes']:.0f} min{how}")
         total = sum(n["minutes"] for n in self.notebooks.values())
         lines.append(f"  notebooks 03-06: ~{total:.0f} min"
                      + (" (estimate)" if any(n["estimated"] for n in self.notebooks.values()) else ""))
