@@ -6,59 +6,34 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cm_lib.config import SMOKE_ENV
 from cm_lib.errors import AssetNotFoundError, UsageError
 from cm_lib.paths import read_summaries, repo_root, runs_dir, stage_dir
+from cm_lib.plan import (  # noqa: F401  (re-exported: the course's plan API)
+    _ABC_ONLY,
+    _PLANS,
+    CURVE_POINTS,
+    RUN_STAGE,
+    SCRATCH_MODEL,
+    PlanChoice,
+    _Plan,
+    choose_plan,
+    model_family,
+    plan_hardware,
+    plan_runs,
+)
 
 if TYPE_CHECKING:  # torch stays out of `import cm_lib.course` until a plan is asked for
     from cm_lib.device import DeviceSpec
 
 # ---------------------------------------------------------------- the plan of runs (notebooks 03 and 04)
+# The plans are data in cm_lib.plan (which hardware, hub state and base model pick which runs) and their cost in
+# cm_lib.plan_cost; here: the runs of the picked plan on disk, what is missing, and building it.
 
-
-@dataclass(frozen=True)
-class _Plan:
-    """One mode of the course: its corpus preset, hardware presets, base model, step counts and data filters."""
-
-    corpus: str
-    hardware: str  # the SmolLM2 (smoke: composer) LoRA runs
-    scratch_hardware: str  # the composer: the composer preset from scratch and its full SFT
-    scratch_steps: int  # the composer from scratch (full-parameter, ABC part only, composer view)
-    scratch_eval_rows: int  # validation rows for the composer's held-out loss curve
-    scratch_sft_steps: int  # the composer's full SFT on the generation task types
-    base: str | None  # the model LoRA CPT starts from; None: the composer just trained from scratch
-    label: str  # run folder of the CPT and SFT runs: runs/{cpt,sft}/<label>
-    cpt_steps: int
-    sft_steps: int
-    reader_hardware: str  # SmolLM2's header SFT (smoke: the composer's)
-    reader_steps: int
-
-
-# Two tracks. The composer ("student-scale ChatMusician"): the `composer` preset (a 0.84M-parameter Llama
-# reading characters) trained from scratch on the ABC part only, each tune in the composer's view (header
-# X:1/M:/L:/K:, bar-valid tunes only; cm_lib.corpus.composer) (`scratch`), then fully fine-tuned on the
-# generation-type instructions (`scratch_sft`). The paper's recipe: SmolLM2-135M LoRA CPT on the mixed
-# corpus (`cpt`), then LoRA SFT (`sft`). The pair: SmolLM2 after CPT, LoRA-fine-tuned to answer the generation
-# requests with the composer's header alone (`reader`, view "header"), whose header the composer continues
-# (cm_lib.evaluate.read_then_write; CPU plan measured in benchmarks/README.md, ninth round: key 77/77, meter 74/77).
-# Smoke: the composer preset stands in everywhere, a few steps each.
-# Why characters and the view: measured, syntax-valid samples of 100 rose from 52-70 (BPE `tiny`) to 96;
-# no CPU recipe wrote bar-valid tunes (0-3 of 100): notebook 03 and benchmarks/README.md.
-_PLANS = {
-    True: _Plan(corpus="smoke", hardware="cpu-smoke", scratch_hardware="cpu-smoke", scratch_steps=12,
-                scratch_eval_rows=8, scratch_sft_steps=3, base=None, label="composer-lora", cpt_steps=3, sft_steps=3,
-                reader_hardware="cpu-smoke", reader_steps=2),
-    False: _Plan(corpus="small", hardware="cpu", scratch_hardware="cpu-scratch", scratch_steps=400,
-                 scratch_eval_rows=64, scratch_sft_steps=120, base="smollm2-135m", label="smollm2-135m",
-                 cpt_steps=16, sft_steps=8, reader_hardware="cpu-reader", reader_steps=24),
-}
-_ABC_ONLY = ("scores",)  # the composer pre-trains on the ABC part of the corpus only
-SCRATCH_MODEL = "composer"  # the model preset the composer track starts from (random weights)
-CURVE_POINTS = 4  # checkpoints of the composer run, for notebook 03's validity-against-steps curve
 # The composer's CPU plan (400 pre-training + 120 SFT steps) as measured in six runs: seeds 0-3 with AVX-512 kernels
 # and seed 0 with AVX2 kernels on one 2-core machine, seed 0 on another (benchmarks/README.md, seventh round;
 # benchmarks/composer_seeds.py reruns it). Successes out of MEASURED_RUNS_OF: notebook 03's 100 held-out headers,
@@ -76,120 +51,65 @@ MEASURED_RUNS_OF = dict(syntax=100, bars=100, ended=100, valid=77, key=77, meter
 _TEACHES = {"cpt": "03_lora_continual_pretraining", "sft": "04_supervised_finetuning",
             "reader": "04_supervised_finetuning"}
 
-# On a GPU (full mode) the CPU plan above keeps its corpus, models and data filters; each GPU class swaps in its
-# presets and the step counts a GPU makes cheap. Sizes against the small corpus (~3.3M SmolLM2 tokens of training
-# text, ~0.9M characters of ABC in the composer's view, ~9,300 SFT answers): LoRA CPT about one pass (T4: 16,384 tokens/step,
-# A100/H100: 32,768 x 200 = two passes); the composer 600-1,000 steps of 64 x 384 characters (gpu-scratch), 14.7M-24.6M characters, 6-10x the CPU plan's 2.5M.
-# Not yet timed on a GPU: the estimates say so (cm_lib.train.presets.STEP_SECONDS). What the composer's gpu-scratch budget
-# buys was measured on a CPU: benchmarks/README.md, sixth round (benchmarks/composer_budget.py reruns it).
-_GPU_PLANS: dict[str, dict] = {
-    "colab-t4": dict(hardware="colab-t4", scratch_hardware="gpu-scratch", scratch_steps=600, scratch_sft_steps=300,
-                     cpt_steps=200, sft_steps=300, reader_hardware="colab-t4", reader_steps=60),
-    "a100": dict(hardware="a100", scratch_hardware="gpu-scratch", scratch_steps=1000, scratch_sft_steps=300,
-                 cpt_steps=200, sft_steps=600, reader_hardware="a100", reader_steps=60),
-    "h100": dict(hardware="h100", scratch_hardware="gpu-scratch", scratch_steps=1000, scratch_sft_steps=300,
-                 cpt_steps=200, sft_steps=600, reader_hardware="h100", reader_steps=60),
-}
-_BIG_GPU_GB = 70.0  # H100/H200 and 80 GB A100s: the h100 preset's batches
-_MID_GPU_GB = 35.0  # 40 GB A100s, A6000s: the a100 preset's
 
+def course_choice(smoke: bool, device: DeviceSpec | None = None, device_class: str | None = None,
+                  online: bool | None = None, base: str | None = None) -> PlanChoice:
+    """The plan for this machine (or `device`, or a class such as "t4"), the hub and $CM_PLAN/$CM_BASE_MODEL (notebooks 03-06)."""
+    from cm_lib.plan_cost import with_checkpoints
 
-def plan_hardware(spec: DeviceSpec) -> tuple[str, str]:
-    """(hardware preset, why) the course trains the SmolLM2 runs with on the device `spec` describes (notebooks 03, 04)."""
-    if not spec.is_cuda:
-        from cm_lib.device import cpu_bf16_native
-
-        if spec.device == "cpu" and cpu_bf16_native():
-            return "cpu", (f"{spec.name}: no CUDA GPU, so the CPU plan; this CPU computes bf16 in hardware, so SmolLM2 "
-                           "(>= 50M parameters) runs in bf16 and the composer in fp32")
-        return "cpu", f"{spec.name}: no CUDA GPU, so the CPU plan in fp32"
-    mem = f"{spec.memory_gb:g} GB" if spec.memory_gb is not None else "memory unknown"
-    if not spec.bf16:
-        return "colab-t4", (f"{spec.name} ({mem}) has no bf16 (compute capability < 8, e.g. T4, V100): "
-                            "fp16 autocast with fp32 master weights and T4-sized batches")
-    big = spec.memory_gb is not None and spec.memory_gb >= _BIG_GPU_GB
-    if big or any(k in spec.name.upper() for k in ("H100", "H200")):
-        return "h100", f"{spec.name} ({mem}, bf16): the large-GPU batches, bf16 autocast"
-    if spec.memory_gb is not None and spec.memory_gb >= _MID_GPU_GB:
-        return "a100", f"{spec.name} ({mem}, bf16): A100-sized batches, bf16 autocast"
-    return "colab-t4", f"{spec.name} ({mem}, bf16): a consumer-sized GPU, so T4-sized batches, in bf16 autocast"
+    return with_checkpoints(choose_plan(smoke, device, device_class, online, base))
 
 
 def _plan(smoke: bool, spec: DeviceSpec | None) -> tuple[_Plan, str]:
-    """The plan of `smoke` mode on `spec` (None: the CPU plan) and why it was chosen."""
-    cpu = _PLANS[bool(smoke)]
-    if spec is None:
-        return cpu, "the CPU plan"
-    preset, why = plan_hardware(spec)
-    if smoke:
-        return cpu, f"smoke mode: the same few small steps on every device ({spec.name})"
-    if preset == "cpu":
-        return cpu, why
-    return replace(cpu, **_GPU_PLANS[preset]), why
+    """The plan of `smoke` mode on `spec` (None: this machine, or $CM_PLAN) and why it was chosen."""
+    choice = course_choice(smoke, spec)
+    return choice.plan, choice.why
 
 
 def _runs(smoke: bool, corpus: Path | None, spec: DeviceSpec | None = None) -> dict[str, dict]:
-    """The plan of `smoke` mode on `spec` (None: the CPU plan) as train_cpt/train_sft kwargs, on `corpus`."""
-    from cm_lib.corpus.tasks import GENERATION_TASKS
-
+    """The plan of `smoke` mode on `spec` (None: this machine, or $CM_PLAN) as train_cpt/train_sft kwargs, on `corpus`."""
     plan = _plan(smoke, spec)[0]
-    scratch_out = runs_dir() / "cpt" / SCRATCH_MODEL
-    scratch = dict(model=SCRATCH_MODEL, data=corpus, out=scratch_out, hardware=plan.scratch_hardware,
-                   max_steps=plan.scratch_steps, lora=False, categories=_ABC_ONLY, eval_rows=plan.scratch_eval_rows,
-                   view="composer", save_steps=max(1, plan.scratch_steps // CURVE_POINTS))
-    base = plan.base or str(scratch_out / "model")
-    cpt = dict(model=base, data=corpus, out=runs_dir() / "cpt" / plan.label, hardware=plan.hardware,
-               max_steps=plan.cpt_steps, lora=True)
-    sft = dict(model=str(Path(cpt["out"]) / "merged"), data=corpus, out=runs_dir() / "sft" / plan.label,
-               hardware=plan.hardware, max_steps=plan.sft_steps, lora=True)
-    scratch_sft = dict(model=str(scratch_out / "model"), data=corpus, out=runs_dir() / "sft" / SCRATCH_MODEL,
-                       hardware=plan.scratch_hardware, max_steps=plan.scratch_sft_steps, lora=False,
-                       tasks=tuple(GENERATION_TASKS), view="composer")
-    reader = dict(model=str(Path(cpt["out"]) / "merged"), data=corpus, out=runs_dir() / "sft" / f"{plan.label}-reader",
-                  hardware=plan.reader_hardware, max_steps=plan.reader_steps, lora=True,
-                  tasks=tuple(GENERATION_TASKS), view="header")
-    return {"corpus": {"path": corpus}, "scratch": scratch, "cpt": cpt, "sft": sft, "scratch_sft": scratch_sft,
-            "reader": reader, "base": {"model": base}}
-
-
-def _spec(device: DeviceSpec | None) -> DeviceSpec:
-    """`device`, or cm_lib.device's pick for this machine."""
-    from cm_lib.device import pick_device
-
-    return device if device is not None else pick_device()
+    lora_corpus = runs_dir() / "corpus" / plan.lora_corpus if plan.lora_corpus else None  # where ensure_corpus builds it
+    return plan_runs(plan, corpus, lora_corpus)
 
 
 def course_runs(smoke: bool, device: DeviceSpec | None = None) -> dict[str, dict]:
     """The runs notebooks 03/04 make on `device` (default: this machine's), as train_cpt/train_sft kwargs (notebooks 03, 04)."""
     from cm_lib.corpus import ensure_corpus
 
-    spec = _spec(device)
-    return _runs(smoke, ensure_corpus(_plan(smoke, spec)[0].corpus), spec)
+    plan = _plan(smoke, device)[0]
+    if plan.lora_corpus:
+        ensure_corpus(plan.lora_corpus)  # the MusicPile sample (cm_lib.corpus: hub, or reused from runs/)
+    return _runs(smoke, ensure_corpus(plan.corpus), device)
 
 
-# The runs in build order: each with its trainer stage; what each needs comes from the plan (_needs).
-_RUN_STAGE = {"scratch": "cpt", "cpt": "cpt", "scratch_sft": "sft", "sft": "sft", "reader": "sft"}
-_ORDER = ("corpus", "scratch", "cpt", "scratch_sft", "sft", "reader")
+# The runs in build order; what each needs comes from the plan (_needs). hub_corpus: the online plans' MusicPile sample.
+_RUN_STAGE = RUN_STAGE
+_ORDER = ("corpus", "hub_corpus", "scratch", "cpt", "scratch_sft", "sft", "reader")
 
 
 def _needs(name: str, plan: _Plan) -> tuple[str, ...]:
     """The runs `name` starts from: the corpus, and the model it continues."""
-    return {"corpus": (), "scratch": ("corpus",), "cpt": ("corpus",) if plan.base else ("corpus", "scratch"),
-            "scratch_sft": ("corpus", "scratch"), "sft": ("corpus", "cpt"), "reader": ("corpus", "cpt")}[name]
+    data = "hub_corpus" if plan.lora_corpus else "corpus"
+    return {"corpus": (), "hub_corpus": (), "scratch": ("corpus",),
+            "cpt": (data,) if plan.base else (data, "scratch"),
+            "scratch_sft": ("corpus", "scratch"), "sft": (data, "cpt"), "reader": (data, "cpt")}[name]
 
 
-def _model_family(name: str, plan: _Plan) -> str:
-    """The model preset a run trains (the composer or the plan's base), the key of its measured step time."""
-    return SCRATCH_MODEL if name in ("scratch", "scratch_sft") else (plan.base or SCRATCH_MODEL)
+_model_family = model_family
 
 
-def _precision(kw: dict, spec: DeviceSpec, params: int) -> str:
-    """How a run's weights and arithmetic are held on `spec`, in words (`params`: the model's size)."""
+def _precision(name: str, kw: dict, choice: PlanChoice) -> str:
+    """How a run's weights and arithmetic are held on the plan's device, in words."""
+    from cm_lib.models.presets import model_preset
     from cm_lib.train.presets import hardware_preset
     from cm_lib.train.recipe import cpu_bf16_base, precision_kwargs, training_load_kwargs
 
-    load = training_load_kwargs(hardware_preset(kw["hardware"]), spec, kw["model"], kw["lora"])
-    cpu_bf16 = cpu_bf16_base(spec, kw["lora"], params, load["quantize_4bit"])  # build_trainer's choice on this CPU
+    spec, model = choice.spec, _model_family(name, choice.plan)
+    # a GPU plan assumes the GPU install (requirements-gpu.lock: bitsandbytes), as the Colab cell does
+    load = training_load_kwargs(hardware_preset(kw["hardware"]), spec, model, kw["lora"],
+                                bnb_available=True if spec.is_cuda else None)
+    cpu_bf16 = cpu_bf16_base(spec, kw["lora"], model_preset(model).approx_params, load["quantize_4bit"])
     flags = precision_kwargs(spec, cpu_bf16)
     if cpu_bf16:
         load["dtype"] = "bfloat16"
@@ -198,25 +118,30 @@ def _precision(kw: dict, spec: DeviceSpec, params: int) -> str:
         return "fp32"
     scaler = " + loss scaling" if auto == "fp16" else ""
     if load["quantize_4bit"]:
-        return f"QLoRA: 4-bit NF4 base, {auto} compute, {'bf16' if auto == 'bf16' else 'fp32'} adapters (TRL's choice)"
+        return (f"QLoRA: 4-bit NF4 base, {auto} compute, {'bf16' if auto == 'bf16' else 'fp32'} adapters "
+                "(TRL's choice), adapter kept (no merge)")
     if kw["lora"]:
         return f"{auto} autocast{scaler}, frozen base in {str(load['dtype']).replace('torch.', '')}, fp32 LoRA adapters"
     return f"{auto} autocast{scaler}, fp32 master weights"
 
 
-def _estimate(name: str, kw: dict, plan: _Plan) -> tuple[float | None, str]:
-    """(seconds or None, text) for one run: steps x the preset's measured seconds per step."""
-    from cm_lib.train.presets import step_seconds
+def _estimate(name: str, kw: dict, choice: PlanChoice) -> tuple[float | None, str]:
+    """(seconds or None, text) for one run: steps x the measured (else estimated) seconds per step."""
+    from cm_lib.plan_cost import step_estimate
 
-    if name == "corpus":
-        return None, f"corpus '{plan.corpus}' (notebook 02; build time not measured for this preset)"
+    plan = choice.plan
+    if name in ("corpus", "hub_corpus"):
+        preset = plan.corpus if name == "corpus" else plan.lora_corpus
+        return None, f"corpus '{preset}' (notebook 02; build time not measured for this preset)"
     model = _model_family(name, plan)
-    measured = step_seconds(kw["hardware"], model, _RUN_STAGE[name])
+    step = step_estimate(name, plan, choice.device)
     head = f"{name}: {model}, {kw['max_steps']} steps on preset {kw['hardware']}"
-    if measured is None:
+    if step is None:
         return None, f"{head} (no measured step time for this preset yet)"
-    secs = kw["max_steps"] * measured[0]
-    return secs, f"{head} x {measured[0]:g} s/step = {_duration(secs)} ({measured[1]})"
+    secs = kw["max_steps"] * step[0]
+    if not step[2]:
+        return secs, f"{head} x {step[0]:g} s/step = {_duration(secs)} ({step[1].removeprefix('measured: ')})"
+    return secs, f"{head} x ~{step[0]:.2g} s/step = {_duration(secs)} (estimate: {step[1]})"
 
 
 def _duration(seconds: float) -> str:
@@ -226,27 +151,38 @@ def _duration(seconds: float) -> str:
 
 def run_estimate(name: str, smoke: bool, device: DeviceSpec | None = None) -> str:
     """How long one run of the plan (scratch, cpt, scratch_sft, sft, reader) should train on `device`, from measured step times (notebook 04)."""
-    spec = _spec(device)
-    plan = _plan(smoke, spec)[0]
     if name not in _RUN_STAGE:
         raise UsageError(f"unknown course run {name!r}: choose from {sorted(_RUN_STAGE)}")
-    return _estimate(name, _runs(smoke, None, spec)[name], plan)[1]
+    choice = course_choice(smoke, device)
+    return _estimate(name, plan_runs(choice.plan, None, None)[name], choice)[1]
 
 
 def course_plan_summary(smoke: bool, device: DeviceSpec | None = None) -> str:
     """One line per run of the plan on `device` (default: this machine's): model, preset, steps, precision; first why (notebooks 03, 04)."""
-    from cm_lib.models.presets import model_preset
-
-    spec = _spec(device)
-    plan, why = _plan(smoke, spec)
-    runs = _runs(smoke, None, spec)
-    lines = [f"{'smoke' if smoke else 'full'} plan: {why}"]
-    for name in _ORDER[1:]:
+    choice = course_choice(smoke, device)
+    plan = choice.plan
+    runs = plan_runs(plan, None, None)
+    lines = [f"{'smoke' if smoke else 'full'} plan: {choice.why}"] + [f"  note: {n}" for n in choice.notes]
+    for name in _ORDER[2:]:
         kw = runs[name]
         model = _model_family(name, plan)
         lines.append(f"  {name:<11} model {model:<13} preset {kw['hardware']:<11} {kw['max_steps']:>4} steps  "
-                     f"{'LoRA' if kw['lora'] else 'full'}, {_precision(kw, spec, model_preset(model).approx_params)}")
+                     f"{'LoRA' if kw['lora'] else 'full'}, {_precision(name, kw, choice)}")
     return "\n".join(lines)
+
+
+def show_plan(smoke: bool, notebook: str | None = None) -> None:
+    """Print the plan this machine runs, why, and the expected minutes and peak memory (of one notebook's runs) (notebooks 03-06)."""
+    from cm_lib.plan_cost import course_plan
+
+    cp = course_plan(course_choice(smoke))
+    text = cp.text().splitlines()
+    if notebook is None:
+        print("\n".join(text))
+        return
+    keep = [line for line in text[1:] if line.startswith(f"  {notebook} ") or line.startswith("  note:")
+            or line.startswith(f"  notebook {notebook}:")]
+    print("\n".join(text[:1] + keep))
 
 
 def ensure_stages(stages: list[str] | tuple[str, ...], smoke: bool, device: DeviceSpec | None = None,
@@ -260,11 +196,13 @@ def ensure_stages(stages: list[str] | tuple[str, ...], smoke: bool, device: Devi
     from cm_lib.corpus.build import corpus_is_current
     from cm_lib.train import finished_run
 
-    spec = _spec(device)
-    plan = _plan(smoke, spec)[0]
+    choice = course_choice(smoke, device)
+    plan = choice.plan
     unknown = sorted(set(stages) - set(_ORDER))
     if unknown:
         raise UsageError(f"unknown course stage(s) {unknown}: choose from {list(_ORDER)}")
+    if "hub_corpus" in stages and not plan.lora_corpus:
+        raise UsageError("this plan is offline: it has no hub corpus (MusicPile sample) to build")
     wanted: set[str] = set()
     stack = list(stages)
     while stack:
@@ -273,19 +211,21 @@ def ensure_stages(stages: list[str] | tuple[str, ...], smoke: bool, device: Devi
             wanted.add(name)
             stack.extend(_needs(name, plan))
     corpus = runs_dir() / "corpus" / plan.corpus  # where ensure_corpus builds it
-    runs = _runs(smoke, corpus, spec)
+    runs = _runs(smoke, corpus, choice.spec)
     todo: list[str] = []
     for name in (n for n in _ORDER if n in wanted):
-        if name == "corpus":
-            stale = not corpus_is_current(corpus, plan.corpus)
+        if name in ("corpus", "hub_corpus"):
+            preset = plan.corpus if name == "corpus" else plan.lora_corpus
+            stale = not corpus_is_current(runs_dir() / "corpus" / preset, preset)
         else:
-            stale = any(d in todo for d in _needs(name, plan)) or finished_run(_RUN_STAGE[name], **runs[name]) is None
+            stale = any(d in todo for d in _needs(name, plan)) or finished_run(
+                _RUN_STAGE[name], **{k: v for k, v in runs[name].items() if k != "merge_model"}) is None
         if stale:
             todo.append(name)
     if not todo:
         print(f"on disk and current: {', '.join(n for n in _ORDER if n in wanted)}: nothing to build")
         return []
-    estimates = [_estimate(n, runs[n], plan) for n in todo]
+    estimates = [_estimate(n, runs[n], choice) for n in todo]
     known = [s for s, _ in estimates if s is not None]
     unmeasured = [n for n, (s, _) in zip(todo, estimates) if s is None]
     total = f"{_duration(sum(known))} of training steps" + (f", plus {', '.join(unmeasured)} (not timed)"
@@ -307,8 +247,8 @@ def _build(name: str, kw: dict, plan: _Plan, fresh: bool) -> None:
     from cm_lib.train import train_cpt, train_sft
     from cm_lib.train.state import is_run_folder
 
-    if name == "corpus":
-        ensure_corpus(plan.corpus)
+    if name in ("corpus", "hub_corpus"):
+        ensure_corpus(plan.corpus if name == "corpus" else plan.lora_corpus)
         return
     train = train_cpt if _RUN_STAGE[name] == "cpt" else train_sft
     if not fresh:
@@ -322,18 +262,20 @@ def _build(name: str, kw: dict, plan: _Plan, fresh: bool) -> None:
 
 
 def course_base_preset(smoke: bool) -> str:
-    """The model preset the course starts from: 'composer' in smoke mode, 'smollm2-135m' in full mode."""
-    return _PLANS[bool(smoke)].base or SCRATCH_MODEL
+    """The model preset the LoRA track starts from on this machine's plan (offline: 'composer' in smoke mode, 'smollm2-135m' in full)."""
+    return _plan(smoke, None)[0].base or SCRATCH_MODEL
 
 
 def course_model_dir(stage: str, smoke: bool) -> Path:
-    """The course's trained `cpt`, `sft` or `reader` model folder (merged, else full); AssetNotFoundError naming the notebook to run."""
+    """The course's trained `cpt`, `sft` or `reader` model (merged, else full, else a kept QLoRA adapter); AssetNotFoundError naming the notebook to run."""
     if stage not in _TEACHES:
         raise AssetNotFoundError(f"the course trains 'cpt', 'sft' and 'reader' models, not {stage!r}")
     out = Path(_runs(smoke, None)[stage]["out"])
     for sub in ("merged", "model"):
         if (out / sub / "config.json").is_file():
             return out / sub
+    if (out / "adapter" / "adapter_config.json").is_file():  # QLoRA: loads as base + adapter (cm_lib.models)
+        return out / "adapter"
     flag = " --smoke" if smoke else ""
     raise AssetNotFoundError(
         f"no {stage.upper()} model of the course in {out}: run notebook {_TEACHES[stage]} first "
@@ -374,7 +316,8 @@ def execute_notebook(path: Path, out_path: Path | None = None, smoke: bool = Fal
     nb = nbformat.read(path, as_version=4)
     previous = os.environ.get(SMOKE_ENV)
     os.environ[SMOKE_ENV] = "1" if smoke else "0"
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if "HF_ENDPOINT" not in os.environ:  # a headless run stays offline unless asked (HF_HUB_OFFLINE=0) or pointed
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # at a hub of its own (HF_ENDPOINT: e.g. tests' simulated hub)
     start = time.perf_counter()
     error = ""
     try:

@@ -79,6 +79,37 @@ def cpu_bf16_for(n_params: int, spec: DeviceSpec | None = None) -> bool:
     return spec.device == "cpu" and n_params >= CPU_BF16_MIN_PARAMS and cpu_bf16_native()
 
 
+PLAN_DEVICES = ("cpu", "t4", "l4", "a100-40", "a100-80", "h100")  # CM_PLAN / `course plan --device` values
+_BIG_GPU_GIB = 70.0  # 80 GB A100s (H100/H200 by name)
+_MID_GPU_GIB = 35.0  # 40 GB A100s, A6000s
+
+
+def class_spec(key: str) -> DeviceSpec:
+    """The DeviceSpec of a device class (cpu, t4, l4, a100-40, a100-80, h100), described, not detected (`course plan`)."""
+    from cm_lib.planner import GPU_CLASSES
+
+    if key == "cpu":
+        return DeviceSpec("cpu", torch.float32, bf16=False, fp16=False, name="CPU")
+    if key not in GPU_CLASSES:
+        raise DeviceChoiceError(f"unknown device class {key!r}: use one of {', '.join(PLAN_DEVICES)}")
+    g = GPU_CLASSES[key]
+    return DeviceSpec("cuda", torch.bfloat16 if g.bf16 else torch.float16, bf16=g.bf16, fp16=not g.bf16,
+                      name=g.name, memory_gb=g.memory_gib)
+
+
+def device_class(spec: DeviceSpec) -> str:
+    """The device class of a (detected) spec: cpu off CUDA; t4 without bf16; h100, a100-80, a100-40, l4 by name and memory."""
+    if not spec.is_cuda:
+        return "cpu"
+    if not spec.bf16:
+        return "t4"
+    name = spec.name.upper()
+    if "H100" in name or "H200" in name:
+        return "h100"
+    memory = spec.memory_gb or 0.0
+    return "a100-80" if memory >= _BIG_GPU_GIB else "a100-40" if memory >= _MID_GPU_GIB else "l4"
+
+
 def _cpu_name() -> str:
     return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
 

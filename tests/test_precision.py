@@ -97,3 +97,47 @@ def test_build_trainer_on_a_t4_loads_the_composer_in_fp32(monkeypatch: pytest.Mo
     with pytest.raises(Loaded):
         trainer_mod.build_trainer("sft", "smollm2-135m", tmp_path, tmp_path / "out", hardware="colab-t4", lora=True)
     assert seen["device"].dtype == torch.float16 and seen["quantize_4bit"] is False
+
+
+@pytest.mark.parametrize("bnb", [True, False])
+def test_recipe_choices_for_a_t4_an_a100_and_a_cpu(tmp_path: Path, bnb: bool) -> None:
+    """The SFTConfig kwargs the recipe gives each device: autocast, checkpointing mode and optimiser."""
+    from dataclasses import replace
+
+    from cm_lib.train import hardware_preset, training_config_kwargs
+
+    t4_preset = hardware_preset("colab-t4")
+    t4 = training_config_kwargs(t4_preset, lora=True, out=tmp_path, spec=T4, bnb_available=bnb)
+    assert (t4["fp16"], t4["bf16"], t4["use_cpu"]) == (True, False, False)  # no bf16 on a T4: fp16 autocast
+    assert t4["activation_checkpointing"] is True
+    assert t4["activation_checkpointing_kwargs"] == {"use_reentrant": True}  # PEFT's single-GPU QLoRA setting
+    assert t4["optim"] == ("paged_adamw_8bit" if bnb else "adamw_torch")  # paged 8-bit AdamW only with bitsandbytes
+    assert (t4["per_device_train_batch_size"], t4["gradient_accumulation_steps"], t4["max_length"]) == (4, 4, 1024)
+    measured = training_config_kwargs(replace(t4_preset, use_reentrant=False), lora=True, out=tmp_path, spec=T4)
+    assert measured["activation_checkpointing_kwargs"] == {"use_reentrant": False}  # what a GPU benchmark compares
+    a100 = training_config_kwargs(hardware_preset("a100"), lora=True, out=tmp_path, spec=A100, bnb_available=bnb)
+    assert (a100["fp16"], a100["bf16"], a100["optim"]) == (False, True, "paged_adamw_8bit" if bnb else "adamw_torch")
+    cpu = training_config_kwargs(t4_preset, lora=True, out=tmp_path, spec=CPU, bnb_available=bnb)
+    assert (cpu["fp16"], cpu["bf16"], cpu["use_cpu"], cpu["optim"]) == (False, False, True, "adamw_torch")
+    assert cpu["activation_checkpointing"] is False and "activation_checkpointing_kwargs" not in cpu
+    composer = training_config_kwargs(hardware_preset("gpu-scratch"), lora=False, out=tmp_path, spec=T4,
+                                      bnb_available=bnb)
+    assert composer["optim"] == "adamw_torch" and composer["activation_checkpointing"] is False
+
+
+def test_sftconfig_accepts_the_t4_kwargs_and_models_load_with_sdpa(tmp_path: Path) -> None:
+    from trl import SFTConfig
+
+    from cm_lib.models import load_model
+    from cm_lib.train import hardware_preset, training_config_kwargs
+
+    kw = training_config_kwargs(hardware_preset("colab-t4"), lora=True, out=tmp_path, spec=CPU, max_steps=2)
+    args = SFTConfig(**kw)  # the installed TRL/transformers take every name (CPU: checkpointing off)
+    assert args.optim == "adamw_torch" and not args.activation_checkpointing
+    t4 = training_config_kwargs(hardware_preset("colab-t4"), lora=True, out=tmp_path, spec=T4, bnb_available=True)
+    t4.update(fp16=False, use_cpu=True)  # fp16 needs a GPU to build; the other T4 names must be accepted as they are
+    args = SFTConfig(**t4)
+    assert args.activation_checkpointing and args.activation_checkpointing_kwargs == {"use_reentrant": True}
+    assert str(args.optim.value if hasattr(args.optim, "value") else args.optim) == "paged_adamw_8bit"
+    model, _ = load_model("composer", device=CPU, for_training=True)
+    assert model.config._attn_implementation == "sdpa"  # transformers' default: SDPA, no FlashAttention needed

@@ -7,6 +7,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from cm_lib.errors import CourseError
+from cm_lib.models.adapter import adapter_root, is_adapter_folder
 from cm_lib.models.folder import ModelFolderError
 from cm_lib.models.pad import fix_pad_token
 from cm_lib.models.presets import MODEL_PRESETS
@@ -44,6 +45,8 @@ def load_model(
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Model and tokenizer on `device` (default pick_device()); 4-bit NF4 if asked (default: preset's choice where CUDA allows) (notebooks 03, 06).
 
+    An adapter folder (a QLoRA run's kept adapter) loads its base with the adapter on top (_load_with_adapter).
+
     For inference on a CPU (`for_training=False`), `cpu_bf16=None` casts a model of >= 50M parameters to bf16 where
     the CPU computes bf16 in hardware (cm_lib.device.cpu_bf16_for); False keeps the loaded dtype (merging an adapter).
     """
@@ -53,6 +56,8 @@ def load_model(
     from cm_lib.device import pick_device
 
     spec = device or pick_device()
+    if is_adapter_folder(name_or_path):
+        return _load_with_adapter(name_or_path, spec, quantize_4bit, for_training, cpu_bf16)
     path = prepare(name_or_path)
     tokenizer = load_tokenizer(path)
     preset = MODEL_PRESETS.get(str(name_or_path))
@@ -98,6 +103,31 @@ def load_model(
             if half:
                 model.to(torch.bfloat16)
         model.eval()
+    return model, tokenizer
+
+
+def _load_with_adapter(path: str | os.PathLike, spec: DeviceSpec, quantize_4bit: bool | None, for_training: bool,
+                       cpu_bf16: bool | None) -> tuple[Any, PreTrainedTokenizerBase]:
+    """A kept LoRA adapter on its base: trainable for training; for inference merged in memory on an fp32 base.
+
+    On a 16-bit or 4-bit base the adapter stays beside it (merging would round the update; no second copy).
+    """
+    import torch
+    from peft import PeftModel
+
+    base, tokenizer = load_model(adapter_root(path), device=spec, quantize_4bit=quantize_4bit,
+                                 for_training=for_training, cpu_bf16=False)
+    model = PeftModel.from_pretrained(base, str(path), is_trainable=for_training)
+    if for_training:
+        return model, tokenizer
+    if base.dtype == torch.float32 and not getattr(base, "is_loaded_in_4bit", False):
+        model = model.merge_and_unload()
+        if spec.device == "cpu":
+            from cm_lib.device import cpu_bf16_for
+
+            if cpu_bf16_for(count_parameters(model), spec) if cpu_bf16 is None else cpu_bf16:
+                model.to(torch.bfloat16)
+    model.eval()
     return model, tokenizer
 
 

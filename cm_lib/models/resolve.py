@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from cm_lib.models.adapter import adapter_root, is_adapter_folder
 from cm_lib.models.cache import PRESET_FILE
 from cm_lib.models.folder import read_config, safetensors_parameters, validate_model_dir
 from cm_lib.models.presets import MODEL_PRESETS, model_preset
@@ -15,6 +16,9 @@ def check_model(name_or_path: str | os.PathLike) -> None:
     """Raise unless `name_or_path` is a preset name or a usable model folder (nothing is built or downloaded)."""
     text = str(name_or_path)
     if text in MODEL_PRESETS:
+        return
+    if is_adapter_folder(text):  # a kept LoRA adapter (QLoRA runs): its base must be usable
+        check_model(adapter_root(text))
         return
     path = Path(text).expanduser()
     if not path.is_dir():
@@ -26,7 +30,7 @@ def prepare(name_or_path: str | os.PathLike) -> Path:
     """A local HF-format folder (model + tokenizer) for a preset name or an existing folder."""
     check_model(name_or_path)
     text = str(name_or_path)
-    if text not in MODEL_PRESETS:
+    if text not in MODEL_PRESETS:  # a model folder, or an adapter folder (its tokenizer is saved beside it)
         return Path(text).expanduser().resolve()
     preset = MODEL_PRESETS[text]
     from cm_lib.models.tiny import SCRATCH_PRESETS, prepare_scratch

@@ -32,6 +32,11 @@ class HardwarePreset:
     weight_decay: float = 0.0
     warmup_ratio: float = 0.0
     keep_checkpoints: int | None = 2  # checkpoints kept on disk (None: all, e.g. for a validity-vs-steps curve)
+    # "paged_adamw_8bit": bitsandbytes' paged 8-bit AdamW on CUDA where bitsandbytes is installed, else adamw_torch
+    optim: str = "adamw_torch"
+    # Gradient checkpointing's torch.utils.checkpoint mode: PEFT's docs ask use_reentrant=True for single-GPU
+    # QLoRA; benchmarks/gpu_course.py measures both.
+    use_reentrant: bool = True
 
 
 HARDWARE_PRESETS: dict[str, HardwarePreset] = {
@@ -51,19 +56,19 @@ HARDWARE_PRESETS: dict[str, HardwarePreset] = {
                        sft_full_learning_rate=1e-3, warmup_ratio=0.05, weight_decay=0.01, keep_checkpoints=None),
         HardwarePreset("colab-t4", "Colab T4 (16 GB, fp16, no bf16): QLoRA for >= 1B models",
                        seq_len=1024, batch_size=4, grad_accum=4, sft_seq_len=1024, gradient_checkpointing=True,
-                       quantize_4bit=None, lora_r=64, lora_alpha=16, lora_dropout=0.1, learning_rate=2e-4),
+                       quantize_4bit=None, lora_r=64, lora_alpha=16, lora_dropout=0.1, learning_rate=2e-4, optim="paged_adamw_8bit"),
         HardwarePreset("a100", "A100 (40/80 GB, bf16): padding-free packing with sdpa/FlashAttention",
                        seq_len=2048, batch_size=8, grad_accum=2, packing_strategy="bfd", sft_seq_len=2048,
                        gradient_checkpointing=True, quantize_4bit=None, lora_r=64, lora_alpha=16,
-                       lora_dropout=0.1, learning_rate=2e-4),
+                       lora_dropout=0.1, learning_rate=2e-4, optim="paged_adamw_8bit"),
         HardwarePreset("h100", "H100 (80 GB, bf16): padding-free packing with sdpa/FlashAttention",
                        seq_len=2048, batch_size=16, grad_accum=1, packing_strategy="bfd", sft_seq_len=2048,
                        gradient_checkpointing=True, quantize_4bit=None, lora_r=64, lora_alpha=16,
-                       lora_dropout=0.1, learning_rate=2e-4),
+                       lora_dropout=0.1, learning_rate=2e-4, optim="paged_adamw_8bit"),
         HardwarePreset("chatmusician", "ChatMusician's released recipe (LLaMA2-7B, 8 GPUs with DeepSpeed)",
                        seq_len=2048, batch_size=8, grad_accum=2, epochs=2.0, packing_strategy="bfd", sft_seq_len=2048,
                        gradient_checkpointing=True, quantize_4bit=None, lora_r=64, lora_alpha=16,
-                       lora_dropout=0.1, learning_rate=1e-4, adam_betas=(0.9, 0.95), weight_decay=0.1),
+                       lora_dropout=0.1, learning_rate=1e-4, adam_betas=(0.9, 0.95), weight_decay=0.1, optim="paged_adamw_8bit"),
     ]
 }
 
@@ -79,6 +84,24 @@ STEP_SECONDS: dict[tuple[str, str, str], tuple[float, str]] = {
     ("cpu-smoke", "composer", "cpt"): (0.28, "the tiny preset's 4 x 256 tokens, 2 threads, idle (STACK_NOTES): the composer is smaller"),
     ("cpu-smoke", "composer", "sft"): (0.28, "as cpt: an upper bound for 2 short answers"),
 }
+
+
+# Measured or published training throughput on GPUs, for the plan's estimates (cm_lib.plan):
+# (GPU class, model preset, method) -> (tokens per second, where the figure comes from, measured by this project).
+# Other GPU classes scale the H100 row by dense 16-bit TFLOP/s (cm_lib.planner.GPU_CLASSES): an estimate.
+GPU_TOKENS_PER_SECOND: dict[tuple[str, str, str], tuple[float, str, bool]] = {
+    ("h100", "llama2-7b", "qlora"): (4140.0, "benchmarks/gpu_train.py on an H100, LLaMA-2-7B shape, QLoRA nf4 r=64, 1 x 2,048, checkpointing, raw training loop", True),
+    ("h100", "tinyllama-1.1b", "lora"): (36106.0, "benchmarks/gpu_train.py on an H100, TinyLlama shape, LoRA r=64, 8 x 2,048, raw training loop", True),
+    ("h100", "smollm2-135m", "lora"): (92970.0, "benchmarks/gpu_train.py on an H100, SmolLM2-135M shape, LoRA r=64, 16 x 2,048, raw training loop", True),
+    ("h100", "composer", "full"): (38105.0, "`cm_lib train cpt --model tiny --hardware h100` on an H100 (the 3.7M `tiny` preset; the 0.84M composer is assumed no faster: small models are launch-bound)", False),
+    ("t4", "llama2-7b", "qlora"): (706.0, "public Colab T4 notebooks: LLaMA-2-7B 4-bit, r64, 4 x 1,024 tokens in ~5.8 s/step (STACK_NOTES)", False),
+    ("t4", "tinyllama-1.1b", "lora"): (1220.0, "public Colab T4 notebooks: TinyLlama-1.1B packed 2,048, ~1,220 tokens/s (STACK_NOTES)", False),
+}
+
+
+def gpu_tokens_per_second(gpu: str, model: str, method: str) -> tuple[float, str, bool] | None:
+    """(tokens/s, source, measured here) of training `model` with `method` on GPU class `gpu`, or None (cm_lib.plan)."""
+    return GPU_TOKENS_PER_SECOND.get((gpu, model, method))
 
 
 def step_seconds(hardware: str, model: str, stage: str) -> tuple[float, str] | None:

@@ -31,12 +31,35 @@ def cpu_bf16_base(spec: Any, lora: bool, n_params: int, quantize_4bit: bool = Fa
     return bool(lora) and not quantize_4bit and str(spec.device) == "cpu" and cpu_bf16_for(n_params, spec)
 
 
+def optimizer_choice(preset: HardwarePreset, spec: Any, bnb_available: bool | None = None) -> str:
+    """The preset's optimiser where it can run: bitsandbytes' paged/8-bit AdamW only on CUDA with bitsandbytes, else adamw_torch."""
+    if "8bit" not in preset.optim and "paged" not in preset.optim:
+        return preset.optim
+    if bnb_available is None:
+        from cm_lib.models.loading import can_quantize_4bit  # CUDA and bitsandbytes importable
+
+        bnb_available = can_quantize_4bit(spec)
+    usable = bool(bnb_available) and spec.is_cuda
+    return preset.optim if usable else "adamw_torch"
+
+
+def checkpointing_kwargs(preset: HardwarePreset, spec: Any) -> dict:
+    """SFTConfig's activation checkpointing settings: on for GPU presets that ask for it, with the preset's use_reentrant."""
+    on = bool(preset.gradient_checkpointing) and str(spec.device) != "cpu"
+    kw: dict = {"activation_checkpointing": on}
+    if on:
+        kw["activation_checkpointing_kwargs"] = {"use_reentrant": bool(preset.use_reentrant)}
+    return kw
+
+
 def training_config_kwargs(preset: HardwarePreset, lora: bool, out: Path, max_steps: int | None = None,
                            save_steps: int | None = None, seed: int = 0, spec: Any | None = None,
-                           completion_only: bool = False, cpu_bf16: bool = False) -> dict:
+                           completion_only: bool = False, cpu_bf16: bool = False,
+                           bnb_available: bool | None = None) -> dict:
     """Keyword arguments for trl.SFTConfig for this preset on this machine (notebook 03, exercise 3).
 
     `cpu_bf16`: bf16 autocast on a CPU (build_trainer sets it for LoRA on a large base where cm_lib.device.cpu_bf16_for says so).
+    `bnb_available`: whether bitsandbytes is installed (None: look), for the paged 8-bit optimiser on CUDA.
     """
     spec = spec or device_spec()
     on_cpu = str(spec.device) == "cpu"
@@ -53,7 +76,7 @@ def training_config_kwargs(preset: HardwarePreset, lora: bool, out: Path, max_st
         packing=packing,
         packing_strategy=strategy,
         completion_only_loss=True if completion_only else None,
-        activation_checkpointing=preset.gradient_checkpointing and not on_cpu,
+        **checkpointing_kwargs(preset, spec),
         learning_rate=preset.learning_rate if lora else (
             preset.sft_full_learning_rate if completion_only and preset.sft_full_learning_rate else preset.full_learning_rate),
         adam_beta1=preset.adam_betas[0],
@@ -61,7 +84,7 @@ def training_config_kwargs(preset: HardwarePreset, lora: bool, out: Path, max_st
         weight_decay=preset.weight_decay,
         warmup_steps=int(preset.warmup_ratio * steps) if steps else 0,
         lr_scheduler_type="cosine" if (steps or 0) > 50 or steps is None else "constant",
-        optim="adamw_torch",
+        optim=optimizer_choice(preset, spec, bnb_available),
         logging_steps=1 if (steps is not None and steps <= 50) else 10,
         logging_first_step=True,
         save_steps=save_steps or max(1, steps or 500),

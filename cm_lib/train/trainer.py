@@ -66,6 +66,7 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
     from trl import SFTConfig, SFTTrainer
 
     from cm_lib.models import load_model, lora_targets_for
+    from cm_lib.models.adapter import adapter_root, is_adapter_folder
 
     if stage not in STAGES:
         raise CourseError(f"stage must be 'cpt' or 'sft', not {stage!r}")
@@ -73,11 +74,16 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
     preset = hardware_preset(hardware)
     spec = device_spec()
     set_seed(seed)
-    load = training_load_kwargs(preset, spec, model, lora)  # fp32 master weights under fp16/bf16 autocast
+    # A kept adapter (a QLoRA CPT run) is continued: its base loads as the plan says, the adapter stays trainable.
+    continued = is_adapter_folder(model)
+    if continued and lora is False:
+        raise CourseError(f"{model} is a LoRA adapter: it can only be trained further with LoRA (lora=True)")
+    base = adapter_root(model) if continued else model
+    load = training_load_kwargs(preset, spec, base, True if continued else lora)  # fp32 master weights under autocast
     net, tok = load_model(model, device=replace(spec, dtype=load["dtype"]), quantize_4bit=load["quantize_4bit"],
                           for_training=True)
     n_params = sum(p.numel() for p in net.parameters())
-    use_lora = (n_params > FULL_TRAINING_MAX_PARAMS) if lora is None else bool(lora)
+    use_lora = continued or ((n_params > FULL_TRAINING_MAX_PARAMS) if lora is None else bool(lora))
     # On a CPU that computes bf16 in hardware, a large frozen LoRA base sits in bf16 under bf16 autocast (SmolLM2's
     # step 1.95x faster, benchmarks/README.md eighth round); the adapters stay fp32 (upcast below), full training fp32.
     cpu_bf16 = cpu_bf16_base(spec, use_lora, n_params, load["quantize_4bit"])
@@ -134,13 +140,19 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
         settings["view"] = view
     kw = training_config_kwargs(preset, use_lora, out, max_steps, save_steps, seed, spec,
                                 completion_only=(stage == "sft"), cpu_bf16=cpu_bf16)
+    settings["optim"] = kw["optim"]
+    if kw.get("activation_checkpointing"):
+        settings["use_reentrant"] = kw["activation_checkpointing_kwargs"]["use_reentrant"]
     if eval_ds is not None:
         settings["eval_rows"] = len(eval_ds)
         steps = kw.get("max_steps") or 100
         kw.update(eval_strategy="steps", eval_steps=max(1, steps // 8), per_device_eval_batch_size=preset.batch_size)
     args = SFTConfig(**kw)
     peft_config = None
-    if use_lora:
+    if continued:
+        settings["continues_adapter"] = str(model)
+        settings["lora_targets"] = sorted(net.peft_config["default"].target_modules)
+    elif use_lora:
         peft_config = lora_config(preset, lora_targets_for(type(net).__name__))
         settings["lora_targets"] = list(peft_config.target_modules)
     # On a CPU, a LoRA run takes the model's own loss: TRL's fused LM head (a GPU memory saver) recomputes the 49k-word
