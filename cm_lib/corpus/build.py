@@ -235,7 +235,6 @@ def hub_samples(preset: CorpusPreset, hub_sources: list[str], seed: int, allow_r
                 stats: CorpusStats, progress: bool = False) -> dict[str, list[dict]]:
     """Records of the preset's hub samples (and of hub datasets passed as sources), recorded in stats.hub."""
     from cm_lib.corpus.hub import sample_hub_dataset
-    from cm_lib.paths import runs_dir
 
     requests = dict(preset.hub)
     for name in hub_sources:
@@ -245,35 +244,21 @@ def hub_samples(preset: CorpusPreset, hub_sources: list[str], seed: int, allow_r
         sample = sample_hub_dataset(name, n, seed=seed, allow_restricted=allow_restricted, progress=progress)
         rows[name] = sample.records()
         stats.licences[name] = source_info(name).licence
-        stats.hub[name] = {
-            "revision": sample.revision, "requested_revision": sample.requested_revision, "seed": sample.seed,
-            "n": sample.n, "kept": sample.kept, "read": sample.read, "short": sample.short,
-            "by_src": sample.by_src, "refused": sample.refused, "licences": sample.licences,
-            "sample": sample.path.relative_to(runs_dir()).as_posix() if sample.path.is_relative_to(runs_dir())
-            else sample.path.name,
-        }
+        stats.hub[name] = sample.summary()
     return rows
 
 
 def add_hub_rows(pretrain: dict[str, list[dict]], sft: dict[str, list[dict]], hub_rows: dict[str, list[dict]],
                  seed: int, preset: CorpusPreset) -> None:
     """Hub sample records into the splits: MusicPile text as pretraining rows, MusicPile-sft pairs as SFT rows."""
-    from cm_lib.corpus.hub import musicpile_category
+    from cm_lib.corpus.hub import corpus_records
 
     for name, rows in hub_rows.items():
-        prefix = name.split("/")[-1].lower()
-        for row in rows:
-            rid = f"{prefix}-{row.get('id')}"
-            src = f"{name}:{row.get('src', '')}"
-            if "instruction" in row:
-                sft[split_of(rid, seed, preset)].append({
-                    "instruction": str(row.get("instruction") or ""), "input": str(row.get("input") or ""),
-                    "output": str(row.get("output") or ""), "src": src, "id": rid, "task": "musicpile-sft",
-                    "meta": "{}"})
-            else:
-                text = str(row.get("text") or "")
-                pretrain[split_of(rid, seed, preset)].append({
-                    "id": rid, "text": text, "src": src, "category": musicpile_category(str(row.get("src", "")), text)})
+        pre, pairs = corpus_records(name, rows)
+        for rec in pre:
+            pretrain[split_of(rec["id"], seed, preset)].append(rec)
+        for rec in pairs:
+            sft[split_of(rec["id"], seed, preset)].append(rec)
 
 
 def _take(docs: list, budget: int) -> list:

@@ -30,6 +30,7 @@ from cm_lib.errors import LicenceError, UsageError
 # The revision each dataset is read at when none is given (a branch or a commit sha). The sha actually read is
 # resolved through the hub API at sample time and recorded in the sample's card; reruns reuse that sample.
 HUB_DATASET_REVISIONS: dict[str, str] = {"m-a-p/MusicPile": "main", "m-a-p/MusicPile-sft": "main"}
+HUB_SFT_TASK = "musicpile-sft"  # the `task` of MusicPile-sft pairs in a corpus (their `meta` is empty)
 SAMPLE_MARKER = ".cm_hub_sample_complete.json"  # written last: a folder without it is not a finished sample
 SAMPLE_FILES = ("records.jsonl", "counts.json", "README.md")
 SAMPLE_VERSION = 1  # a key input: bump when the sampling procedure changes what a sample holds
@@ -66,6 +67,18 @@ class HubSample:
         with (self.path / "records.jsonl").open(encoding="utf-8") as f:
             return [json.loads(line) for line in f if line.strip()]
 
+    def summary(self) -> dict[str, Any]:
+        """What a corpus build records of this sample (stats.json `hub`): revision, counts, licences, folder."""
+        from cm_lib.paths import runs_dir
+
+        root = runs_dir()
+        return {
+            "revision": self.revision, "requested_revision": self.requested_revision, "seed": self.seed,
+            "n": self.n, "kept": self.kept, "read": self.read, "short": self.short, "by_src": self.by_src,
+            "refused": self.refused, "licences": self.licences,
+            "sample": self.path.relative_to(root).as_posix() if self.path.is_relative_to(root) else self.path.name,
+        }
+
 
 def musicpile_category(src: str, text: str = "") -> str:
     """The paper's category of a MusicPile record (scores, music_verbal, math, code, general) from its `src`."""
@@ -74,6 +87,25 @@ def musicpile_category(src: str, text: str = "") -> str:
         if pattern in key:
             return category
     return "scores" if "X:" in text and "K:" in text else "general"
+
+
+def corpus_records(dataset: str, rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """A sample's rows as corpus records: text -> pretraining rows with a category; instruction pairs -> SFT rows."""
+    prefix = dataset.split("/")[-1].lower()
+    pretrain: list[dict] = []
+    sft: list[dict] = []
+    for row in rows:
+        rid = f"{prefix}-{row.get('id')}"
+        src = f"{dataset}:{row.get('src', '')}"
+        if "instruction" in row:  # MusicPile-sft: ChatMusician's chat format is applied at training time
+            sft.append({"instruction": str(row.get("instruction") or ""), "input": str(row.get("input") or ""),
+                        "output": str(row.get("output") or ""), "src": src, "id": rid, "task": HUB_SFT_TASK,
+                        "meta": "{}"})
+        else:
+            text = str(row.get("text") or "")
+            pretrain.append({"id": rid, "text": text, "src": src,
+                             "category": musicpile_category(str(row.get("src", "")), text)})
+    return pretrain, sft
 
 
 def _check_args(dataset: str, n: int, shares: Mapping[str, float] | None, allow_restricted: bool) -> dict | None:
@@ -152,7 +184,7 @@ def sample_hub_dataset(dataset: str, n: int, seed: int = 0, revision: str | None
     if saved is not None:
         return saved
     require_hub(f"the dataset {dataset} (a sample of {n} records, seed {seed}, not saved under "
-                f"{folder.parent.parent.name}/{folder.parent.name}/{folder.name})",
+                f"runs/hub/{folder.parent.name}/{folder.name})",
                 "an offline corpus preset (smoke, small, full) or run once online to save the sample")
     sha = resolve_revision(dataset, requested)
     with hub_errors(f"sampling {dataset}"):
