@@ -46,7 +46,8 @@ def test_sample_is_seeded_spread_and_gated(hub_server, runs: Path) -> None:
     assert len(set(ids) & {r["id"] for r in other.records()}) < 32
 
 
-def test_default_mix_follows_the_dataset_and_shares_fix_it(hub_server, runs: Path) -> None:
+def test_default_mix_follows_the_dataset_and_shares_fix_it(hub_server, runs: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
     rows = [r for r in _dataset_rows() if r["src"] != "irishman"]
     truth = {k: v / len(rows) for k, v in Counter(r["src"] for r in rows).items()}
     s = sample_hub_dataset(PILE, 300, seed=3)
@@ -60,6 +61,9 @@ def test_default_mix_follows_the_dataset_and_shares_fix_it(hub_server, runs: Pat
     cats = Counter(musicpile_category(r["src"], r["text"]) for r in by_cat.records())
     assert cats == {"scores": 10, "general": 40} and "irishman" not in by_cat.by_src
     assert quotas(7, {"a": 1, "b": 1, "c": 1}) == {"a": 3, "b": 2, "c": 2}
+    short = sample_hub_dataset(PILE, 100, seed=3, shares={"code": 1})  # the fixture holds 60 `code` records
+    assert short.short and short.by_src == {"code": 60} and short.read == 1200
+    assert "warning: 60 of 100 records" in capsys.readouterr().err and "**short**" in (short.path / "README.md").read_text()
 
 
 def test_licence_gate_and_its_escape(hub_server, runs: Path) -> None:

@@ -30,7 +30,7 @@ def hub_section(stats: CorpusStats) -> list[str]:
         refused = ", ".join(f"`{k}` {v}" for k, v in h["refused"].items()) or "none"
         lines += [
             f"**{name}** at `{h['requested_revision']}` = commit `{h['revision']}`, seed {h['seed']}: {h['kept']} of "
-            f"{h['n']} records kept from {h['read']} read" + (" (**short**: the dataset ran out)" if h["short"] else "")
+            f"{h['n']} records kept from {h['read']} read" + (" (**short**: see the sample's card)" if h["short"] else "")
             + f"; refused by the licence gate: {refused}. Sample and its card: `runs/{h['sample']}`.",
             "",
             _table([(f"`{k}`", v, h["licences"].get(k, "")) for k, v in h["by_src"].items()],
@@ -145,7 +145,7 @@ def render_sample_card(counts: dict) -> str:
         "through the buffer, are shuffled with the seed, so the sample spans the dataset rather than its first rows.",
         "",
         f"{counts['read']} records read, {counts['kept']} kept of {counts['n']} asked"
-        + (" (**short**: the dataset ran out first)" if counts["short"] else "")
+        + (" (**short**: the dataset ran out, or the shares asked for more than it holds)" if counts["short"] else "")
         + f", {n_refused} refused by the licence gate"
         + (" (restricted sources allowed: `--allow-restricted`)" if counts["allow_restricted"] else "") + ".",
         "",

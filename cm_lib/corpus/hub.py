@@ -3,12 +3,12 @@
 A sample is drawn at a pinned revision (its commit sha resolved through the hub API and recorded): `datasets`
 resolves the split's parquet files from the dataset card, their row groups are read in a seeded random order
 (ranged reads over huggingface_hub's HfFileSystem, only what the sample needs) and their records shuffled in
-buffers, so the sample spans the dataset rather than its first rows, even when its files are sorted by source. Each record's `src` passes the licence gate
-(`sources.hub_record_source`: IrishMAN/The Session-derived records are refused unless `allow_restricted`), and
-optional `shares` fix the mix per `src` value, or per category when every key is one (e.g. the paper's
-`PAPER_SHARES`; a record's category comes from its `src`, see `musicpile_category`). What was kept is
-written to runs/hub/<dataset>/<key>/ (records.jsonl, counts.json, README.md card), the marker last; a later call
-with the same arguments reuses it without the hub, offline included.
+buffers, so the sample spans the dataset rather than its first rows, even when its files are sorted by source.
+Each record's `src` passes the licence gate (`sources.hub_record_source`: IrishMAN/The Session-derived records
+are refused unless `allow_restricted`), and optional `shares` fix the mix per `src` value, or per category when
+every key is one (e.g. the paper's `PAPER_SHARES`; a record's category comes from its `src`, see
+`musicpile_category`). What was kept is written to runs/hub/<dataset>/<key>/ (records.jsonl, counts.json,
+README.md card), the marker last; a later call with the same arguments reuses it without the hub, offline too.
 """
 
 from __future__ import annotations
@@ -192,8 +192,9 @@ def sample_hub_dataset(dataset: str, n: int, seed: int = 0, revision: str | None
     counts.update(requested_revision=requested, seed=seed, shares=clean, allow_restricted=allow_restricted)
     _write(folder, rows, counts)
     if counts["short"]:
-        print(f"warning: {dataset} ran out after {counts['read']} records: the sample holds {counts['kept']} of "
-              f"{n} (see {folder / 'README.md'})", file=sys.stderr)
+        print(f"warning: {counts['kept']} of {n} records of {dataset} kept after reading {counts['read']}: the "
+              f"dataset ran out, or the shares ask for more than it holds (see {folder / 'README.md'})",
+              file=sys.stderr)
     sample = load_saved_sample(folder)
     assert sample is not None
     return sample
