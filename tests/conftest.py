@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hubsim.pytest_fixtures import _hub_home, hub_server, hub_site  # noqa: F401 - the hub on 127.0.0.1 (issue 24)
 
 REPO = Path(__file__).resolve().parent.parent
 

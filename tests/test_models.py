@@ -183,7 +183,7 @@ def test_online_path_gated_and_download(monkeypatch: pytest.MonkeyPatch, tiny_di
 
     from cm_lib.errors import LicenceError
 
-    monkeypatch.setattr("cm_lib.hub.require_hub", lambda what, alt: None)  # pretend we are online
+    monkeypatch.setattr("cm_lib.hub.require_hub", lambda what, alt, **kw: "online")  # pretend we are online
     gated = GatedRepoError.__new__(GatedRepoError)
     Exception.__init__(gated, "401 gated")
 

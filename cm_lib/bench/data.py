@@ -7,10 +7,12 @@ import random
 from pathlib import Path
 from typing import Any
 
-from cm_lib.bench.schema import LETTERS, BenchSchemaError, Question, validate_records
+from cm_lib.bench.schema import LETTERS, SPLITS, BenchSchemaError, Question, validate_records
 from cm_lib.errors import AssetNotFoundError
 
 HUB_ID = "m-a-p/MusicTheoryBench"
+HUB_REVISION = "main"  # pinned revision (a branch or a commit sha); the sha read is recorded beside the saved copy
+HUB_MARKER = "source.json"  # written last beside questions.jsonl: the revision read and the counts
 SAMPLE_FILE = "musictheorybench_sample.jsonl"
 
 
@@ -76,22 +78,41 @@ def load_sample(split: str | None = None) -> list[Question]:
     return load_local(data_samples_dir() / SAMPLE_FILE, split)
 
 
-def load_hub(split: str | None = "test") -> list[Question]:
-    """MusicTheoryBench from the Hugging Face Hub (online only; fails fast offline)."""
-    from cm_lib.hub import require_hub
+def hub_copy_dir(revision: str | None = None) -> Path:
+    """runs/hub/m-a-p__MusicTheoryBench/<revision>/: where load_hub keeps the questions it read (reused offline)."""
+    from cm_lib.paths import runs_dir
 
-    require_hub(f"the dataset {HUB_ID}", "--data sample, --data generated or a local file")
+    requested = revision or HUB_REVISION
+    return runs_dir() / "hub" / HUB_ID.replace("/", "__") / requested.replace("/", "__")
+
+
+def load_hub(split: str | None = "test", revision: str | None = None) -> list[Question]:
+    """MusicTheoryBench from the Hugging Face Hub at a pinned revision (dev + test), kept under runs/hub for offline reruns."""
+    from cm_lib.hub import hub_errors, require_hub, resolve_revision
+
+    folder = hub_copy_dir(revision)
+    if (folder / HUB_MARKER).is_file():
+        return load_local(folder / "questions.jsonl", split)
+    require_hub(f"the dataset {HUB_ID} (no copy saved under runs/hub yet)",
+                "--data sample, --data generated or a local file")
     from datasets import load_dataset
 
-    splits = ["dev", "test"] if split is None else [split]
+    from cm_lib.paths import atomic_write_text
+
+    sha = resolve_revision(HUB_ID, revision or HUB_REVISION)
     records: list[dict[str, Any]] = []
-    for name in splits:
-        ds = load_dataset(HUB_ID, split=name)
-        for row in ds:
-            rec = dict(row)
-            rec["split"] = rec.get("split") or name
-            records.append(rec)
-    return records_to_questions(records, HUB_ID, split)
+    with hub_errors(HUB_ID):
+        for name in SPLITS:
+            for row in load_dataset(HUB_ID, split=name, revision=sha):
+                rec = dict(row)
+                rec["split"] = rec.get("split") or name
+                records.append(rec)
+    questions = records_to_questions(records, HUB_ID)
+    save_jsonl(questions, folder / "questions.jsonl")
+    counts = {s: sum(q.split == s for q in questions) for s in SPLITS}
+    atomic_write_text(folder / HUB_MARKER, json.dumps({"dataset": HUB_ID, "requested_revision": revision or HUB_REVISION,
+                                                       "revision": sha, "questions": counts}, indent=2) + "\n")
+    return [q for q in questions if split is None or q.split == split]
 
 
 def generated_questions(n: int = 400, seed: int = 0, kinds: list[str] | None = None, n_dev: int = 5) -> list[Question]:

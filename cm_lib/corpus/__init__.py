@@ -1,4 +1,4 @@
-"""Build a MusicPile-style corpus offline: score sources, cleaning, dedup, augmentation, tasks, mixing."""
+"""Build a MusicPile-style corpus: score sources, cleaning, dedup, augmentation, tasks, mixing; MusicPile samples (hub)."""
 
 from cm_lib.corpus.build import (
     build_corpus,
@@ -8,6 +8,7 @@ from cm_lib.corpus.build import (
     load_corpus,
     read_stats,
 )
+from cm_lib.corpus.hub import HubSample, sample_hub_dataset
 from cm_lib.corpus.mix import count_tokens, mix_table
 from cm_lib.corpus.sources import SOURCES, SourceInfo, check_licence, source_info
 from cm_lib.corpus.spec import (
@@ -29,6 +30,7 @@ __all__ = [
     "TASKS",
     "CorpusPreset",
     "CorpusStats",
+    "HubSample",
     "SourceInfo",
     "build_corpus",
     "build_records",
@@ -41,5 +43,6 @@ __all__ = [
     "load_corpus",
     "mix_table",
     "read_stats",
+    "sample_hub_dataset",
     "source_info",
 ]

@@ -93,13 +93,6 @@ def build_records(
     from cm_lib.corpus.clean import clean_tunes
     from cm_lib.corpus.dedup import deduplicate
     from cm_lib.corpus.tasks import TUNE_TASKS, tasks_for_tune, theory_records
-    from cm_lib.corpus.textsources import (
-        math_problems,
-        music21_doc_texts,
-        package_texts,
-        pydoc_topic_texts,
-        stdlib_texts,
-    )
 
     extra = list(sources or [])
     names = default_sources(preset) + [s for s in extra if s not in default_sources(preset)]
@@ -108,16 +101,12 @@ def build_records(
     score_names = [n for n in names if n not in hub]
     stats = CorpusStats(settings={
         "preset": preset.name, "seed": seed, "sources": [public_name(n) for n in names], "allow_restricted": allow_restricted,
-        "builder_version": BUILDER_VERSION, "preset_values": asdict(preset),
+        "builder_version": BUILDER_VERSION, "preset_values": preset_values(preset),
     })
     stats.licences = {public_name(n): source_info(n).licence for n in names}
     for name in ["stdlib-docs", "package-docs", "stdlib-code", "generated-math", "generated-theory"]:
         stats.licences[name] = source_info(name).licence
-    hub_rows: dict[str, list[dict]] = {}
-    for name in hub:
-        from cm_lib.corpus.sources import iter_hub_musicpile
-
-        hub_rows[name] = list(iter_hub_musicpile(name, limit=1000 if preset.name != "smoke" else 50))
+    hub_rows = hub_samples(preset, hub, seed, allow_restricted, stats, progress)  # first: offline, fail fast
 
     # 1. sources -> clean
     raws = collect_raw(score_names, preset)
@@ -177,7 +166,38 @@ def build_records(
             f"Answer: {rec['output']}"
         pretrain[split_of(key, seed, preset)].append({"id": _id("theory", key), "text": text,
                                                       "src": "generated-theory", "category": "music_verbal"})
-    # 5. text categories sized by MusicPile's shares relative to the score characters
+    # 5. text categories sized by MusicPile's shares relative to the score characters (hub presets: the sample's)
+    if not preset.hub:
+        add_text_categories(pretrain, preset, seed)
+    add_hub_rows(pretrain, sft, hub_rows, seed, preset)
+    # 6. order, stats
+    for s in SPLITS:
+        random.Random(f"{seed}:{s}:pretrain").shuffle(pretrain[s])
+        random.Random(f"{seed}:{s}:sft").shuffle(sft[s])
+        stats.pretrain[s] = dict(sorted(Counter(r["category"] for r in pretrain[s]).items()))
+        stats.sft[s] = dict(sorted(Counter(r["task"] for r in sft[s]).items()))
+    chars = Counter()
+    for s in SPLITS:
+        for r in pretrain[s]:
+            chars[r["category"]] += len(r["text"])
+    stats.chars = {c: chars.get(c, 0) for c in CATEGORIES}
+    total = sum(stats.chars.values()) or 1
+    stats.shares = {c: round(stats.chars[c] / total, 4) for c in CATEGORIES}
+    ids = [r["id"] for s in SPLITS for r in pretrain[s]] + [r["id"] for s in SPLITS for r in sft[s]]
+    assert len(ids) == len(set(ids)), "record ids must be unique"
+    return pretrain, sft, stats
+
+
+def add_text_categories(pretrain: dict[str, list[dict]], preset: CorpusPreset, seed: int) -> None:
+    """General, code, math and music-verbal texts, sized by MusicPile's shares relative to the score characters."""
+    from cm_lib.corpus.textsources import (
+        math_problems,
+        music21_doc_texts,
+        package_texts,
+        pydoc_topic_texts,
+        stdlib_texts,
+    )
+
     shares = dict(preset.shares)
     score_chars = sum(len(r["text"]) for s in SPLITS for r in pretrain[s] if r["category"] == "scores")
     target = {c: int(score_chars * shares[c] / shares["scores"]) for c in shares}
@@ -198,29 +218,47 @@ def build_records(
         key = f"{d.src}/{d.ref}"
         pretrain[split_of(key, seed, preset)].append({"id": _id(d.category, key), "text": d.text, "src": d.src,
                                                       "category": d.category})
+
+
+HUB_SOURCE_RECORDS = {"smoke": 50}  # records sampled for a hub dataset passed as --source (default 1000)
+
+
+def preset_values(preset: CorpusPreset) -> dict[str, Any]:
+    """The preset's fields for stats.json (`hub` only when set, so offline builds write what they always wrote)."""
+    values = asdict(preset)
+    if not values["hub"]:
+        values.pop("hub")
+    return values
+
+
+def hub_samples(preset: CorpusPreset, hub_sources: list[str], seed: int, allow_restricted: bool,
+                stats: CorpusStats, progress: bool = False) -> dict[str, list[dict]]:
+    """Records of the preset's hub samples (and of hub datasets passed as sources), recorded in stats.hub."""
+    from cm_lib.corpus.hub import sample_hub_dataset
+
+    requests = dict(preset.hub)
+    for name in hub_sources:
+        requests.setdefault(name, HUB_SOURCE_RECORDS.get(preset.name, 1000))
+    rows: dict[str, list[dict]] = {}
+    for name, n in requests.items():
+        sample = sample_hub_dataset(name, n, seed=seed, allow_restricted=allow_restricted, progress=progress)
+        rows[name] = sample.records()
+        stats.licences[name] = source_info(name).licence
+        stats.hub[name] = sample.summary()
+    return rows
+
+
+def add_hub_rows(pretrain: dict[str, list[dict]], sft: dict[str, list[dict]], hub_rows: dict[str, list[dict]],
+                 seed: int, preset: CorpusPreset) -> None:
+    """Hub sample records into the splits: MusicPile text as pretraining rows, MusicPile-sft pairs as SFT rows."""
+    from cm_lib.corpus.hub import corpus_records
+
     for name, rows in hub_rows.items():
-        for row in rows:
-            if name.endswith("-sft"):
-                sft[split_of(row["id"], seed, preset)].append(row)
-            else:
-                cat = "scores" if "X:" in row["text"] and "K:" in row["text"] else "general"
-                pretrain[split_of(row["id"], seed, preset)].append({**row, "category": cat})
-    # 6. order, stats
-    for s in SPLITS:
-        random.Random(f"{seed}:{s}:pretrain").shuffle(pretrain[s])
-        random.Random(f"{seed}:{s}:sft").shuffle(sft[s])
-        stats.pretrain[s] = dict(sorted(Counter(r["category"] for r in pretrain[s]).items()))
-        stats.sft[s] = dict(sorted(Counter(r["task"] for r in sft[s]).items()))
-    chars = Counter()
-    for s in SPLITS:
-        for r in pretrain[s]:
-            chars[r["category"]] += len(r["text"])
-    stats.chars = {c: chars.get(c, 0) for c in CATEGORIES}
-    total = sum(stats.chars.values()) or 1
-    stats.shares = {c: round(stats.chars[c] / total, 4) for c in CATEGORIES}
-    ids = [r["id"] for s in SPLITS for r in pretrain[s]] + [r["id"] for s in SPLITS for r in sft[s]]
-    assert len(ids) == len(set(ids)), "record ids must be unique"
-    return pretrain, sft, stats
+        pre, pairs = corpus_records(name, rows)
+        for rec in pre:
+            pretrain[split_of(rec["id"], seed, preset)].append(rec)
+        for rec in pairs:
+            sft[split_of(rec["id"], seed, preset)].append(rec)
 
 
 def _take(docs: list, budget: int) -> list:

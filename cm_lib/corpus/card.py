@@ -21,6 +21,28 @@ def command_of(settings: dict) -> str:
     return cmd + (" --allow-restricted" if settings.get("allow_restricted") else "")
 
 
+def hub_section(stats: CorpusStats) -> list[str]:
+    """The card's lines on the hub samples (none for an offline build)."""
+    if not stats.hub:
+        return []
+    lines = ["## Hub samples", ""]
+    for name, h in stats.hub.items():
+        refused = ", ".join(f"`{k}` {v}" for k, v in h["refused"].items()) or "none"
+        lines += [
+            f"**{name}** at `{h['requested_revision']}` = commit `{h['revision']}`, seed {h['seed']}: {h['kept']} of "
+            f"{h['n']} records kept from {h['read']} read" + (" (**short**: see the sample's card)" if h["short"] else "")
+            + f"; refused by the licence gate: {refused}. Sample and its card: `runs/{h['sample']}`.",
+            "",
+            _table([(f"`{k}`", v, h["licences"].get(k, "")) for k, v in h["by_src"].items()],
+                   ("src", "kept", "licence")),
+            "",
+        ]
+    lines += ["MusicPile's text gives the pretraining categories beyond the scores (its `src` mapped onto them); "
+              "MusicPile-sft's pairs sit in `sft/` as task `musicpile-sft` (`meta` empty: their requests are not "
+              "machine-checkable), beside the course's own checkable tasks.", ""]
+    return lines
+
+
 def render_card(stats: CorpusStats) -> str:
     """Markdown dataset card."""
     s = stats.settings
@@ -31,10 +53,14 @@ def render_card(stats: CorpusStats) -> str:
     parts = [
         f"# MusicPile-style corpus (preset `{s['preset']}`, seed {s['seed']})",
         "",
-        "Built offline by `cm_lib.corpus` (chatmusician-course, notebook 02). Rebuild byte-identically with:",
+        ("Built by `cm_lib.corpus` (chatmusician-course) from the offline scores and seeded samples of the hub "
+         "(below); the samples are saved under runs/hub, so this rebuilds identically, offline too, with:"
+         if stats.hub else
+         "Built offline by `cm_lib.corpus` (chatmusician-course, notebook 02). Rebuild byte-identically with:"),
         "",
         f"    {command_of(s)}",
         "",
+        *hub_section(stats),
         "## Sources and licences",
         _table([(n, lic) for n, lic in stats.licences.items()], ("source", "licence")),
         "",
@@ -100,3 +126,37 @@ def write_card(path: Path, stats: CorpusStats) -> Path:
     """Write the dataset card."""
     path.write_text(render_card(stats))
     return path
+
+
+def render_sample_card(counts: dict) -> str:
+    """Markdown card of a hub sample (cm_lib.corpus.hub): revision, seed, method, counts and licences per `src`."""
+    kept, refused = counts["by_src"], counts["refused"]
+    srcs = sorted(set(kept) | set(refused) | set(counts.get("skipped_by_shares") or {}))
+    total = counts["kept"] or 1
+    rows = [(f"`{s}`", kept.get(s, 0), f"{kept.get(s, 0) / total:.1%}", refused.get(s, 0),
+             (counts.get("skipped_by_shares") or {}).get(s, 0), counts["licences"].get(s, "")) for s in srcs]
+    n_refused = sum(refused.values())
+    shares = counts.get("shares")
+    parts = [
+        f"# Sample of `{counts['dataset']}` ({counts['kept']} records, seed {counts['seed']})",
+        "",
+        f"Revision `{counts['requested_revision']}` read at commit `{counts['revision']}`, split `{counts['split']}`. "
+        f"Drawn by {counts['method']}: the parquet shards are split into row groups whose order, and the records "
+        "through the buffer, are shuffled with the seed, so the sample spans the dataset rather than its first rows.",
+        "",
+        f"{counts['read']} records read, {counts['kept']} kept of {counts['n']} asked"
+        + (" (**short**: the dataset ran out, or the shares asked for more than it holds)" if counts["short"] else "")
+        + f", {n_refused} refused by the licence gate"
+        + (" (restricted sources allowed: `--allow-restricted`)" if counts["allow_restricted"] else "") + ".",
+        "",
+        "Mix: " + (f"shares set by the student, {shares} (quotas {counts.get('quotas')})" if shares else
+                   "the dataset's own proportions (a uniform sample; MusicPile itself is the paper's mix)") + ".",
+        "",
+        _table(rows, ("src", "kept", "share of kept", "refused", "skipped (shares full)", "licence")),
+        "",
+        "Records whose `src` derives from The Session (IrishMAN) are refused by default: The Session's terms now "
+        "forbid training LLMs on its data. The dataset is CC-BY-NC-4.0: a model trained on it is for non-commercial "
+        "use. Reruns with the same arguments reuse this folder, offline included (`records.jsonl`, `counts.json`).",
+        "",
+    ]
+    return "\n".join(parts)

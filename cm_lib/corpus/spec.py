@@ -38,6 +38,9 @@ class CorpusPreset:
     dedup_threshold: float = 0.6
     validation_frac: float = 0.05
     test_frac: float = 0.05
+    # (hub dataset, records): seeded, licence-filtered samples (cm_lib.corpus.hub) that replace the offline text
+    # categories; empty for the offline presets.
+    hub: tuple[tuple[str, int], ...] = ()
 
 
 CORPUS_PRESETS: dict[str, CorpusPreset] = {
@@ -47,11 +50,23 @@ CORPUS_PRESETS: dict[str, CorpusPreset] = {
                           tasks_per_tune=2, theory_questions=1000, max_math=3000, max_general_chars=2_000_000),
     "full": CorpusPreset(name="full", tunes_per_collection=None, bach_chorales=None, augment_keys=0,
                          tasks_per_tune=1, theory_questions=1300, max_math=3000, max_general_chars=3_000_000),
+    # The GPU track (online): pretraining text sampled from MusicPile, SFT pairs from MusicPile-sft beside the
+    # course's own checkable tasks (built from the offline scores, sized like smoke / small / full).
+    "musicpile-smoke": CorpusPreset(name="musicpile-smoke", tunes_per_collection=30, bach_chorales=4, augment_keys=1,
+                                    tasks_per_tune=2, theory_questions=39, max_math=0, max_general_chars=0,
+                                    hub=(("m-a-p/MusicPile", 64), ("m-a-p/MusicPile-sft", 64))),
+    "musicpile-t4": CorpusPreset(name="musicpile-t4", tunes_per_collection=700, bach_chorales=40, augment_keys=1,
+                                 tasks_per_tune=2, theory_questions=1000, max_math=0, max_general_chars=0,
+                                 hub=(("m-a-p/MusicPile", 4_000), ("m-a-p/MusicPile-sft", 4_000))),
+    "musicpile-a100": CorpusPreset(name="musicpile-a100", tunes_per_collection=None, bach_chorales=None,
+                                   augment_keys=0, tasks_per_tune=1, theory_questions=1300, max_math=0,
+                                   max_general_chars=0,
+                                   hub=(("m-a-p/MusicPile", 20_000), ("m-a-p/MusicPile-sft", 20_000))),
 }
 
 
 def corpus_preset(name: str) -> CorpusPreset:
-    """A corpus preset by name (smoke, small, full); taught in notebook 02."""
+    """A corpus preset by name (smoke, small, full; musicpile-smoke/-t4/-a100 online); taught in notebook 02."""
     from cm_lib.errors import AssetNotFoundError
 
     if name not in CORPUS_PRESETS:
@@ -88,7 +103,11 @@ class CorpusStats:
     shares: dict[str, float] = field(default_factory=dict)  # category -> our share of characters
     sft: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> task -> records
     licences: dict[str, str] = field(default_factory=dict)
+    hub: dict[str, dict[str, Any]] = field(default_factory=dict)  # hub dataset -> its sample (revision, counts)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain dict for stats.json."""
-        return asdict(self)
+        """Plain dict for stats.json (`hub` only when the build sampled the hub)."""
+        out = asdict(self)
+        if not out["hub"]:
+            out.pop("hub")
+        return out

@@ -42,6 +42,7 @@ class ModelPreset:
     licence: str
     offline_source: str | None = None
     notes: str = ""
+    revision: str | None = None  # the hub revision to download (None: main); a branch, PR ref or commit sha
 
     @property
     def kv_dim(self) -> int:
@@ -185,6 +186,8 @@ MODEL_PRESETS: dict[str, ModelPreset] = {
             offline=False,
             gated=False,
             licence="MIT (derived from Llama 2: its licence applies)",
+            revision="refs/pr/3",
+            notes="its main branch ships pickled .bin weights only; the safetensors copy is the hub PR refs/pr/3",
             **_LLAMA2_7B_SHAPE,
         ),
         ModelPreset(
