@@ -20,6 +20,7 @@ from cm_lib.errors import AssetNotFoundError
 from cm_lib.grading.lesson import (
     CELL_SEPARATOR,
     GradeError,
+    IntegrityError,
     answer_expressions,
     code_source,
     exercise_functions,
@@ -30,7 +31,7 @@ from cm_lib.grading.lesson import (
 )
 from cm_lib.grading.sandbox import Limits, unavailable_reason
 
-__all__ = ["CELL_SEPARATOR", "GradeError", "Limits", "answer_expressions", "exercise_functions", "exercise_id",
+__all__ = ["CELL_SEPARATOR", "GradeError", "IntegrityError", "Limits", "answer_expressions", "exercise_functions", "exercise_id",
            "find_lesson", "lesson_notebook", "reference_calls", "unavailable_reason"]
 
 DEFAULT_TIMEOUT = 600  # seconds for one submission's cells (smoke mode takes well under a minute per lesson)
@@ -145,7 +146,8 @@ def grade(paths: list[Path], csv_path: Path | None = None, feedback_dir: Path | 
           limits: Limits | None = None) -> list[Submission]:
     """Grade every submission; write the CSV (default runs/grade/grades.csv) and one feedback .md each.
 
-    Nothing is written when grading cannot be trusted (GradeError: no sandbox, or the checker code changed).
+    A submission the grader cannot place scores 0 with the reason; nothing is written when grading cannot
+    run or be trusted (GradeError: no sandbox here; IntegrityError: the checker code changed).
     """
     from cm_lib.grading.session import Grader
     from cm_lib.paths import stage_dir
@@ -156,7 +158,12 @@ def grade(paths: list[Path], csv_path: Path | None = None, feedback_dir: Path | 
     subs = []
     with Grader(sandboxed=sandbox, limits=limits) as grader:
         for p in paths:
-            subs.append(grade_submission(Path(p), timeout=timeout, lesson=lesson, grader=grader))
+            try:
+                subs.append(grade_submission(Path(p), timeout=timeout, lesson=lesson, grader=grader))
+            except IntegrityError:
+                raise
+            except GradeError as err:  # this one submission cannot be placed: the class goes on
+                subs.append(Submission(Path(p), lesson or "?", errors=[str(err)]))
         grader.verify("while grading")
     csv_path = Path(csv_path) if csv_path else stage_dir("grade") / "grades.csv"
     feedback_dir = Path(feedback_dir) if feedback_dir else csv_path.parent / "feedback"

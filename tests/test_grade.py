@@ -122,6 +122,16 @@ def test_crash_edited_checker_deleted_cell_and_hang(tmp_path: Path) -> None:
     assert "time limit" in " ".join(hung.errors) and hung.seconds < 90
 
 
+def test_a_submission_that_cannot_be_placed_scores_zero_and_the_class_goes_on(tmp_path: Path) -> None:
+    bad = tmp_path / "01_broken.ipynb"
+    bad.write_text("{ not a notebook")
+    stray = _notebook(tmp_path / "essay.ipynb", "print('no lesson here')")
+    subs = g.grade([bad, stray], tmp_path / "g.csv", sandbox=_sandbox())
+    assert [s.total for s in subs] == [0, 0]
+    assert "not a readable notebook" in subs[0].errors[0] and "which lesson" in subs[1].errors[0]
+    assert len(list(csv.reader((tmp_path / "g.csv").open()))) == 3
+
+
 def test_cli_rejects_a_missing_submission(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from cm_lib.cli import main
 

@@ -14,7 +14,11 @@ CELL_SEPARATOR = "\n#--- cell ---\n"
 
 
 class GradeError(CourseError):
-    """A submission the grader cannot place, or grading that cannot be trusted (no grades are reported)."""
+    """A submission the grader cannot place, or grading that cannot run or be trusted."""
+
+
+class IntegrityError(GradeError):
+    """The checker code changed while grading: no grades are reported."""
 
 
 def lesson_notebook(lesson: str, root: Path | None = None) -> Path:

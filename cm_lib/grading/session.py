@@ -5,7 +5,7 @@ hashes of the checker code. For each submission `Grader.run` starts the runner (
 own sandbox), uses the lesson's checker (the verdicts, in another sandbox, started once per lesson: it
 never runs a submission's code, only reads values), hands the runner's answers to the checker and
 relays the checker's calls to the student's functions, each under a time limit; then it stops the
-runner and `verify`s that neither the checkout's checker code nor the copy changed (else GradeError: no
+runner and `verify`s that neither the checkout's checker code nor the copy changed (else IntegrityError: no
 grades are reported).
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cm_lib.grading import codec, integrity
-from cm_lib.grading.lesson import GradeError, exercise_id
+from cm_lib.grading.lesson import GradeError, IntegrityError, exercise_id
 from cm_lib.grading.sandbox import CHECKER_UID, COURSE, Launch, Limits, Sandbox, descendants
 
 START_SECONDS = 120  # allowed on top of the notebook's time limit for starting the kernel and reading answers
@@ -183,11 +183,11 @@ class Grader:
         self.close()
 
     def verify(self, when: str) -> None:
-        """GradeError (no grades) when the checkout's checker code or the pristine copy changed since the start."""
+        """IntegrityError (no grades) when the checkout's checker code or the pristine copy changed since the start."""
         moved = integrity.changed(self.live, integrity.fingerprint(self.root, integrity.checker_files(self.root)))
         moved += [f"(grader's copy) {p}" for p in integrity.changed(self.copied, integrity.fingerprint(self.copy))]
         if moved:
-            raise GradeError(f"the checker code changed {when}: {', '.join(moved[:5])}; no grades are reported. "
+            raise IntegrityError(f"the checker code changed {when}: {', '.join(moved[:5])}; no grades are reported. "
                              "Restore the course checkout (git status, git checkout -- cm_lib notebooks) and "
                              "grade again" + ("" if self.sandbox.enabled else ", with the sandbox"))
 
