@@ -31,8 +31,8 @@ from cm_lib.grading.lesson import (
 )
 from cm_lib.grading.sandbox import Limits, unavailable_reason
 
-__all__ = ["CELL_SEPARATOR", "GradeError", "IntegrityError", "Limits", "answer_expressions", "exercise_functions", "exercise_id",
-           "find_lesson", "lesson_notebook", "reference_calls", "unavailable_reason"]
+__all__ = ["CELL_SEPARATOR", "GradeError", "IntegrityError", "Limits", "answer_expressions", "exercise_functions",
+           "exercise_id", "find_lesson", "lesson_notebook", "reference_calls", "unavailable_reason"]
 
 DEFAULT_TIMEOUT = 600  # seconds for one submission's cells (smoke mode takes well under a minute per lesson)
 CHECK_TIMEOUT = 120  # seconds for one re-run check (it calls the student's functions)

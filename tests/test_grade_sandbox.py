@@ -245,6 +245,27 @@ def test_a_student_function_is_called_through_its_runner() -> None:
     assert type(student_error("not a name!", "x")).__name__ == "Error"
 
 
+def test_the_injected_cells_read_answers_and_call_functions(tmp_path: Path) -> None:
+    import json
+
+    from cm_lib.grading import in_kernel
+
+    namespace = {"my_jig": "X:1", "double": lambda x: 2 * x, "boom": lambda x: 1 / 0, "obj": object()}
+    exprs = {"check_a": ["my_jig", "['F#']"], "check_b": ["double"], "check_c": None, "check_d": ["gone"],
+             "check_e": ["obj"], "check_f": ["boom"]}
+    in_kernel.collect(namespace, exprs, str(tmp_path / "answers.json"))
+    answers = json.loads((tmp_path / "answers.json").read_text())["answers"]
+    assert answers["check_a"] == {"args": ["X:1", ["F#"]]}
+    assert "deleted" in answers["check_c"]["missing"] and "'gone' is not defined" in answers["check_d"]["missing"]
+    assert "cannot hand" in answers["check_e"]["missing"]
+    double, boom = answers["check_b"]["args"][0]["v"], answers["check_f"]["args"][0]["v"]
+    (tmp_path / "args.json").write_text(json.dumps([codec.encode((3, 4))]))
+    in_kernel.call(double, str(tmp_path / "args.json"), str(tmp_path / "reply.json"))
+    assert codec.decode(json.loads((tmp_path / "reply.json").read_text())["value"]) == (3, 4, 3, 4)
+    in_kernel.call(boom, str(tmp_path / "args.json"), str(tmp_path / "reply.json"))
+    assert json.loads((tmp_path / "reply.json").read_text())["error"][0] == "ZeroDivisionError"
+
+
 @pytest.mark.slow
 def test_every_check_can_hand_its_arguments_to_a_student_function(capsys: pytest.CaptureFixture[str]) -> None:
     """Each check that takes a function passes its arguments across (encoded here, re-created as in the kernel)."""
@@ -280,7 +301,8 @@ def test_stopped_notes_and_the_cache_view(tmp_path: Path) -> None:
     from cm_lib.grading.session import stopped_notes
 
     limits = sandbox.Limits(memory_mb=100, processes=9, disk_mb=7)
-    notes = stopped_notes(["cell 2: OSError: [Errno 28] No space left on device", "cell 3: MemoryError: "], limits, True)
+    errors = ["cell 2: OSError: [Errno 28] No space left on device", "cell 3: MemoryError: "]
+    notes = stopped_notes(errors, limits, True)
     assert notes == ["stopped by the grader's sandbox: writing past the disk quota (7 MB)",
                      "stopped by the grader's sandbox: memory past the limit (100 MB per process)"]
     assert stopped_notes(["cell 1: ZeroDivisionError: division by zero"], limits, True) == []

@@ -147,7 +147,7 @@ def warm_up(module: Any, funcs: list[str], limit: int) -> None:
 
 
 def main() -> int:
-    """Entry point of `python -m cm_lib.grading.checker`: setup, warm up, then answers -> results until the input ends."""
+    """Entry point of `python -m cm_lib.grading.checker`: setup, warm-up, then answers -> results until input ends."""
     out = os.fdopen(os.dup(1), "wb", buffering=0)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)

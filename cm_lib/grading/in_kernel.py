@@ -53,7 +53,7 @@ def collect(namespace: dict[str, Any], exprs: dict[str, list[str] | None], path:
 
 
 def call(handle: str, args_path: str, path: str) -> None:
-    """Call the student's function `handle` on the arguments encoded in `args_path`; write its result or error to `path`."""
+    """Call the student's function `handle` on the arguments in `args_path`; write its result or error to `path`."""
     try:
         fn = _FUNCTIONS[handle]
         values = [codec.decode(a, strict=False) for a in json.loads(Path(args_path).read_text(encoding="utf-8"))]

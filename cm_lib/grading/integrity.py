@@ -42,7 +42,7 @@ def changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
 
 
 def make_snapshot(root: Path, dest: Path, seen_as: str | None = None) -> Path:
-    """Copy the course's code and lesson material from checkout `root` into `dest` (created), compile it, make it read-only.
+    """Copy the course's code and lessons from checkout `root` into a new `dest`, compile it, make it read-only.
 
     `seen_as` is the path the sandbox shows the copy at (recorded in the compiled files' tracebacks).
     """

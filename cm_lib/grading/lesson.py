@@ -101,7 +101,7 @@ def _is_literal(expr: str) -> bool:
 
 
 def answer_expressions(lesson: str, submission_source: str) -> dict[str, list[str] | None]:
-    """check name -> the expressions the grader passes it: the lesson's variables; typed-in literals from the submission.
+    """check name -> the expressions the grader passes it: the lesson's variables, the submission's typed-in literals.
 
     Where the lesson's call passes a variable (`nb01.check_fixed_chord(fixed)`) the grader evaluates
     that variable; where it passes a literal for the student to edit (`check_d_major_sharps(["F#"])`)

@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 from cm_lib.grading import codec, sandbox
 
 TIMEOUT_ERROR = {"ename": "Timeout", "evalue": "the grader's time limit was reached", "traceback": []}
+COLLECT_SECONDS = 60  # for reading the answers (names and literals) out of the kernel
 MAX_REPLY = 16 * 1024 * 1024  # bytes the kernel may write as one answer file (the talk tmpfs holds 64 MB)
 
 
@@ -174,7 +175,7 @@ class Runner:
         if self.alive:
             self.grader_cell(client, nb, "import cm_lib.grading.in_kernel as _cm_grading_\n"
                              f"_cm_grading_.collect(globals(), {exprs!r}, {str(path)!r})\ndel _cm_grading_",
-                             int(self.setup.get("check_timeout", 120)))
+                             COLLECT_SECONDS)
             self.tidy("reading the answers")
         found = _read_json(path)
         if isinstance(found, dict) and isinstance(found.get("answers"), dict):

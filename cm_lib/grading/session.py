@@ -26,7 +26,7 @@ from cm_lib.grading import codec, integrity
 from cm_lib.grading.lesson import GradeError, IntegrityError, exercise_id
 from cm_lib.grading.sandbox import CHECKER_UID, COURSE, Launch, Limits, Sandbox, descendants
 
-START_SECONDS = 120  # allowed on top of the notebook's time limit for starting the kernel and reading answers
+START_SECONDS = 180  # on top of the notebook's time limit: the runner's start and reading the answers (60 s)
 STDERR_TAIL = 4000  # characters of a grading process's stderr kept for the error message
 
 
@@ -121,7 +121,8 @@ def _text_list(value: Any, limit: int = 50) -> list[str]:
 
 
 STOPPED = [  # (pattern in a cell error, what the sandbox or a limit stopped, as the feedback says it)
-    (r"Read-only file system|Permission denied", "writing outside the notebook's own folder (only its HOME is writable)"),
+    (r"Read-only file system|Permission denied",
+     "writing outside the notebook's own folder (only its HOME is writable)"),
     (r"Network is unreachable|Temporary failure in name resolution|Name or service not known|Connection refused|"
      r"No address associated", "network access (grading runs offline)"),
     (r"No space left on device|File too large", "writing past the disk quota ({disk_mb} MB)"),
@@ -188,8 +189,8 @@ class Grader:
         moved += [f"(grader's copy) {p}" for p in integrity.changed(self.copied, integrity.fingerprint(self.copy))]
         if moved:
             raise IntegrityError(f"the checker code changed {when}: {', '.join(moved[:5])}; no grades are reported. "
-                             "Restore the course checkout (git status, git checkout -- cm_lib notebooks) and "
-                             "grade again" + ("" if self.sandbox.enabled else ", with the sandbox"))
+                                 "Restore the course checkout (git status, git checkout -- cm_lib notebooks) and "
+                                 "grade again" + ("" if self.sandbox.enabled else ", with the sandbox"))
 
     def _checker(self, lesson: str, funcs: list[str], check_timeout: int) -> Channel:
         """The lesson's checker process: started on first use (it warms up while the notebook runs), then reused."""
@@ -197,7 +198,8 @@ class Grader:
         checker = self._checkers.get(key)
         if checker is None or checker.proc.poll() is not None:
             checker = self._launch("cm_lib.grading.checker", "checker")
-            checker.send({**self.sandbox.setup(CHECKER_UID), "lesson": lesson, "funcs": funcs, "check_timeout": check_timeout})
+            checker.send({**self.sandbox.setup(CHECKER_UID), "lesson": lesson, "funcs": funcs,
+                          "check_timeout": check_timeout})
             self._checkers[key] = checker
         return checker
 
@@ -216,8 +218,8 @@ class Grader:
         checker = self._checker(lesson, funcs, check_timeout)
         runner = self._launch("cm_lib.grading.runner", "runner")
         try:
-            runner.send({**self.sandbox.setup(), "notebook": notebook, "timeout": timeout, "check_timeout": check_timeout,
-                         "max_restarts": max_restarts, "exprs": exprs})
+            runner.send({**self.sandbox.setup(), "notebook": notebook, "timeout": timeout,
+                         "check_timeout": check_timeout, "max_restarts": max_restarts, "exprs": exprs})
             ran = runner.receive(timeout + START_SECONDS)
             answers: dict[str, Any] = {}
             if ran is None or ran.get("type") != "ran":
@@ -243,7 +245,7 @@ class Grader:
         return out
 
     def _relay(self, runner: Channel, checker: Channel, out: Outcome, budget: float, check_timeout: int) -> bool:
-        """Pass the checker's calls to the runner and the replies back until the checker's results (False: none came)."""
+        """Relay the checker's calls to the runner and the replies back until its results (False: none came)."""
         import time
 
         end = time.monotonic() + budget
