@@ -30,11 +30,11 @@ REPO = Path(__file__).resolve().parent.parent
 CLASS = ["notebooks/01_abc_as_a_second_language.ipynb", "notebooks/solutions/01_solutions.ipynb"]
 
 
-def baseline_module(ref: str) -> Any:
-    """cm_lib/grade.py at git ref `ref`, imported as a module of its own."""
+def baseline_module(ref: str, folder: Path) -> Any:
+    """cm_lib/grade.py at git ref `ref`, written into `folder` and imported as a module of its own."""
     source = subprocess.run(["git", "show", f"{ref}:cm_lib/grade.py"], cwd=REPO, capture_output=True, text=True,
                             check=True).stdout
-    path = Path(tempfile.mkdtemp(prefix="cm-grade-baseline-")) / "cm_grade_baseline.py"
+    path = folder / "cm_grade_baseline.py"
     path.write_text(source, encoding="utf-8")
     spec = importlib.util.spec_from_file_location("cm_grade_baseline", path)
     assert spec is not None and spec.loader is not None
@@ -75,14 +75,20 @@ def main() -> None:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ["CM_RUNS_DIR"] = tempfile.mkdtemp(prefix="cm-grade-bench-runs-")
     from cm_lib.grade import unavailable_reason
-    from cm_lib.paths import atomic_write_text
 
     reason = unavailable_reason()
     if reason:
         sys.exit(f"error: {reason}; the benchmark measures the sandbox")
-    baseline = baseline_module(args.baseline_ref)
+    with tempfile.TemporaryDirectory(prefix="cm-grade-bench-") as tmp:
+        os.environ["CM_RUNS_DIR"] = str(Path(tmp) / "runs")
+        measure(args, baseline_module(args.baseline_ref, Path(tmp)))
+
+
+def measure(args: argparse.Namespace, baseline: Any) -> None:
+    """Grade the class with every arm, `args.reps` times; print and write the figures."""
+    from cm_lib.paths import atomic_write_text
+
     paths = [REPO / p for p in CLASS]
     arms = {"baseline": lambda: run_baseline(baseline, paths), "sandbox": lambda: run_new(paths, True),
             "no_sandbox": lambda: run_new(paths, False)}
