@@ -1,8 +1,12 @@
-"""`python -m cm_lib grade`: re-run checks on the student's answers; crashing, hanging and cheating notebooks."""
+"""`python -m cm_lib grade`: re-run checks on the student's answers; crashing, hanging and cheating notebooks.
+
+The sandbox itself (checker rewrites, writes, reads, network, processes) is tested in test_grade_sandbox.py.
+"""
 
 from __future__ import annotations
 
 import csv
+import functools
 from pathlib import Path
 
 import nbformat
@@ -15,6 +19,12 @@ REPO = Path(__file__).resolve().parent.parent
 GOOD_JIG = 'my_jig = """X:1\nT:My jig\nM:6/8\nL:1/8\nK:D\nA|dfa afd|e3 e2 A|dfa afd|e3 d2|]\n"""\n'
 SETUP = ("from cm_lib import abc\nfrom cm_lib.exercises import nb01\nfrom cm_lib.paths import data_samples_dir\n"
          'basics = (data_samples_dir() / "basics.abc").read_text()\n')
+
+
+@functools.cache
+def _sandbox() -> bool:
+    """Grade in the sandbox where bubblewrap runs here; the behaviour below is the same without it."""
+    return g.unavailable_reason() is None
 
 
 def _notebook(path: Path, *cells: str) -> Path:
@@ -92,7 +102,7 @@ def test_crash_edited_checker_deleted_cell_and_hang(tmp_path: Path) -> None:
     )
     hang = _notebook(tmp_path / "01_hang.ipynb", SETUP, GOOD_JIG, "import time\ntime.sleep(3600)",
                      "fixed = nb01.BROKEN_CHORD_TUNE.replace('[CEG4', '[CEG]4')")
-    (sub,) = g.grade([cheat], tmp_path / "out" / "grades.csv", timeout=300)
+    (sub,) = g.grade([cheat], tmp_path / "out" / "grades.csv", timeout=300, sandbox=_sandbox())
     c = {r.exercise: r for r in sub.results}
     assert c["nb01.six_eight_pickup"].passed
     assert not c["nb01.fixed_chord"].passed and "still broken" in c["nb01.fixed_chord"].message
@@ -105,22 +115,21 @@ def test_crash_edited_checker_deleted_cell_and_hang(tmp_path: Path) -> None:
     feedback = sorted((tmp_path / "out" / "feedback").glob("*.md"))
     assert [p.name for p in feedback] == ["001_01_cheat.md"]
 
-    hung = g.grade_submission(hang, timeout=30)
+    hung = g.grade_submission(hang, timeout=30, sandbox=_sandbox())
     h = {r.exercise: r for r in hung.results}
     assert h["nb01.six_eight_pickup"].passed
     assert not h["nb01.fixed_chord"].passed and "not run" in h["nb01.fixed_chord"].message
     assert "time limit" in " ".join(hung.errors) and hung.seconds < 90
 
 
-@pytest.mark.notebook
-@pytest.mark.slow
-def test_solutions_pass_and_shipped_lesson_fails(tmp_path: Path) -> None:
-    subs = g.grade([REPO / "notebooks/solutions/01_solutions.ipynb",
-                    REPO / "notebooks/01_abc_as_a_second_language.ipynb"], tmp_path / "grades.csv", timeout=600)
-    solved, shipped = subs
-    assert solved.total == len(solved.results) == len(g.exercise_functions("01")), solved.results
-    assert not solved.errors, solved.errors
-    assert shipped.total == 0 and not shipped.errors, (shipped.results, shipped.errors)
+def test_a_submission_that_cannot_be_placed_scores_zero_and_the_class_goes_on(tmp_path: Path) -> None:
+    bad = tmp_path / "01_broken.ipynb"
+    bad.write_text("{ not a notebook")
+    stray = _notebook(tmp_path / "essay.ipynb", "print('no lesson here')")
+    subs = g.grade([bad, stray], tmp_path / "g.csv", sandbox=_sandbox())
+    assert [s.total for s in subs] == [0, 0]
+    assert "not a readable notebook" in subs[0].errors[0] and "which lesson" in subs[1].errors[0]
+    assert len(list(csv.reader((tmp_path / "g.csv").open()))) == 3
 
 
 def test_cli_rejects_a_missing_submission(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
