@@ -4,7 +4,9 @@ One function per stage (`train_cpt`, `train_sft`), both built on `build_trainer`
 `runs/cpt/<model>/` and `runs/sft/<model>/`: standard checkpoints, `trainer_state.json`, the LoRA
 adapter (or the full model), a merged model, a model card and `train_result.json` (written last: the
 run is complete). A second call with the same settings returns the finished run from disk;
-`resume=True` continues an interrupted run from its newest complete checkpoint.
+`resume=True` continues an interrupted run from its newest complete checkpoint, and a larger `max_steps`
+trains a run longer (where the learning rates of the steps already trained stay those of the longer run,
+the result equals a straight run of that length; otherwise --resume is refused and a plain call starts over).
 
 presets: hardware presets; recipe: SFTConfig/LoRA kwargs; data: corpus splits; trainer: the SFTTrainer;
 state: a run folder on disk; run: train_cpt/train_sft/merge; report: model card, plots, HTML.
