@@ -45,6 +45,20 @@ def _losses(out: Path) -> dict[int, float]:
     return dict(loss_curve(out))
 
 
+class _Crash:
+    """A callback that simulates a crash (KeyboardInterrupt) once `at` steps are done."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def __getattr__(self, name: str):  # every other TrainerCallback hook: do nothing
+        return lambda *a, **k: None
+
+    def on_step_begin(self, args, state, control, **kw):  # noqa: ANN001, ANN003, ANN201
+        if state.global_step >= self.at:
+            raise KeyboardInterrupt
+
+
 def _cli(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str]:
     from cm_lib.cli import main
 
@@ -90,7 +104,7 @@ def test_resume_8_to_16_equals_a_straight_16_step_run(env: dict, capsys: pytest.
     assert json.loads((out / "train_result.json").read_text())["steps"] == 16
 
 
-def test_a_partial_newest_checkpoint_is_skipped_and_an_older_marker_still_counts(env: dict) -> None:
+def test_a_partial_newest_checkpoint_is_skipped_an_interrupted_extension_resumes_and_older_markers_count(env: dict) -> None:
     from cm_lib.train import latest_complete_checkpoint, train_cpt
     from cm_lib.train.run import _fingerprint, _run_identity
 
@@ -107,6 +121,11 @@ def test_a_partial_newest_checkpoint_is_skipped_and_an_older_marker_still_counts
     assert train_cpt("tiny", env["data"], out=out, max_steps=8, **KW).skipped  # still reused at its own length
     (out / "checkpoint-8" / "trainer_state.json").unlink()  # as if interrupted while saving checkpoint-8
     assert latest_complete_checkpoint(out) == out / "checkpoint-4"
+    with pytest.raises(KeyboardInterrupt):  # training longer, interrupted at step 6
+        train_cpt("tiny", env["data"], out=out, max_steps=12, resume=True, callbacks=[_Crash(6)], **KW)
+    # nothing left that looks finished: no result, no 8-step model; the complete checkpoint is kept
+    assert not (out / "train_result.json").exists() and not (out / "model").exists()
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-4"]
     longer = train_cpt("tiny", env["data"], out=out, max_steps=12, resume=True, **KW)
     assert longer.steps == 12 and longer.settings["resumed_from_step"] == 4
     straight, resumed = _losses(env["root"] / "straight16"), _losses(out)

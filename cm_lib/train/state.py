@@ -214,14 +214,15 @@ def check_run_folder(out: Path, fingerprint: str, resume: bool, overwrite: bool,
 
 
 def claim_run_folder(out: Path, fingerprint: str, resume_from: Path | None, max_steps: int | None = None) -> None:
-    """Mark `out` as this run's folder (its fingerprint and length), clearing our earlier outputs (continuing: partial checkpoints and the old result only); others are kept."""
+    """Mark `out` as this run's folder (its fingerprint and length), clearing our earlier outputs (continuing: all but the complete checkpoints); others are kept."""
     out.mkdir(parents=True, exist_ok=True)
     if resume_from is None:
         remove_outputs(out)
     else:
+        (out / RESULT_FILE).unlink(missing_ok=True)  # first: a continued run is unfinished until its new result
+        remove_outputs(out, keep_checkpoints=True)  # a shorter run's model, merge and card: not this run's
         for c in checkpoints(out):
             if not is_complete_checkpoint(c):
                 shutil.rmtree(c, ignore_errors=True)  # an interrupted save of ours: the trainer writes it again
-        (out / RESULT_FILE).unlink(missing_ok=True)  # first: a continued run is unfinished until its new result
     atomic_write_text(out / RUN_MARKER, json.dumps({"written_by": "cm_lib.train", "fingerprint": fingerprint,
                                                     "max_steps": max_steps}) + "\n")
