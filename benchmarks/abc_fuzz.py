@@ -60,6 +60,7 @@ def main() -> int:
     from cm_lib.paths import atomic_write_text
 
     machine = _machine()
+    commit = _commit()  # of the code that runs, read before it runs
     started = datetime.datetime.now(datetime.timezone.utc)
     report = fuzz(args.n, args.seed)
     result = {
@@ -78,7 +79,7 @@ def main() -> int:
         "machine": machine,
         "load_average_1_5_15_min_at_end": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": _commit(),
+        "commit": commit,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
