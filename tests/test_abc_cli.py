@@ -93,3 +93,12 @@ def test_subprocess_on_samples_has_no_traceback(tmp_path: Path) -> None:
     objs = [json.loads(line) for line in proc.stdout.splitlines()]
     assert objs and all(o["path"] == str(mistakes) for o in objs) and not all(o["ok"] for o in objs)
     assert "Traceback" not in proc.stderr and "nope.abc" in proc.stderr
+
+
+def test_transpose_of_an_invalid_key_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad_key.abc"
+    path.write_text("X:1\nT:t\nM:4/4\nL:1/8\nK:=G\nABcd efga|]\n")
+    for n in ("1", "2"):
+        assert main(["abc", "transpose", str(path), "--semitones", n]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.count("\n") == 1 and "K:=G" in captured.err, captured

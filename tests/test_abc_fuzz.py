@@ -1,9 +1,10 @@
-"""Fuzz: 20,000 mutated corpus tunes through split/clean/check/describe/pitches/durations/transpose.
+"""Fuzz: 20,000 mutated corpus tunes through split/clean/check/describe/pitches/durations/transpose; a few
+thousand through every public reader of cm_lib.abc and notebook 05's metrics (cm_lib.metrics.fuzz).
 
-Mutations: 1-4 character edits in ABC's own alphabet, numbers with up to thousands of digits, deep
-nesting of ( [ { and quotes, line-ending changes, random bytes decoded as a file would be, stray
-fields. Only the library's typed AbcError may escape, no input may take 2 s, and clean_tune is
-idempotent on every input.
+Mutations (cm_lib.abc.fuzz): 1-4 character edits in ABC's own alphabet, numbers with up to thousands of
+digits, deep nesting of ( [ { and quotes, line-ending changes, random bytes decoded as a file would be,
+stray fields, odd K:/M:/L: values. Only the library's typed errors may escape, no input may take 2 s, and
+clean_tune is idempotent on every input. benchmarks/abc_fuzz.py runs >= 20,000 inputs through every reader.
 """
 
 from __future__ import annotations
@@ -22,59 +23,12 @@ from cm_lib.abc import (
     split_tunes,
     transpose,
 )
+from cm_lib.abc.fuzz import FuzzPropertyError, hostile, mutate, run_fuzz
+from cm_lib.abc.fuzz import random_shift as _shift
 from cm_lib.errors import AbcError
 
-ALPHABET = "ABCDEFGabcdefgzxZ^_=,'/0123456789|:[]{}()<>-.~!+\"%\\ \nHTuvKLMVX&$`y#;"
 N_MUTANTS = 20_000
 MAX_SECONDS = 2.0
-FIELDS = ["[K:", "[M:", "[L:", "[V:", "\nV:", "\nK:", "\nM:", "\nL:", "\nX:", "\nT:", "\nW:", "\nw:", "[I:", " %"]
-
-
-def mutate(text: str, rng: random.Random) -> str:
-    """Insert, delete, swap or replace 1-4 characters, using ABC's own alphabet."""
-    chars = list(text)
-    for _ in range(rng.randint(1, 4)):
-        op = rng.randrange(4)
-        i = rng.randrange(len(chars) + 1)
-        if op == 0 or not chars:
-            chars.insert(i, rng.choice(ALPHABET))
-        elif op == 1:
-            del chars[min(i, len(chars) - 1)]
-        elif op == 2 and len(chars) > 1:
-            j = min(i, len(chars) - 2)
-            chars[j], chars[j + 1] = chars[j + 1], chars[j]
-        else:
-            chars[min(i, len(chars) - 1)] = rng.choice(ALPHABET)
-    return "".join(chars)
-
-
-def _insert(text: str, piece: str, rng: random.Random) -> str:
-    i = rng.randrange(len(text) + 1)
-    return text[:i] + piece + text[i:]
-
-
-def hostile(text: str, rng: random.Random) -> str | bytes:
-    """One of the harsher mutations; bytes for a byte-level one (decoded as a file would be)."""
-    op = rng.randrange(6)
-    if op == 0:  # a number with many digits, where lengths, tuplets, meters and units take one
-        digits = "".join(rng.choice("0123456789") for _ in range(rng.choice([10, 40, 400, 5000])))
-        return _insert(text, rng.choice(["A", "z", "(", "(3:", "Z", "]", "[M:", "[L:1/", "A/", ""]) + digits, rng)
-    if op == 1:  # deep nesting
-        return _insert(text, rng.choice("([{\"!") * rng.choice([50, 500, 2000]), rng)
-    if op == 2:  # line endings
-        return text.replace("\n", rng.choice(["\r\n", "\r", "\n\n", "\n \n", "\\\n"]))
-    if op == 3:  # stray fields
-        return _insert(text, rng.choice(FIELDS) + mutate("G2 x", rng) + rng.choice(["]", "\n", ""]), rng)
-    data = bytearray(text.encode("utf-8"))
-    for _ in range(rng.randint(1, 8)):
-        data.insert(rng.randrange(len(data) + 1), rng.randrange(256))
-    if op == 5 and rng.random() < 0.2:
-        data = bytearray(text.encode(rng.choice(["utf-16-le", "utf-16", "latin-1", "cp437"]), errors="replace"))
-    return bytes(data)
-
-
-def _shift(rng: random.Random) -> int:
-    return rng.choice([rng.randint(-12, 12), rng.randint(-200, 200), rng.choice([-10**30, 10**30, 0, 127, -127])])
 
 
 def test_fuzz_mutated_corpus_tunes() -> None:
@@ -117,3 +71,35 @@ def test_fuzz_mutated_corpus_tunes() -> None:
     print(f"\nfuzz: {N_MUTANTS} mutants, {n_bad} not ok, {n_raised} AbcError, {elapsed:.1f} s")
     assert n_bad > N_MUTANTS // 10  # the mutations do break tunes, and the checker notices
     assert not slow, slow
+
+
+N_EVERY = 2_500  # inputs through every reader (benchmarks/abc_fuzz.py: 20,000)
+
+
+def test_fuzz_every_reader_of_cm_lib_abc_and_the_metrics() -> None:
+    from cm_lib.metrics.fuzz import fuzz
+
+    report = fuzz(N_EVERY, seed=20261207)
+    print(f"\nfuzz, every reader: {report.inputs} inputs, {report.calls} calls, {dict(report.library_errors)}, "
+          f"slowest {report.slowest_seconds:.3f} s CPU, {report.seconds:.1f} s")
+    assert report.inputs == N_EVERY and report.calls >= 10 * N_EVERY
+    assert not report.foreign, [(f.target, f.error, f.input[:300]) for f in report.foreign[:5]]
+    assert report.library_errors["transpose"] > N_EVERY // 20  # invalid keys, absurd shifts: refused, typed
+    assert report.slowest_seconds < MAX_SECONDS, report.slowest_input[:300]
+
+
+def test_the_fuzz_tells_foreign_exceptions_from_the_librarys_own() -> None:
+    def raises(text: str, rng: random.Random) -> None:
+        if "K:=G" in text:
+            raise ValueError("empty K: field")  # what transpose raised before issue 27
+        if "K:_D" in text:
+            raise FuzzPropertyError("wrote a key the checker rejects")
+        raise AbcError("no tune")
+
+    inputs = ["X:1\nK:=G\nA|", "X:1\nK:_D\nA|", "X:1\nK:G\nA|", b"X:1\nK:=G\nA|", "X:1\nT:t\nK:G\nA|\n".encode("utf-16-le")]
+    report = run_fuzz(inputs, {"t": raises}, random.Random(0))
+    assert [(f.target, f.error) for f in report.foreign] == [
+        ("t", "ValueError: empty K: field"), ("t", "FuzzPropertyError: wrote a key the checker rejects"),
+        ("t", "ValueError: empty K: field")]
+    assert report.library_errors == {"t": 1, "decode_abc_bytes": 1}  # UTF-16 without a BOM: refused, typed
+    assert report.inputs == 5 and report.foreign[2].input == repr(b"X:1\nK:=G\nA|")

@@ -119,3 +119,20 @@ def test_transpose_by_zero_is_identity_and_steps_compose_on_corpus() -> None:
         assert octave.count("K:") == tune.text.count("K:") and transpose(octave, -12) == tune.text
         n += 1
     assert n == 260
+
+
+@pytest.mark.parametrize(("key", "body", "line"), [
+    ("=G", "ABcd efga|]", 5), ("G", "AB[K:_D]cd efga|]", 6), ("G", "AB\nK:^f\ncd|]", 7), ("", "ABcd|]", 5)])
+def test_a_key_the_checker_rejects_cannot_be_transposed(key: str, body: str, line: int) -> None:
+    text = f"X:1\nT:t\nM:4/4\nL:1/8\nK:{key}\n{body}\n"
+    assert [(p.code, p.line) for p in check(text).problems] == [("bad-K", line)]
+    for n in (-13, -3, 0, 1, 2, 5, 12):  # before: a bare ValueError for some shifts, K:=A (no such key) for others
+        with pytest.raises(AbcError, match=f"^line {line}: cannot transpose a tune whose key is invalid"):
+            transpose(text, n)
+
+
+def test_clef_and_explicit_accidentals_in_keys_still_transpose() -> None:
+    text = "X:1\nT:t\nM:4/4\nL:1/8\nK:G clef=bass middle=d\nAB[K:D =c]cd|]\n"
+    out = transpose(text, 2)
+    assert out.split("\n")[4:6] == ["K:A clef=bass middle=d", "Bc[K:E =d]de|]"]
+    assert pitches(out) == [p + 2 for p in pitches(text)] and check(out).ok

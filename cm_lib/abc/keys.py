@@ -122,8 +122,13 @@ def abc_key(key: str) -> str:
     return parsed.tonic + MODE_SUFFIX.get(parsed.mode, "")
 
 
+_PARAM_RE = re.compile(r"[A-Za-z][\w.-]*=\S*")  # clef=bass, middle=d, transpose=-2: a name, then =
+
+
 def _is_clef_word(w: str) -> bool:
-    return w.lower() in _CLEF_WORDS or bool(re.fullmatch(r"[+-](?:8|15)(?:va|vb|ma|mb)?", w)) or "=" in w or w.lower().startswith(("clef", "treble", "bass", "alto", "tenor"))
+    """A clef or staff word of a K: field ("bass", "clef=alto", "+8"); not an accidental such as "=G" or "^f"."""
+    return (w.lower() in _CLEF_WORDS or bool(re.fullmatch(r"[+-](?:8|15)(?:va|vb|ma|mb)?", w))
+            or bool(_PARAM_RE.fullmatch(w)) or w.lower().startswith(("clef", "treble", "bass", "alto", "tenor")))
 
 
 _METER_RE = re.compile(r"^\(?(\d+(?:\+\d+)*)\)?/(\d+)$")

@@ -68,15 +68,18 @@ def _tonic_text(letter: str, alt: int) -> str:
 
 
 class _KeyMove:
-    """How one key field transposes: its new text, the diatonic shift and both signatures."""
+    """How one key field transposes: its new text, the diatonic shift and both signatures.
 
-    def __init__(self, value: str, semitones: int) -> None:
+    AbcError for a key the checker rejects (bad-K): without its signature no note can be spelled.
+    """
+
+    def __init__(self, value: str, semitones: int, line: int) -> None:
         try:
             key: Key | None = parse_key(value)
-        except ValueError:
-            key = None
+        except ValueError as err:
+            raise AbcError(f"line {line}: cannot transpose a tune whose key is invalid: K:{value.strip()} ({err})") from None
         self.old_acc = dict(key.accidentals) if key else {}
-        if key is None or key.tonic is None:  # K:none or invalid: spell as if in C major
+        if key is None or key.tonic is None:  # K:none: spell as if in C major
             letter, _ = _spell_tonic("C", 0, 0, semitones)
             self.shift = _diatonic_shift("C", letter, semitones)
             self.text = value
@@ -145,14 +148,14 @@ def _note_text(step: int, alt_text: str) -> str:
 
 
 def transpose_tune(tune: Tune, semitones: int) -> str:
-    """The text of one parsed tune transposed by `semitones` (notebook 01)."""
+    """The text of one parsed tune transposed by `semitones`; AbcError for an invalid key (notebook 01)."""
     lines = tune.text.split("\n")
     header_key_line = None
     for i in range(tune.header_lines):
         if lines[i].startswith("K:"):
             header_key_line = i
     raw_key = lines[header_key_line][2:] if header_key_line is not None else "C"
-    move0 = _KeyMove(raw_key, semitones)
+    move0 = _KeyMove(raw_key, semitones, tune.start_line + (header_key_line or 0))
     if header_key_line is not None:
         lines[header_key_line] = "K:" + move0.text
     body_lines = lines[tune.header_lines:]
@@ -196,7 +199,7 @@ def transpose_tune(tune: Tune, semitones: int) -> str:
             if new != ev.text:
                 edits.setdefault(ev.line - off, []).append((ev.col, ev.end, new))
         elif (kind == "field" or kind == "fieldline") and ev.name == "K":
-            move = _KeyMove(ev.value, semitones)
+            move = _KeyMove(ev.value, semitones, tune.start_line + ev.line - 1)
             s["move"], s["new"] = move, {}
             if kind == "field":
                 edits.setdefault(ev.line - off, []).append((ev.col, ev.end, f"[K:{move.text}]"))
@@ -217,7 +220,8 @@ def transpose_tune(tune: Tune, semitones: int) -> str:
 def transpose(text: str, semitones: int) -> str:
     """Transpose every tune in `text` by `semitones` (key, notes, accidentals, chord symbols, [K:]) (notebooks 01, 02).
 
-    Any integer from -MAX_SEMITONES to MAX_SEMITONES works; others raise AbcError, as does text with no tune.
+    Any integer from -MAX_SEMITONES to MAX_SEMITONES works; others raise AbcError, as does text with no tune
+    or a K: field (header, body or inline) that the checker rejects.
     """
     if not isinstance(semitones, int) or isinstance(semitones, bool):
         raise AbcError(f"semitones must be an integer, not {semitones!r}")

@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-steps", type=int, default=None, help="optimizer steps (default: the preset's)")
     parser.add_argument("--save-steps", type=int, default=None, help="checkpoint every N steps")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint in --out")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint in --out (a larger --max-steps trains longer)")
     parser.add_argument("--overwrite", action="store_true",
                         help="start over in --out: delete an earlier run's checkpoints and outputs (other files are kept)")
     parser.add_argument("--lora", choices=["auto", "yes", "no"], default="auto",
@@ -42,7 +42,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), default=str))
     elif result.first_loss == result.first_loss:  # rank 0 (other ranks return NaN losses and print nothing)
-        note = " (reused: same settings already trained)" if result.skipped else ""
+        resumed = result.settings.get("resumed_from_step")
+        note = (" (reused: same settings already trained)" if result.skipped
+                else f" (continued from step {resumed})" if resumed else "")
         print(f"{args.stage}: {result.steps} steps, loss {result.first_loss:.3f} -> {result.final_loss:.3f}, "
               f"{result.seconds:.0f} s{note}\n  model: {result.model_dir}\n  merged: {result.merged_dir}")
     return 0

@@ -4,7 +4,11 @@ One function per stage (`train_cpt`, `train_sft`), both built on `build_trainer`
 `runs/cpt/<model>/` and `runs/sft/<model>/`: standard checkpoints, `trainer_state.json`, the LoRA
 adapter (or the full model), a merged model, a model card and `train_result.json` (written last: the
 run is complete). A second call with the same settings returns the finished run from disk;
-`resume=True` continues an interrupted run from its newest complete checkpoint.
+`resume=True` continues an interrupted run from its newest complete checkpoint, also towards a larger
+`max_steps` (train longer). A run continues only where that equals a straight run of the new length: the
+learning rates of the steps already trained must be the longer run's (a constant schedule, <= 50 steps
+here; a cosine or warm-up over the run's length is not). Otherwise `resume=True` is refused with one line,
+as are fewer steps than trained; a call without it extends a finished run where that holds, else starts over.
 
 presets: hardware presets; recipe: SFTConfig/LoRA kwargs; data: corpus splits; trainer: the SFTTrainer;
 state: a run folder on disk; run: train_cpt/train_sft/merge; report: model card, plots, HTML.

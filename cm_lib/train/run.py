@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
+import logging
 import math
 import shutil
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from cm_lib.errors import AssetNotFoundError, CourseError, UsageError
 from cm_lib.paths import atomic_write_text, runs_dir
 from cm_lib.train import trainer as _trainer
 from cm_lib.train.data import data_stamp
 from cm_lib.train.presets import hardware_preset
-from cm_lib.train.recipe import device_spec, quantize_choice
+from cm_lib.train.recipe import device_spec, quantize_choice, training_config_kwargs
 from cm_lib.train.report import mean_loss, write_model_card
 from cm_lib.train.state import (
     RESULT_FILE,
     TrainResult,
     check_run_folder,
+    checkpoint_step,
     claim_run_folder,
+    latest_complete_checkpoint,
     loss_curve,
     result_from_json,
 )
@@ -44,19 +51,100 @@ def _check_count(name: str, value: int | None) -> None:
         raise UsageError(f"{name} must be a positive whole number, not {value!r}")
 
 
-def _run_key(stage: str, model: str, data: Path, hardware: str, max_steps: int | None, seed: int,
+def _run_identity(stage: str, model: str, data: Path, hardware: str, seed: int, lora: bool | None,
+                  max_rows: int | None, categories: tuple[str, ...] | None, tasks: tuple[str, ...] | None,
+                  eval_rows: int | None, view: str | None = None) -> dict:
+    """What makes a run a different run (model, data and its files, preset, seed, filters, view...); not its length."""
+    return {"stage": stage, "model": model, "data": str(Path(data).resolve()),
+            "data_files": data_stamp(data, stage), "hardware": hardware,
+            "seed": seed, "lora": lora, "max_rows": max_rows,
+            **({"categories": list(categories)} if categories is not None else {}),
+            **({"tasks": list(tasks)} if tasks is not None else {}),
+            **({"eval_rows": eval_rows} if eval_rows else {}),
+            **({"view": view} if view is not None else {}),
+            **({"answer_titles": _trainer.SFT_ANSWER_TITLES} if view is not None and stage == "sft" else {}),
+            **({"cpu_bf16": True} if lora is not False and _cpu_bf16_machine() else {})}
+
+
+class _RunKey(NamedTuple):
+    """A run's fingerprint (what makes it a different run), its length, and the fingerprints older markers carry."""
+
+    fingerprint: str
+    steps: int | None  # max_steps, else the preset's (None: the preset trains epochs)
+    legacy: dict[str, int | None]  # fingerprint as written before lengths were kept apart (length included) -> length
+
+
+def _run_key(stage: str, model: str, data: Path, out: Path, hardware: str, max_steps: int | None, seed: int,
              lora: bool | None, max_rows: int | None, categories: tuple[str, ...] | None,
-             tasks: tuple[str, ...] | None, eval_rows: int | None, view: str | None = None) -> str:
-    """The fingerprint of a run's settings and data files: a finished run with the same key is reused."""
-    return _fingerprint({"stage": stage, "model": model, "data": str(Path(data).resolve()),
-                         "data_files": data_stamp(data, stage), "hardware": hardware, "max_steps": max_steps,
-                         "seed": seed, "lora": lora, "max_rows": max_rows,
-                         **({"categories": list(categories)} if categories is not None else {}),
-                         **({"tasks": list(tasks)} if tasks is not None else {}),
-                         **({"eval_rows": eval_rows} if eval_rows else {}),
-                         **({"view": view} if view is not None else {}),
-                         **({"answer_titles": _trainer.SFT_ANSWER_TITLES} if view is not None and stage == "sft" else {}),
-                         **({"cpu_bf16": True} if lora is not False and _cpu_bf16_machine() else {})})
+             tasks: tuple[str, ...] | None, eval_rows: int | None, view: str | None = None) -> _RunKey:
+    """The key of a run's settings and data files: a finished run with the same fingerprint and length is reused."""
+    identity = _run_identity(stage, model, data, hardware, seed, lora, max_rows, categories, tasks, eval_rows, view)
+    steps = _planned_steps(hardware, max_steps)
+    legacy = {_fingerprint({**identity, "max_steps": max_steps}): steps}
+    newest = latest_complete_checkpoint(out) if out.is_dir() else None
+    if newest is not None:  # an older run's length is in its trainer state; its fingerprint held it as passed
+        planned = json.loads((newest / "trainer_state.json").read_text()).get("max_steps")
+        legacy.setdefault(_fingerprint({**identity, "max_steps": planned}), planned)
+        if planned == hardware_preset(hardware).max_steps:
+            legacy.setdefault(_fingerprint({**identity, "max_steps": None}), planned)
+    return _RunKey(_fingerprint(identity), steps, legacy)
+
+
+def _planned_steps(hardware: str, max_steps: int | None) -> int | None:
+    """A run's length: `max_steps`, else its hardware preset's (None: the preset trains epochs)."""
+    return max_steps if max_steps is not None else hardware_preset(hardware).max_steps
+
+
+def _schedule(hardware: str, steps: int, upto: int) -> list[float]:
+    """The learning-rate factors the trainer's scheduler gives optimizer steps 1..upto+1 of a `steps`-step run (recipe's warm-up and decay)."""
+    import torch
+    from transformers import get_scheduler
+
+    kw = training_config_kwargs(hardware_preset(hardware), False, Path("."), steps)
+    warmup = kw["warmup_steps"]
+    warmup = int(warmup) if warmup >= 1 else math.ceil(steps * warmup)  # TrainingArguments.get_warmup_steps
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    scheduler = get_scheduler(kw["lr_scheduler_type"], optimizer, num_warmup_steps=warmup, num_training_steps=steps)
+    factors = getattr(scheduler, "lr_lambdas", None)
+    if factors is None:  # not a LambdaLR: no way to compare, so no two lengths count as the same schedule
+        return [float(steps)]
+    return [float(factors[0](k)) for k in range(upto + 1)]
+
+
+def _same_schedule(hardware: str, steps: int) -> Callable[[int, int], bool]:
+    """Whether a run of `old` steps gave steps 1..upto+1 the learning rates a `steps`-step run gives them (resumed, it equals a straight run)."""
+    return lambda old, upto: _schedule(hardware, old, upto) == _schedule(hardware, steps, upto)
+
+
+def _keep_intervals(args: Any, checkpoint: Path) -> None:
+    """Set the logging, evaluation and save intervals of `args` to the checkpoint's: the Trainer continues a run with those."""
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    for name in ("logging_steps", "eval_steps", "save_steps"):  # else it warns that they differ, and keeps the checkpoint's
+        if state.get(name) and getattr(args, name, None) is not None:
+            setattr(args, name, state[name])
+
+
+@contextmanager
+def _quiet_tied_weights(model: Any) -> Iterator[None]:
+    """Hide the Trainer's warning, on resuming, that a checkpoint lacks tied weights: saved once, under the name they share."""
+    tied = ({n for n, _ in model.named_parameters(remove_duplicate=False)} - {n for n, _ in model.named_parameters()})
+    prefix = "There were missing keys in the checkpoint model loaded: "
+
+    def keep(record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if not (tied and text.startswith(prefix)):
+            return True
+        try:
+            return not set(ast.literal_eval(text[len(prefix):].rstrip("."))) <= tied
+        except (ValueError, SyntaxError, TypeError):
+            return True
+
+    log = logging.getLogger("transformers.trainer")
+    log.addFilter(keep)
+    try:
+        yield
+    finally:
+        log.removeFilter(keep)
 
 
 def _cpu_bf16_machine() -> bool:
@@ -66,13 +154,17 @@ def _cpu_bf16_machine() -> bool:
     return device_spec().device == "cpu" and cpu_bf16_native()
 
 
-def _finished(out: Path, key: str) -> TrainResult | None:
-    """The complete run in `out` if it was made with settings `key` and its model is on disk, else None."""
+def _finished(out: Path, key: _RunKey) -> TrainResult | None:
+    """The complete run in `out` if it was made with the settings and length of `key` and its model is on disk, else None."""
     done = out / RESULT_FILE
     if not done.is_file():
         return None
     prev = json.loads(done.read_text())
-    if prev.get("settings", {}).get("fingerprint") == key and Path(prev["model_dir"]).exists():
+    settings = prev.get("settings", {})
+    fingerprint = settings.get("fingerprint")
+    same = ((fingerprint == key.fingerprint and settings.get("planned_steps", -1) == key.steps)
+            or key.legacy.get(fingerprint, -1) == key.steps)
+    if same and Path(prev["model_dir"]).exists():
         return result_from_json(prev, skipped=True)
     return None
 
@@ -89,11 +181,11 @@ def finished_run(stage: str, model: str, data: Path, out: Path | None = None, ha
         raise UsageError(f"stage must be 'cpt' or 'sft', not {stage!r}")
     try:
         check_model(model)
-        key = _run_key(stage, model, data, hardware, max_steps, seed, lora, max_rows, categories, tasks, eval_rows,
-                       view)
-    except (CourseError, OSError):  # its model or corpus is not built yet
+        out = Path(out) if out is not None else runs_dir() / stage / _model_label(model)
+        key = _run_key(stage, model, data, out, hardware, max_steps, seed, lora, max_rows, categories, tasks,
+                       eval_rows, view)
+    except (CourseError, OSError, ValueError):  # its model or corpus is not built yet
         return None
-    out = Path(out) if out is not None else runs_dir() / stage / _model_label(model)
     return _finished(out, key)
 
 
@@ -116,17 +208,27 @@ def _run(stage: str, model: str, data: Path, out: Path | None, hardware: str, ma
         raise UsageError("--resume continues a run and --overwrite starts it over: pass one of them")
     check_model(model)
     text_view(view)  # an unknown view fails here, before any folder is made
-    key = _run_key(stage, model, data, hardware, max_steps, seed, lora, max_rows, categories, tasks, eval_rows, view)
     out = Path(out) if out is not None else runs_dir() / stage / _model_label(model)
+    key = _run_key(stage, model, data, out, hardware, max_steps, seed, lora, max_rows, categories, tasks, eval_rows,
+                   view)
     if not overwrite and (prev := _finished(out, key)) is not None:
         return prev
-    checkpoint = check_run_folder(out, key, resume=resume, overwrite=overwrite)  # refuse before loading anything
+    checkpoint = check_run_folder(out, key.fingerprint, resume=resume, overwrite=overwrite, max_steps=key.steps,
+                                  legacy=key.legacy, same_schedule=_same_schedule(hardware, key.steps)
+                                  if key.steps else None)  # refuse before loading anything
     trainer, settings = build_trainer(stage, model, data, out, hardware, max_steps, save_steps, seed, lora,
                                       callbacks, max_rows, categories, tasks, eval_rows, view)
-    claim_run_folder(out, key, checkpoint)
-    settings["fingerprint"] = key
+    claim_run_folder(out, key.fingerprint, checkpoint, max_steps=key.steps)
+    settings["fingerprint"] = key.fingerprint
+    settings["planned_steps"] = key.steps
+    start_step = checkpoint_step(checkpoint) if checkpoint is not None else 0
+    if start_step:
+        settings["resumed_from_step"] = start_step
+    if checkpoint is not None:
+        _keep_intervals(trainer.args, checkpoint)
     start = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
+    with _quiet_tied_weights(trainer.model):
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
     seconds = time.perf_counter() - start
     lora_used = bool(settings["lora"])
     model_dir = out / ("adapter" if lora_used else "model")
@@ -144,7 +246,8 @@ def _run(stage: str, model: str, data: Path, out: Path | None, hardware: str, ma
         stage=stage, out=out, model_dir=model_dir, merged_dir=None, lora=lora_used,
         steps=int(trainer.state.global_step),
         first_loss=mean_loss(curve[:3]), final_loss=mean_loss(curve[-3:]),
-        seconds=round(seconds, 2), tokens_per_second=round(tokens_seen(trainer) / max(seconds, 1e-9), 1),
+        seconds=round(seconds, 2), tokens_per_second=round(tokens_seen(trainer) * (1 - start_step / max(
+            trainer.state.global_step, 1)) / max(seconds, 1e-9), 1),  # this call's steps only
         settings=settings,
     )
     del trainer
