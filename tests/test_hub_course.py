@@ -114,6 +114,7 @@ def test_t4_plan_on_the_hub_trains_the_llama_track_and_probes_it(hub_server, run
     from cm_lib.cli import main
     from cm_lib.course import course_choice, ensure_stages, lora_track_label
     from cm_lib.device import DeviceSpec
+    from cm_lib.models.adapter import adapter_root
     from cm_lib.models.resolve import prepare
     from cm_lib.train.state import load_result
 
@@ -156,8 +157,12 @@ def test_t4_plan_on_the_hub_trains_the_llama_track_and_probes_it(hub_server, run
     assert (sft.settings["model"], sft.settings["data"]) == (str(runs / "cpt" / MODEL / "merged"), str(corpus))
     for r in (cpt, sft):
         assert r.lora and r.steps == 3 and math.isfinite(r.final_loss) and r.settings["rows"] > 0
-        assert r.trained_model == r.merged_dir == r.out / "merged" and (r.model_dir / "adapter_config.json").is_file()
+        assert (r.model_dir / "adapter_config.json").is_file()
         assert len(json.loads((r.out / "trainer_state.json").read_text())["log_history"]) >= 3
+    # CPT is merged (SFT starts from it); SFT keeps its adapter, which loads on the merged CPT model
+    assert cpt.trained_model == cpt.merged_dir == cpt.out / "merged" and (cpt.merged_dir / "config.json").is_file()
+    assert sft.merged_dir is None and sft.trained_model == sft.model_dir and not (sft.out / "merged").exists()
+    assert adapter_root(sft.model_dir) == str(cpt.merged_dir)
     # the CPT update merged into an fp32 base, exactly: nothing rounded away
     delta, weight = _lora_delta(cpt.model_dir, "model.layers.0.self_attn.q_proj")
     base_file = next(prepare(MODEL).glob("*.safetensors"))
@@ -178,7 +183,7 @@ def test_t4_plan_on_the_hub_trains_the_llama_track_and_probes_it(hub_server, run
     # the probe: MusicTheoryBench from the hub for base, CPT, SFT and the released ChatMusician
     models = course_models(True)
     assert models == {f"base ({MODEL})": MODEL, f"CPT ({MODEL})": str(cpt.merged_dir),
-                      f"SFT ({MODEL})": str(sft.merged_dir)}
+                      f"SFT ({MODEL})": str(sft.model_dir)}
     models["ChatMusician"] = "chatmusician"
     for label, name in models.items():
         res = run_bench(name, data="hub", split="test", mode="ppl")

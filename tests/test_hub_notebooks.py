@@ -50,8 +50,8 @@ def test_notebooks_03_to_06_on_the_simulated_hub_with_cm_plan_t4(hub_server, tmp
     bench = summaries["06_bench"]
     assert bench["data"] == "hub" and set(bench["ppl_accuracy"]) == {
         f"base ({MODEL})", f"CPT ({MODEL})", f"SFT ({MODEL})", "ChatMusician"}
-    for stage in ("cpt", "sft"):
-        assert (runs / stage / MODEL / "merged" / "model.safetensors").is_file()
+    assert (runs / "cpt" / MODEL / "merged" / "model.safetensors").is_file()  # SFT started from it
+    assert (runs / "sft" / MODEL / "adapter" / "adapter_model.safetensors").is_file()  # kept: loads on its base
     assert (runs / "corpus" / "musicpile-smoke" / "stats.json").is_file()
     # what the kernels asked the simulator for: the samples, the bench, TinyLlama and ChatMusician (safetensors only)
     asked = [path for _, path, _ in hub_server.server.state.log[n_before:]]
