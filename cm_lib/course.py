@@ -266,6 +266,12 @@ def course_base_preset(smoke: bool) -> str:
     return _plan(smoke, None)[0].base or SCRATCH_MODEL
 
 
+def lora_track_label(smoke: bool) -> str:
+    """What the notebooks call the LoRA track's models on this machine's plan: its base preset (e.g. tinyllama-1.1b), 'SmolLM2' offline (notebooks 04, 05)."""
+    base = _plan(smoke, None)[0].base
+    return base if base and base != "smollm2-135m" else "SmolLM2"  # offline smoke: the composer stands in for SmolLM2
+
+
 def course_model_dir(stage: str, smoke: bool) -> Path:
     """The course's trained `cpt`, `sft` or `reader` model (merged, else full, else a kept QLoRA adapter); AssetNotFoundError naming the notebook to run."""
     if stage not in _TEACHES:

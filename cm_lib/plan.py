@@ -293,6 +293,8 @@ def plan_runs(plan: _Plan, corpus: Path | None, lora_corpus: Path | None = None)
             run["save_steps"] = every
         if not plan.merge:
             run["merge_model"] = False  # QLoRA: keep the adapter (train_cpt/train_sft's merge_model)
+    if plan.lora_corpus:  # the hub track merges only CPT, which SFT and the reader start from; they keep their adapters
+        sft["merge_model"] = reader["merge_model"] = False  # (loaded on their base exactly; a merged fp32 1.1B is 4.4 GB)
     runs = {"corpus": {"path": corpus}, "scratch": scratch, "cpt": cpt, "sft": sft, "scratch_sft": scratch_sft,
             "reader": reader, "base": {"model": base}}
     if plan.lora_corpus:

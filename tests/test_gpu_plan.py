@@ -1,7 +1,6 @@
 """The plan follows the hardware and the hub (cm_lib.plan, cm_lib.plan_cost, `course plan`), without a GPU.
 
-The MusicPile corpus presets come from the hub side of issue 24 (cm_lib.corpus.spec, `CorpusPreset.hub`); until
-both branches meet, `musicpile` stubs what that side provides: presets with a `hub` field.
+The MusicPile corpus presets' sample sizes are read from cm_lib.corpus.spec (`CorpusPreset.hub`).
 """
 
 from __future__ import annotations
@@ -10,25 +9,25 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from cm_lib.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-HUB_COUNTS = {"musicpile-smoke": (40, 20), "musicpile-t4": (6000, 3000), "musicpile-a100": (30000, 12000)}
+
+
+def _hub_counts(preset: str) -> tuple[int, int]:
+    """(MusicPile records, MusicPile-sft records) of a musicpile-* corpus preset."""
+    from cm_lib.corpus import corpus_preset
+
+    hub = dict(corpus_preset(preset).hub)
+    return hub["m-a-p/MusicPile"], hub["m-a-p/MusicPile-sft"]
 
 
 @pytest.fixture()
 def musicpile(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The hub side's corpus presets (stub: a name and `hub` = ((dataset, records), ...)), runs/ in tmp_path."""
-    import cm_lib.corpus.spec as spec
-
-    for name, (pile, sft) in HUB_COUNTS.items():
-        if name not in spec.CORPUS_PRESETS:
-            monkeypatch.setitem(spec.CORPUS_PRESETS, name, SimpleNamespace(
-                name=name, hub=(("m-a-p/MusicPile", pile), ("m-a-p/MusicPile-sft", sft))))
+    """runs/ in tmp_path, no CM_PLAN/CM_BASE_MODEL from the caller's environment."""
     monkeypatch.setenv("CM_RUNS_DIR", str(tmp_path))
     monkeypatch.delenv("CM_PLAN", raising=False)
     monkeypatch.delenv("CM_BASE_MODEL", raising=False)
@@ -53,8 +52,8 @@ def test_t4_online_trains_tinyllama_in_fp16_on_musicpile(musicpile: None, capsys
         assert (r["model"], r["hub_id"], r["method"], r["precision"]) == (
             "tinyllama-1.1b", "TinyLlama/TinyLlama_v1.1", "lora", "fp16-autocast"), name
         assert r["peak_gib"] < 14.7 and r["estimated"] and r["minutes"] > 0, name
-    assert runs["cpt"]["data"] == [{"source": "m-a-p/MusicPile", "records": HUB_COUNTS["musicpile-t4"][0]}]
-    assert runs["sft"]["data"][0] == {"source": "m-a-p/MusicPile-sft", "records": HUB_COUNTS["musicpile-t4"][1]}
+    assert runs["cpt"]["data"] == [{"source": "m-a-p/MusicPile", "records": _hub_counts("musicpile-t4")[0]}]
+    assert runs["sft"]["data"][0] == {"source": "m-a-p/MusicPile-sft", "records": _hub_counts("musicpile-t4")[1]}
     assert "course generation tasks" in runs["sft"]["data"][1]["source"]
     assert runs["cpt"]["stage"] == "cpt" and runs["sft"]["stage"] == runs["reader"]["stage"] == "sft"
     # the composer track as on every plan: from scratch, full-parameter, on the offline corpus

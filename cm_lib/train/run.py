@@ -19,7 +19,7 @@ from cm_lib.paths import atomic_write_text, runs_dir
 from cm_lib.train import trainer as _trainer
 from cm_lib.train.data import data_stamp
 from cm_lib.train.presets import hardware_preset
-from cm_lib.train.recipe import device_spec, quantize_choice, training_config_kwargs
+from cm_lib.train.recipe import device_spec, training_config_kwargs
 from cm_lib.train.report import mean_loss, write_model_card
 from cm_lib.train.state import (
     RESULT_FILE,
@@ -278,8 +278,14 @@ def train_sft(model: str, data: Path, out: Path | None = None, hardware: str = "
                 callbacks, max_rows, overwrite, tasks=tasks, eval_rows=eval_rows, view=view)
 
 
-def merge(out: Path) -> Path:
-    """Merge a run's LoRA adapter into its base model, saved in OUT/merged (a full run: OUT/model)."""
+# A LoRA update merged into 16-bit weights is partly rounded away (it is small beside the weights it is added to), so a
+# base is merged in fp32, on the CPU (no GPU memory, the same on every machine): up to this size (TinyLlama-1.1B: 4.4 GB
+# of RAM, and a 4.4 GB merged folder). A larger base (a 7B) keeps its adapter: load_model puts it on its base exactly.
+MERGE_FP32_MAX_PARAMS = 1_200_000_000
+
+
+def merge(out: Path) -> Path | None:
+    """Merge a run's LoRA adapter into its base, in fp32 on the CPU, saved in OUT/merged (a full run: OUT/model); None: too large, the adapter is kept."""
     out = Path(out)
     if (out / "model").exists() and not (out / "adapter").exists():
         return out / "model"
@@ -288,13 +294,16 @@ def merge(out: Path) -> Path:
         raise AssetNotFoundError(f"no adapter or model in {out}; train first")
     from peft import PeftModel
 
+    from cm_lib.device import pick_device
     from cm_lib.models import load_model
+    from cm_lib.models.adapter import adapter_root
 
     settings = json.loads((out / "settings.json").read_text())
-    spec = device_spec()
-    base, tok = load_model(settings["model"], device=spec,
-                           quantize_4bit=quantize_choice(hardware_preset(settings["hardware"]), spec),
-                           for_training=False, cpu_bf16=False)  # merge into the fp32 base: bf16 would round the update away
+    if int(settings.get("parameters") or 0) > MERGE_FP32_MAX_PARAMS:
+        return None
+    # an adapter continued from a kept adapter holds the whole update: merge it into the root base, not base + both
+    base, tok = load_model(adapter_root(settings["model"]), device=pick_device("cpu"), quantize_4bit=False,
+                           for_training=False, cpu_bf16=False)
     merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
     target = out / "merged"
     if target.exists():

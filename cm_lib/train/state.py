@@ -42,6 +42,11 @@ class TrainResult:
     settings: dict = field(default_factory=dict)
     skipped: bool = False
 
+    @property
+    def trained_model(self) -> Path:
+        """The model to load after this run (cm_lib.models.load_model): merged, else the full model or kept adapter (notebooks 03, 04)."""
+        return self.merged_dir if self.merged_dir is not None else self.model_dir
+
     def to_json(self) -> dict:
         """A JSON-safe dict of the result."""
         d = asdict(self)
