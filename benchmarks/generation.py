@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cm_lib.bench.results import wilson_interval
+from cm_lib.stats import wilson_interval
 
 GEN_TASKS = ("key_meter_conditioned", "form_conditioned", "chord_conditioned", "motif_continuation")
 

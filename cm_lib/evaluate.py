@@ -11,9 +11,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cm_lib.bench.results import wilson_interval
 from cm_lib.corpus.composer import header_text
 from cm_lib.errors import CourseError
+
+# Interval statistics live in cm_lib.stats; notebooks 03-05 and cm_lib.widgets import these names from here.
+from cm_lib.stats import (  # noqa: F401 - re-exported
+    compare_rates,
+    format_mean,
+    format_rate,
+    interval_sign,
+    mean_interval,
+    paired_change,
+    rate,
+    versus_target,
+)
 
 COMPLIANCE_FIELDS = ("key", "meter", "form", "chords", "motif")
 # Sampling for a small composer: no repetition penalty (ABC repeats symbols on purpose); temperature 0.5
@@ -131,37 +142,6 @@ def perplexity(model: Any, tokenizer: Any, texts: Sequence[str], max_tokens: int
 def _norm(value: Any) -> str:
     """Compare-friendly text: lower case, no spaces."""
     return "".join(str(value).lower().split())
-
-
-def rate(k: int, n: int) -> dict:
-    """{"k", "n", "rate", "ci95"}: a proportion with its Wilson 95% interval (rate None when n == 0)."""
-    lo, hi = wilson_interval(k, n)
-    return {"k": int(k), "n": int(n), "rate": round(k / n, 4) if n else None, "ci95": [round(lo, 4), round(hi, 4)]}
-
-
-def versus_target(r: Mapping[str, Any], target: float) -> str:
-    """Where a rate()'s 95% interval lies against a target: 'above', 'below' or 'not distinguishable from'; notebooks 03, 04."""
-    lo, hi = r["ci95"]
-    return "above" if lo >= target else ("below" if hi < target else "not distinguishable from")
-
-
-def compare_rates(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
-    """How rate() a stands to rate() b by their 95% intervals: 'higher than', 'lower than', 'not clearly different from' (notebooks 04, 05)."""
-    if not a["n"] or not b["n"]:
-        return "not comparable (n = 0) with"
-    if a["ci95"][0] > b["ci95"][1]:
-        return "higher than"
-    if a["ci95"][1] < b["ci95"][0]:
-        return "lower than"
-    return "not clearly different from"
-
-
-def format_rate(r: Mapping[str, Any]) -> str:
-    """'17/20 = 85% [64%, 95%]' for a rate() dict."""
-    if not r["n"]:
-        return "n = 0"
-    lo, hi = r["ci95"]
-    return f"{r['k']}/{r['n']} = {100 * r['rate']:.0f}% [{100 * lo:.0f}%, {100 * hi:.0f}%]"
 
 
 def _meta(record: Mapping[str, Any]) -> dict:
@@ -372,34 +352,6 @@ def english_prose(n: int | None = None, chars: int = 1000) -> list[str]:
         if n is not None and len(out) >= n:
             break
     return out
-
-
-def mean_interval(values: Sequence[float], z: float = 1.959963984540054) -> dict:
-    """Mean of per-text values with a normal-approximation 95% interval (n texts)."""
-    n = len(values)
-    mean = sum(values) / n if n else math.nan
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else math.nan
-    half = z * sd / math.sqrt(n) if n > 1 else math.nan
-    return {"mean": round(mean, 4), "ci95": [round(mean - half, 4), round(mean + half, 4)], "n": n}
-
-
-def paired_change(before: Sequence[float], after: Sequence[float]) -> dict:
-    """Mean after - before over the same texts, with its 95% interval: the interval says whether a change is real."""
-    if len(before) != len(after):
-        raise ValueError(f"{len(before)} values before but {len(after)} after")
-    return mean_interval([a - b for a, b in zip(after, before)])
-
-
-def format_mean(d: Mapping[str, Any], digits: int = 2) -> str:
-    """'2.07 [1.91, 2.22]': a mean_interval() dict as its mean and 95% interval (notebook 04)."""
-    lo, hi = d["ci95"]
-    return f"{d['mean']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
-
-
-def interval_sign(d: Mapping[str, Any]) -> str:
-    """Where a mean_interval()'s 95% interval lies against 0: 'positive', 'negative' or 'includes 0' (notebooks 03, 04)."""
-    lo, hi = d["ci95"]
-    return "positive" if lo > 0 else ("negative" if hi < 0 else "includes 0")
 
 
 def language_model_report(model: str | Path | Any, corpus: Any, n_abc: int | None = None, n_general: int | None = None,

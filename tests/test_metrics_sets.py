@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from cm_lib.abc import iter_music21_tunes, transpose
-from cm_lib.bench.results import wilson_interval
 from cm_lib.corpus.dedup import jaccard, shingles
 from cm_lib.metrics import COPY_THRESHOLD, NoveltyIndex, compare_sets, read_tune, summarize, tune_metrics
 from cm_lib.metrics.distributions import jensen_shannon, overlap_and_kl, tune_features
+from cm_lib.stats import wilson_interval
 
 SCALE = "X:1\nT:Scale\nM:4/4\nL:1/8\nK:C\nCDEF GABc|]\n"  # intervals 2 2 1 2 2 2 1, all eighths
 OTHER = "X:2\nT:Other\nM:4/4\nL:1/8\nK:C\nCECE GEGE|CECE GEGE|]\n"
