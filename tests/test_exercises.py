@@ -194,7 +194,7 @@ def test_mask_labels_checker() -> None:
 
 
 def test_meter_compliance_checker_rejects_the_typed_rate() -> None:
-    from cm_lib.evaluate import tune_attributes
+    from cm_lib.corpus.analysis import tune_attributes
     from cm_lib.generate import extract_abc
 
     def right(cases):

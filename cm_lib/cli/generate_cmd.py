@@ -58,7 +58,7 @@ def _generate(args: argparse.Namespace) -> int:
         raise CourseError("--n, --max-new-tokens and --batch-size must be positive")
     if args.obey_request and (not args.task or args.constrain == "none"):
         raise CourseError("--obey-request needs --task and --constrain syntax or bars (the grammar imposes the request)")
-    from cm_lib.evaluate import requested
+    from cm_lib.corpus.tasks import requested
     from cm_lib.generate.constrain import request_header
     from cm_lib.generate.results import chat_prompts, sample_row, task_records
     from cm_lib.generate.sampling import sample_in_batches

@@ -179,6 +179,15 @@ def analyse(text: str, form: str | None = None) -> TuneInfo:
     return info
 
 
+def tune_attributes(abc: str) -> dict[str, str] | None:
+    """Key ('G major'), meter and form of a tune as `analyse` reads them (the corpus's answers, a model's tunes); None if unreadable."""
+    try:
+        info = analyse(abc)
+    except Exception:  # noqa: BLE001 - a model's broken output must count as non-compliant, not crash
+        return None
+    return {"key": info.key_text, "meter": info.meter, "form": info.form}
+
+
 def diatonic_chords(info: TuneInfo) -> list[tuple[str, set[int]]]:
     """(chord name, pitch classes) of the major and minor triads of the tune's key signature."""
     from cm_lib.abc.keys import LETTER_SEMITONE, LETTERS, signature
