@@ -141,6 +141,19 @@ def smoke_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def test_a_metric_reads_a_corpus_and_never_builds_one(tmp_path: Path, smoke_corpus: Path) -> None:
+    from cm_lib.errors import AssetNotFoundError
+    from cm_lib.metrics import reference_tunes, training_index
+
+    missing = tmp_path / "nothing"
+    for read in (reference_tunes, training_index):
+        with pytest.raises(AssetNotFoundError, match=r"python -m cm_lib corpus build --preset smoke --seed 0 --out"):
+            read("smoke", 0, missing)
+    assert not missing.exists()  # nothing was built
+    with pytest.raises(AssetNotFoundError, match="seed 1"):  # a corpus of other settings is not read as this one
+        reference_tunes("smoke", 1, smoke_corpus)
+
+
 def test_reference_and_training_sets_from_the_corpus(smoke_corpus: Path) -> None:
     from cm_lib.corpus import load_corpus
     from cm_lib.metrics import corpus_tunes, reference_tunes, training_index

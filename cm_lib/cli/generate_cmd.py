@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cm_lib.config import smoke_mode
 from cm_lib.errors import CourseError
+from cm_lib.paths import atomic_write_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +39,6 @@ def resolve_model(name: str) -> str:
     """A preset or folder as given; course:cpt / course:sft / course:reader -> the folder the course's notebook trained."""
     if not name.startswith("course:"):
         return name
-    from cm_lib.config import smoke_mode
     from cm_lib.course import course_model_dir
 
     return str(course_model_dir(name.split(":", 1)[1], smoke_mode()))
@@ -46,8 +47,6 @@ def resolve_model(name: str) -> str:
 def write_json_atomic(path: Path, rows: list[dict]) -> None:
     """Write rows as a JSON list, all or nothing (`paths.atomic_write_text`)."""
     import json
-
-    from cm_lib.paths import atomic_write_text
 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(rows, ensure_ascii=False, indent=1))
@@ -65,7 +64,6 @@ def _generate(args: argparse.Namespace) -> int:
     from cm_lib.models import load_model
 
     if args.task:
-        from cm_lib.config import smoke_mode
         from cm_lib.corpus import ensure_corpus
 
         corpus = Path(args.corpus) if args.corpus else ensure_corpus("smoke" if smoke_mode() else "small")
