@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cm_lib.abc.check import LEVELS
 from cm_lib.config import smoke_mode
 from cm_lib.errors import CourseError
 from cm_lib.paths import atomic_write_text
@@ -21,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chat", action="store_true", help="wrap --prompt in the chat format instead of continuing it")
     p.add_argument("--corpus", default=None, help="corpus folder for --task (default: the course's corpus)")
     p.add_argument("--n", type=int, default=1, help="number of samples (seeds seed, seed+1, ...)")
-    p.add_argument("--constrain", choices=["none", "syntax", "bars"], default="none",
+    p.add_argument("--constrain", choices=("none", *LEVELS), default="none",  # generate.constrain.MODES
                    help="grammar-constrained decoding: valid ABC syntax, or also full bars")
     p.add_argument("--obey-request", action="store_true",
                    help="with --task and --constrain syntax|bars: the grammar imposes each record's requested key/meter")

@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "split) or an ABC file")
     p.add_argument("--train", metavar="corpus|FILE",
                    help="training tunes for novelty and copy rate: 'corpus' (the corpus's train split) or an ABC file")
-    p.add_argument("--parser", choices=["abc2midi", "abc2xml", "none"], default="abc2midi",
+    p.add_argument("--parser", choices=["abc2midi", "abc2xml", "none"], default="abc2midi",  # metrics.validity.PARSERS
                    help="independent parser for valid_parser (default abc2midi; none skips it)")
     p.add_argument("--preset", default="small", help="corpus preset for 'corpus' (default small)")
     p.add_argument("--seed", type=int, default=0, help="corpus seed for 'corpus' (default 0)")
