@@ -57,9 +57,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from cm_lib.corpus import ensure_corpus
     from cm_lib.course import SCRATCH_MODEL
-    from cm_lib.evaluate import checkpoint_steps, format_rate, header_prompts
+    from cm_lib.evaluate import checkpoint_steps, header_prompts
     from cm_lib.metrics.reference import training_index
     from cm_lib.paths import atomic_write_text, runs_dir
+    from cm_lib.stats import format_rate
     from cm_lib.train import train_cpt
 
     corpus = ensure_corpus("small")

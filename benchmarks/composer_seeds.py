@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         print("error: seeds must be non-negative", file=sys.stderr)
         return 2
 
-    from cm_lib.evaluate import format_rate
     from cm_lib.paths import atomic_write_text, runs_dir
+    from cm_lib.stats import format_rate
 
     base = Path(args.out) if args.out else runs_dir() / "benchmarks" / "composer-seeds"
     rows = []

@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from cm_lib.corpus import ensure_corpus
     from cm_lib.device import cpu_bf16_native
-    from cm_lib.evaluate import header_prompts, paired_change
+    from cm_lib.evaluate import header_prompts
+    from cm_lib.stats import paired_change
 
     smoke = args.smoke
     n_abc, n_prose, n_gen, n_bench = (4, 4, 2, 20) if smoke else (60, 40, 8, 400)

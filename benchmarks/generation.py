@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cm_lib.bench.results import wilson_interval
+from cm_lib.stats import wilson_interval
 
 GEN_TASKS = ("key_meter_conditioned", "form_conditioned", "chord_conditioned", "motif_continuation")
 
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     from cm_lib.cli.generate_cmd import resolve_model
     from cm_lib.config import smoke_mode
     from cm_lib.corpus import ensure_corpus
-    from cm_lib.evaluate import held_out_texts
+    from cm_lib.corpus.splits import held_out_texts
     from cm_lib.generate.results import header_prompt
     from cm_lib.models import load_model
 

@@ -79,15 +79,37 @@ def cpu_bf16_for(n_params: int, spec: DeviceSpec | None = None) -> bool:
     return spec.device == "cpu" and n_params >= CPU_BF16_MIN_PARAMS and cpu_bf16_native()
 
 
-PLAN_DEVICES = ("cpu", "t4", "l4", "a100-40", "a100-80", "h100")  # CM_PLAN / `course plan --device` values
+@dataclass(frozen=True)
+class GpuClass:
+    """A kind of GPU the course plans for: usable memory as torch reports it, bf16 in hardware, relative speed."""
+
+    key: str  # CM_PLAN / `course plan --device` value
+    name: str  # what torch.cuda.get_device_name says (roughly)
+    label: str  # column name in memory tables
+    memory_gib: float  # torch's total_memory / 2**30 (a "16 GB" T4 reports ~14.7)
+    bf16: bool  # compute capability >= 8 (Ampere and newer); else fp16 autocast
+    tflops: float  # dense 16-bit peak TFLOP/s from the vendor's data sheet: scales the H100's measured throughput
+    capability: str
+
+
+# The GPU classes of `course plan --device` (cm_lib.plan): facts from vendor data sheets; memory as torch reports it.
+GPU_CLASSES: dict[str, GpuClass] = {
+    g.key: g
+    for g in [
+        GpuClass("t4", "Tesla T4", "T4 16GB", 14.7, bf16=False, tflops=65.0, capability="7.5"),
+        GpuClass("l4", "NVIDIA L4", "L4 24GB", 22.0, bf16=True, tflops=121.0, capability="8.9"),
+        GpuClass("a100-40", "NVIDIA A100-SXM4-40GB", "A100 40GB", 39.4, bf16=True, tflops=312.0, capability="8.0"),
+        GpuClass("a100-80", "NVIDIA A100-SXM4-80GB", "A100 80GB", 79.2, bf16=True, tflops=312.0, capability="8.0"),
+        GpuClass("h100", "NVIDIA H100 80GB HBM3", "H100 80GB", 79.1, bf16=True, tflops=989.0, capability="9.0"),
+    ]
+}
+PLAN_DEVICES = ("cpu", *GPU_CLASSES)  # CM_PLAN / `course plan --device` values
 _BIG_GPU_GIB = 70.0  # 80 GB A100s (H100/H200 by name)
 _MID_GPU_GIB = 35.0  # 40 GB A100s, A6000s
 
 
 def class_spec(key: str) -> DeviceSpec:
     """The DeviceSpec of a device class (cpu, t4, l4, a100-40, a100-80, h100), described, not detected (`course plan`)."""
-    from cm_lib.planner import GPU_CLASSES
-
     if key == "cpu":
         return DeviceSpec("cpu", torch.float32, bf16=False, fp16=False, name="CPU")
     if key not in GPU_CLASSES:

@@ -30,6 +30,7 @@ from cm_lib.grading.lesson import (
     reference_calls,
 )
 from cm_lib.grading.sandbox import Limits, unavailable_reason
+from cm_lib.paths import stage_dir
 
 __all__ = ["CELL_SEPARATOR", "GradeError", "IntegrityError", "Limits", "answer_expressions", "exercise_functions",
            "exercise_id", "find_lesson", "lesson_notebook", "reference_calls", "unavailable_reason"]
@@ -150,7 +151,6 @@ def grade(paths: list[Path], csv_path: Path | None = None, feedback_dir: Path | 
     run or be trusted (GradeError: no sandbox here; IntegrityError: the checker code changed).
     """
     from cm_lib.grading.session import Grader
-    from cm_lib.paths import stage_dir
 
     missing = [str(p) for p in paths if not Path(p).is_file()]
     if missing:

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from cm_lib.errors import AssetNotFoundError, UsageError
+
 RUNS_ENV = "CM_RUNS_DIR"
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -18,8 +20,6 @@ def repo_root() -> Path | None:
 
 def data_samples_dir() -> Path:
     """The data_samples/ folder of the checkout (small files written for the lessons); notebook 01."""
-    from cm_lib.errors import AssetNotFoundError
-
     root = repo_root()
     if root is None:
         raise AssetNotFoundError("data_samples/ ships with the course checkout; clone the repository")
@@ -79,8 +79,6 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """`atomic_write_bytes` for UTF-8 text, creating the parent folder; UsageError if `path` is a folder."""
-    from cm_lib.errors import UsageError
-
     path = Path(path)
     if path.is_dir():
         raise UsageError(f"{path} is a folder; give a file name to write")

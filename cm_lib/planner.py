@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+# GPU_CLASSES lives in cm_lib.device (the hardware the course plans for); cm_lib/plan_cost.py still imports it from here.
+from cm_lib.device import GPU_CLASSES
 from cm_lib.models.presets import LLAMA_LORA_TARGETS, ModelPreset, model_preset
 
 GIB = 2**30
@@ -32,30 +34,6 @@ DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 METHODS = ("lora", "qlora", "full")
 
 
-@dataclass(frozen=True)
-class GpuClass:
-    """A kind of GPU the course plans for: usable memory as torch reports it, bf16 in hardware, relative speed."""
-
-    key: str  # CM_PLAN / `course plan --device` value
-    name: str  # what torch.cuda.get_device_name says (roughly)
-    label: str  # column name in memory tables
-    memory_gib: float  # torch's total_memory / 2**30 (a "16 GB" T4 reports ~14.7)
-    bf16: bool  # compute capability >= 8 (Ampere and newer); else fp16 autocast
-    tflops: float  # dense 16-bit peak TFLOP/s from the vendor's data sheet: scales the H100's measured throughput
-    capability: str
-
-
-# The GPU classes of `course plan --device` (cm_lib.plan): facts from vendor data sheets; memory as torch reports it.
-GPU_CLASSES: dict[str, GpuClass] = {
-    g.key: g
-    for g in [
-        GpuClass("t4", "Tesla T4", "T4 16GB", 14.7, bf16=False, tflops=65.0, capability="7.5"),
-        GpuClass("l4", "NVIDIA L4", "L4 24GB", 22.0, bf16=True, tflops=121.0, capability="8.9"),
-        GpuClass("a100-40", "NVIDIA A100-SXM4-40GB", "A100 40GB", 39.4, bf16=True, tflops=312.0, capability="8.0"),
-        GpuClass("a100-80", "NVIDIA A100-SXM4-80GB", "A100 80GB", 79.2, bf16=True, tflops=312.0, capability="8.0"),
-        GpuClass("h100", "NVIDIA H100 80GB HBM3", "H100 80GB", 79.1, bf16=True, tflops=989.0, capability="9.0"),
-    ]
-}
 # Usable memory (GiB) of common GPUs, as torch reports it: the memory table's columns.
 GPUS: dict[str, float] = {GPU_CLASSES[k].label: GPU_CLASSES[k].memory_gib for k in ("t4", "a100-40", "h100")}
 

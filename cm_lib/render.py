@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from cm_lib.errors import AbcError
+from cm_lib.paths import atomic_write_bytes
 
 DEFAULT_WIDTH = 900
 DEFAULT_SCALE = 40
@@ -59,8 +60,8 @@ def _abc2xml_module():
     return abc2xml
 
 
-def _abc2xml(abc: str) -> tuple[str | None, str]:
-    """MusicXML of the first tune via abc2xml, or None, plus abc2xml's warnings."""
+def run_abc2xml(abc: str) -> tuple[str | None, str]:
+    """MusicXML of the first tune via abc2xml (or None) and abc2xml's warnings; one call at a time (its parser keeps state)."""
     mod = _abc2xml_module()
     log = io.StringIO()
     with _LOCK, contextlib.redirect_stderr(log):
@@ -92,7 +93,7 @@ def abc_to_musicxml(abc: str) -> str:
     if not isinstance(abc, str) or not abc.strip():
         raise AbcError("empty ABC text: nothing to render")
     _refuse_unrenderable(abc)
-    xml, log = _abc2xml(abc)
+    xml, log = run_abc2xml(abc)
     if xml is None or "<note" not in xml:
         fallback = _music21_musicxml(abc)
         if fallback is not None and "<note" in fallback:
@@ -281,8 +282,6 @@ def wav_bytes(abc: str, sample_rate: int = 22050) -> bytes:
 
 def write_wav(abc: str, path: str | Path, sample_rate: int = 22050) -> Path:
     """Write the tune's audio as a 16-bit mono WAV file (atomically: never half-written); returns the path."""
-    from cm_lib.paths import atomic_write_bytes
-
     return atomic_write_bytes(path, wav_bytes(abc, sample_rate))
 
 

@@ -17,6 +17,9 @@ import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from cm_lib.errors import AssetNotFoundError
+from cm_lib.paths import cache_dir
+
 PAPER_ABC_TOKENS = 288  # ChatMusician paper: mean ABC tokens per song
 PAPER_REMI_TOKENS = 753  # ... and mean REMI tokens for the same songs
 
@@ -97,8 +100,6 @@ def smollm2_tokenizer() -> Any:
     from transformers import AutoTokenizer
 
     from cm_lib import models
-    from cm_lib.errors import AssetNotFoundError
-    from cm_lib.paths import cache_dir
 
     if (models.models_cache() / "smollm2-135m" / "tokenizer.json").exists():  # converted model: cheap
         return models.load_tokenizer("smollm2-135m")

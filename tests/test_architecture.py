@@ -1,4 +1,6 @@
-"""cm_lib's import graph (read with `ast`, nothing imported): no cycle among cm_lib modules."""
+"""cm_lib's import graph (read with `ast`, nothing imported): no cycle among cm_lib modules, and every import
+runs down the layer matrix (LAYERS; docs/ARCHITECTURE.md explains it): module level, inside functions and under
+TYPE_CHECKING alike."""
 
 from __future__ import annotations
 
@@ -8,9 +10,9 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "cm_lib"
 
 
-def module_name(path: Path) -> str:
+def module_name(path: Path, package: Path = PACKAGE) -> str:
     """cm_lib/corpus/build.py -> cm_lib.corpus.build; cm_lib/abc/__init__.py -> cm_lib.abc."""
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    parts = list(path.relative_to(package.parent).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -22,9 +24,9 @@ def _resolve(node: ast.ImportFrom, current: str, is_package: bool) -> str:
     return ".".join([*base, node.module] if node.module else base)
 
 
-def imports_of(path: Path, modules: set[str]) -> set[str]:
+def imports_of(path: Path, modules: set[str], package: Path = PACKAGE) -> set[str]:
     """cm_lib modules imported anywhere in a file (module level and inside functions), TYPE_CHECKING included."""
-    current = module_name(path)
+    current = module_name(path, package)
     out: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
@@ -42,11 +44,11 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
     return out
 
 
-def import_graph() -> dict[str, set[str]]:
+def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
     """Module -> the cm_lib modules it imports. A package's __init__ is its own node."""
-    files = sorted(PACKAGE.rglob("*.py"))
-    modules = {module_name(p) for p in files}
-    return {module_name(p): imports_of(p, modules) for p in files}
+    files = sorted(package.rglob("*.py"))
+    modules = {module_name(p, package) for p in files}
+    return {module_name(p, package): imports_of(p, modules, package) for p in files}
 
 
 def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -91,16 +93,81 @@ def _is_package_reexport(a: str, b: str) -> bool:
     return b.startswith(a + ".") or a.startswith(b + ".")
 
 
-def design_graph() -> dict[str, set[str]]:
+def design_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
     """The import graph without edges from a package's __init__ down into its own submodules.
 
     `import cm_lib.corpus.build` runs cm_lib/corpus/__init__.py first, which imports build again: that
     package-to-child edge is how Python packages re-export and closes no real loop, so it is left out.
     An import of the package from inside it (child -> its own __init__) stays an edge.
     """
-    graph = import_graph()
+    graph = import_graph(package)
     return {m: {d for d in deps if not (d.startswith(m + ".") and _is_package_reexport(m, d))}
             for m, deps in graph.items()}
+
+
+# The layer matrix: a unit (a top-level module such as cm_lib.errors, or a package such as cm_lib.abc with all its
+# submodules) may import its own unit and units of lower layers only. docs/ARCHITECTURE.md gives the reasons.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("cm_lib", "errors"),  # 0: the package root (its version) and the error types everything raises
+    ("config", "paths", "stats", "hub", "device"),  # 1: environment, where files live, statistics, hub access, hardware
+    ("abc", "theory_questions", "chat"),  # 2: ABC notation, music-theory facts, the chat format
+    ("render", "corpus", "models"),  # 3: what reads ABC: engraving/audio, the corpus, model presets and loading
+    ("metrics", "train", "tokenstats", "planner", "plan"),  # 4: measuring tunes, training, token counts, memory and
+    #   run plans ("plan": cm_lib/plan.py here; issue 25's request plan cm_lib/plan/ when merged)
+    ("generate", "bench", "mmlu"),  # 5: sampling, MusicTheoryBench, MMLU
+    ("evaluate", "compliance"),  # 6: numbers for the notebooks from sampling, metrics and training
+    ("course", "plan_cost", "widgets", "exercises"),  # 7: the course's plan and runs, notebook widgets, exercise checks
+    ("grading",),  # 8: grading students' notebooks (reads the exercises' verdict log)
+    ("grade",),  # 9: `cm_lib.grade`, the grading entry point
+    ("cli",),  # 10: the command line over every stage
+    ("__main__",),  # 11: `python -m cm_lib`
+)
+
+# Imports between two units of one layer that the design needs.
+SAME_LAYER = {
+    ("cm_lib.course", "cm_lib.plan_cost"): "plan_cost is the course plan's cost (both move under cm_lib/course/)",
+}
+
+# Imports that break the matrix in files another change owns; each is removed when that change lands.
+KNOWN_VIOLATIONS = {
+    # generate/results.py (issue 25's files) imports pick_eval_records from cm_lib.evaluate; its home is now
+    # cm_lib.corpus.splits: `from cm_lib.corpus.splits import pick_eval_records`.
+    ("cm_lib.generate.results", "cm_lib.evaluate"),
+    # bench.run.course_models asks cm_lib.course (off-limits on this branch) for the course's models; it belongs in
+    # cm_lib.course, where notebook 06 and the tests should import it from (then it leaves bench.run).
+    ("cm_lib.bench.run", "cm_lib.course"),
+}
+
+
+def unit_of(module: str) -> str:
+    """cm_lib.corpus.build -> cm_lib.corpus; cm_lib.errors -> cm_lib.errors; cm_lib -> cm_lib."""
+    return ".".join(module.split(".")[:2])
+
+
+def layer_of() -> dict[str, int]:
+    """Unit (cm_lib.abc, cm_lib.errors, ...) -> its layer in LAYERS."""
+    return {("cm_lib" if name == "cm_lib" else f"cm_lib.{name}"): i for i, names in enumerate(LAYERS) for name in names}
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Every import that is not down the matrix (nor in SAME_LAYER or KNOWN_VIOLATIONS), and every unit without a layer."""
+    layers = layer_of()
+    out = []
+    for module in sorted(graph):
+        unit = unit_of(module)
+        if unit not in layers:
+            out.append(f"{module}: its unit {unit} has no layer in LAYERS")
+            continue
+        for dep in sorted(graph[module]):
+            target = unit_of(dep)
+            if target == unit or (module, target) in KNOWN_VIOLATIONS or (unit, target) in SAME_LAYER:
+                continue
+            if target not in layers:
+                out.append(f"{module} imports {dep}: its unit {target} has no layer in LAYERS")
+            elif layers[target] >= layers[unit]:
+                way = "sideways" if layers[target] == layers[unit] else "upwards"
+                out.append(f"{module} (layer {layers[unit]}) imports {dep} (layer {layers[target]}): {way}")
+    return out
 
 
 def test_the_walker_sees_known_edges() -> None:
@@ -114,3 +181,46 @@ def test_the_walker_sees_known_edges() -> None:
 def test_no_import_cycle_in_cm_lib() -> None:
     cycles = find_cycles(design_graph())
     assert cycles == [], "import cycles among cm_lib modules: " + "; ".join(" <-> ".join(c) for c in cycles)
+
+
+def test_every_import_runs_down_the_layer_matrix() -> None:
+    bad = layer_violations(import_graph())
+    assert bad == [], "imports against the layer matrix:\n" + "\n".join(bad)
+
+
+def test_known_violations_are_still_real() -> None:
+    """An entry of KNOWN_VIOLATIONS whose import is gone must be deleted, so the list cannot go stale."""
+    graph = import_graph()
+    gone = [edge for edge in KNOWN_VIOLATIONS if not any(unit_of(d) == edge[1] for d in graph.get(edge[0], ()))]
+    assert gone == [], f"KNOWN_VIOLATIONS lists imports that no longer exist: {gone}"
+
+
+def test_the_matrix_fails_on_a_planted_upward_import(tmp_path: Path) -> None:
+    pkg = tmp_path / "cm_lib"
+    files = {
+        "__init__.py": "",
+        "errors.py": "class CourseError(Exception):\n    pass\n",
+        "abc/__init__.py": "from cm_lib.abc.walk import walk\n",
+        "abc/walk.py": "from cm_lib.errors import CourseError\n\ndef walk():\n    return CourseError\n",
+        "corpus/__init__.py": "from cm_lib import abc\n",
+        "cli/__init__.py": "import cm_lib.corpus\n",
+    }
+    for name, text in files.items():
+        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / name).write_text(text)
+    assert layer_violations(import_graph(pkg)) == []  # down the matrix, own package, and `from cm_lib import abc`
+    # a function-local import from abc (layer 2) up to corpus (layer 3)
+    (pkg / "abc" / "walk.py").write_text(files["abc/walk.py"] + "\ndef up():\n    from cm_lib.corpus import abc\n")
+    assert layer_violations(import_graph(pkg)) == [
+        "cm_lib.abc.walk (layer 2) imports cm_lib.corpus (layer 3): upwards"]
+    # a TYPE_CHECKING import from errors (layer 0) up to the CLI, and a unit with no layer
+    (pkg / "errors.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from cm_lib.cli import x\n")
+    (pkg / "newstage.py").write_text("")
+    assert layer_violations(import_graph(pkg)) == [
+        "cm_lib.abc.walk (layer 2) imports cm_lib.corpus (layer 3): upwards",
+        "cm_lib.errors (layer 0) imports cm_lib.cli (layer 10): upwards",
+        "cm_lib.newstage: its unit cm_lib.newstage has no layer in LAYERS"]
+    # a sideways import between two units of one layer
+    (pkg / "corpus" / "__init__.py").write_text("from cm_lib import abc\nfrom cm_lib import render\n")
+    (pkg / "render.py").write_text("")
+    assert "cm_lib.corpus (layer 3) imports cm_lib.render (layer 3): sideways" in layer_violations(import_graph(pkg))

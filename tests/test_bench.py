@@ -17,9 +17,10 @@ from cm_lib.bench.prompts import (
     question_block,
     shuffle_question,
 )
-from cm_lib.bench.results import PAPER_RESULTS, agreement, by_topic, summarize, wilson_interval
+from cm_lib.bench.results import PAPER_RESULTS, agreement, by_topic, summarize
 from cm_lib.bench.schema import HINT, LETTERS, BenchSchemaError, validate_record
 from cm_lib.errors import HubUnavailableError
+from cm_lib.stats import wilson_interval
 
 SAMPLE = {q.id: q for q in load_sample()}
 DEV = [q for q in SAMPLE.values() if q.split == "dev"]
@@ -151,15 +152,6 @@ GOLDEN_SHUFFLE = ["Diminuendo", "Ritardando", "Crescendo", "Legato"]
 )
 def test_extract_letter(text: str, want: str | None) -> None:
     assert extract_letter(text) == want
-
-
-def test_wilson_interval_values() -> None:
-    lo, hi = wilson_interval(10, 20)
-    assert (round(lo, 4), round(hi, 4)) == (0.2993, 0.7007)
-    assert wilson_interval(0, 21) == (0.0, pytest.approx(3.841459 / (21 + 3.841459), abs=1e-6))
-    assert wilson_interval(21, 21)[0] == pytest.approx(21 / (21 + 3.841459), abs=1e-6)
-    lo, hi = wilson_interval(98, 367)
-    assert (round(lo, 4), round(hi, 4)) == (0.2244, 0.3145)
 
 
 def test_summarize_and_agreement() -> None:

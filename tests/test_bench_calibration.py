@@ -10,17 +10,16 @@ from cm_lib.bench.bias import (
     baselines,
     beats_baselines,
     letter_histogram,
-    rate,
     reading,
     share_of_top_letter,
     summary_row,
 )
 from cm_lib.bench.data import load_sample
 from cm_lib.bench.prompts import CONTENT_FREE_INPUTS, build_prompt, content_free_prompts, fewshot_context
-from cm_lib.bench.results import wilson_interval
 from cm_lib.bench.run import MODES
 from cm_lib.bench.schema import HINT
 from cm_lib.bench.scoring import calibrate
+from cm_lib.stats import accuracy_interval, wilson_interval
 
 SAMPLE_TEST = load_sample("test")
 DEV = load_sample("dev")
@@ -72,7 +71,7 @@ def test_histogram_and_baselines_on_a_hand_made_run() -> None:
     assert base["always C (majority)"]["accuracy"] == 4 / 8
     assert (base["always A"]["lo"], base["always A"]["hi"]) == pytest.approx(wilson_interval(2, 8))
     assert share_of_top_letter(rows) == ("A", 7 / 8)
-    assert rate(3, 10)["n"] == 10 and rate(6, 10, 5)["n"] == 5
+    assert accuracy_interval(3, 10)["n"] == 10 and accuracy_interval(6, 10, 5)["n"] == 5
 
 
 

@@ -10,13 +10,13 @@ import re
 import pytest
 import torch
 
+from cm_lib.corpus.analysis import tune_attributes
+from cm_lib.corpus.tasks import requested
 from cm_lib.evaluate import (
     bits_per_character,
     perplexity,
-    requested,
     sft_compliance,
     text_nll,
-    tune_attributes,
 )
 
 
@@ -109,18 +109,9 @@ def test_sft_compliance_on_real_tunes(tunes: list[str]) -> None:
         sft_compliance(records, [])
 
 
-def test_rates_carry_n_and_a_wilson_interval() -> None:
-    from cm_lib.evaluate import format_rate, rate
-
-    r = rate(17, 20)
-    assert (r["k"], r["n"], r["rate"]) == (17, 20, 0.85)
-    assert r["ci95"] == [0.6396, 0.9476]
-    assert format_rate(r) == "17/20 = 85% [64%, 95%]"
-    assert rate(0, 0)["rate"] is None and format_rate(rate(0, 0)) == "n = 0"
-
-
 def test_chords_in_order() -> None:
-    from cm_lib.evaluate import chord_symbols, chords_in_order
+    from cm_lib.abc.chords import chord_symbols
+    from cm_lib.evaluate import chords_in_order
 
     abc = 'X:1\nM:3/4\nL:1/8\nK:A\n"A"E AG | "D"F2 EF AG | "A"F2E>D CE | "F#m"Fd cB AG |]\n'
     assert chord_symbols(abc) == ["A", "D", "A", "F#m"]
@@ -150,7 +141,8 @@ def test_compliance_on_chord_and_motif_requests() -> None:
 
 def test_english_prose_is_real_held_out_text() -> None:
     from cm_lib.corpus import ensure_corpus
-    from cm_lib.evaluate import english_prose, mean_interval, paired_change
+    from cm_lib.evaluate import english_prose
+    from cm_lib.stats import mean_interval, paired_change
     from cm_lib.train import load_split
 
     passages = english_prose()
@@ -210,7 +202,7 @@ def test_header_fields_read_the_header_only() -> None:
 def test_read_then_write_continues_the_readers_header_and_never_fills_one_in(tok, monkeypatch) -> None:  # noqa: ANN001
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    import cm_lib.evaluate as ev
+    import cm_lib.evaluate.sampling as ev
     from cm_lib.corpus.composer import composer_header
 
     heads = ["X:1\nT:Request\nM:6/8\nL:1/8\nK:F\n", "X:1\nM:3/4\nL:1/8\n", "M:2/4 K:D"]
@@ -236,23 +228,6 @@ def test_read_then_write_continues_the_readers_header_and_never_fills_one_in(tok
     assert again.answers == out.answers  # seeded
 
 
-def test_versus_target_reads_the_interval_not_the_point() -> None:
-    from cm_lib.evaluate import rate, versus_target
-
-    assert versus_target(rate(95, 100), 0.8) == "above"  # [0.888, 0.978]
-    assert versus_target(rate(40, 100), 0.8) == "below"
-    assert versus_target(rate(9, 10), 0.8) == "not distinguishable from"  # 90% but [0.60, 0.98]
-
-
-def test_compare_rates_reads_two_intervals() -> None:
-    from cm_lib.evaluate import compare_rates, rate
-
-    assert compare_rates(rate(18, 20), rate(2, 20)) == "higher than"
-    assert compare_rates(rate(2, 20), rate(18, 20)) == "lower than"
-    assert compare_rates(rate(10, 20), rate(12, 20)) == "not clearly different from"
-    assert compare_rates(rate(0, 0), rate(12, 20)) == "not comparable (n = 0) with"
-
-
 def _header_records(tunes: list[str]) -> list[dict]:
     """Real tunes with distinct K: lines, each asked for in words."""
     from cm_lib.abc import split_tunes
@@ -271,7 +246,8 @@ def test_prompt_reliance_is_zero_for_a_model_that_cannot_read_and_positive_for_o
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from cm_lib.chat import generation_prompt
-    from cm_lib.evaluate import _header_value_bits, prompt_reliance
+    from cm_lib.evaluate import prompt_reliance
+    from cm_lib.evaluate.probes import _header_value_bits
 
     records = _header_records(tunes)[:4]
     assert len(records) == 4
@@ -340,7 +316,8 @@ def test_copy_test_tells_a_copier_from_a_model_that_cannot_copy(tok) -> None:  #
 
 
 def test_readings_of_reliance_and_copy_results_follow_their_intervals() -> None:
-    from cm_lib.evaluate import copy_reading, format_mean, interval_sign, reliance_reading
+    from cm_lib.evaluate import copy_reading, reliance_reading
+    from cm_lib.stats import format_mean, interval_sign
 
     # the demo's SFT composer and SmolLM2 (notebook 04, idle full run)
     ignores = {"gain": {"mean": 0.0236, "ci95": [-0.0074, 0.0547], "n": 80}, "n": 80}
@@ -366,7 +343,8 @@ def test_readings_of_reliance_and_copy_results_follow_their_intervals() -> None:
 
 
 def test_runs_reading_puts_a_run_beside_other_seeds_of_its_recipe() -> None:
-    from cm_lib.evaluate import rate, runs_reading
+    from cm_lib.evaluate import runs_reading
+    from cm_lib.stats import rate
 
     # notebook 03's composer, trained with seeds 0-2 (AVX-512) and seed 0 (AVX2): benchmarks/README.md, seventh round
     measured = {"seed 0": {"syntax": 86, "ended": 93}, "seed 1": {"syntax": 73, "ended": 84},

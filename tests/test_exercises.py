@@ -194,7 +194,7 @@ def test_mask_labels_checker() -> None:
 
 
 def test_meter_compliance_checker_rejects_the_typed_rate() -> None:
-    from cm_lib.evaluate import tune_attributes
+    from cm_lib.corpus.analysis import tune_attributes
     from cm_lib.generate import extract_abc
 
     def right(cases):
@@ -272,8 +272,8 @@ def test_question_checker_rejects_a_wrong_answer_letter() -> None:
 
 def test_prompt_letter_wilson_checkers() -> None:
     from cm_lib.bench.prompts import build_prompt, extract_letter
-    from cm_lib.bench.results import wilson_interval
     from cm_lib.bench.schema import validate_record
+    from cm_lib.stats import wilson_interval
 
     expected = build_prompt(validate_record(nb06.PROMPT_QUESTION))
     assert nb06.check_prompt(expected)

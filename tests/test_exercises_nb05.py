@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from cm_lib.bench.results import wilson_interval
 from cm_lib.exercises import nb05
 from cm_lib.metrics import read_tune, tune_metrics
+from cm_lib.stats import wilson_interval
 
 
 def _entropy(notes, log=math.log2, weighted=False, fold=True):  # noqa: ANN001, ANN202 - answer variants

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from cm_lib.abc import iter_music21_tunes, transpose
-from cm_lib.evaluate import mean_interval
 from cm_lib.metrics import compare_sets, read_tune, tune_metrics
 from cm_lib.metrics.chords import chord_pitch_classes, chord_tone_ratio
 from cm_lib.metrics.distributions import jsd_interval, tune_features
@@ -30,7 +29,6 @@ from cm_lib.metrics.musicality import (
 )
 from cm_lib.metrics.pitch_stats import stepwise_share
 from cm_lib.metrics.structure import HELD, MAX_SLOTS, bar_grids, motif_recurs, opening_motif, repetition
-from cm_lib.metrics.summary import bootstrap_mean
 
 HEAD = "X:1\nM:4/4\nL:1/8\nK:C\n"
 
@@ -103,18 +101,6 @@ def test_tune_metrics_carry_the_new_measures() -> None:
     assert m["motif_recurs"] is True and m["stepwise_share"] == pytest.approx(round(stepwise_share(read_tune(text)), 4))
     moved = tune_metrics(transpose(text, -5), parser=None)
     assert (moved["motif_recurs"], moved["stepwise_share"]) == (m["motif_recurs"], m["stepwise_share"])
-
-
-def test_bootstrap_mean_stays_in_range_and_is_seeded() -> None:
-    xs = [1.0] * 18 + [0.0, 0.2]
-    normal = mean_interval(xs)
-    assert normal["ci95"][1] > 1  # mean ± 1.96 s/√n leaves [0, 1]
-    b = bootstrap_mean(xs, seed=3)
-    assert b["n"] == 20 and b["mean"] == pytest.approx(0.91) and 0.0 <= b["ci95"][0] < 0.91 < b["ci95"][1] <= 1.0
-    spread = [i / 37 for i in range(37)]
-    assert bootstrap_mean(xs, seed=3) == b and bootstrap_mean(spread, seed=3) != bootstrap_mean(spread, seed=4)
-    assert bootstrap_mean([None, 0.5]) == {"n": 1, "mean": 0.5, "ci95": None}
-    assert bootstrap_mean([]) == {"n": 0, "mean": None, "ci95": None}
 
 
 # --- sets: real tunes against a seeded stand-in for the grammar-only sampler

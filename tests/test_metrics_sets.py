@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from cm_lib.abc import iter_music21_tunes, transpose
-from cm_lib.bench.results import wilson_interval
 from cm_lib.corpus.dedup import jaccard, shingles
 from cm_lib.metrics import COPY_THRESHOLD, NoveltyIndex, compare_sets, read_tune, summarize, tune_metrics
 from cm_lib.metrics.distributions import jensen_shannon, overlap_and_kl, tune_features
+from cm_lib.stats import wilson_interval
 
 SCALE = "X:1\nT:Scale\nM:4/4\nL:1/8\nK:C\nCDEF GABc|]\n"  # intervals 2 2 1 2 2 2 1, all eighths
 OTHER = "X:2\nT:Other\nM:4/4\nL:1/8\nK:C\nCECE GEGE|CECE GEGE|]\n"
@@ -139,6 +139,19 @@ def smoke_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("metrics_corpus") / "smoke"
     build_corpus(out, preset="smoke", seed=0, progress=False)
     return out
+
+
+def test_a_metric_reads_a_corpus_and_never_builds_one(tmp_path: Path, smoke_corpus: Path) -> None:
+    from cm_lib.errors import AssetNotFoundError
+    from cm_lib.metrics import reference_tunes, training_index
+
+    missing = tmp_path / "nothing"
+    for read in (reference_tunes, training_index):
+        with pytest.raises(AssetNotFoundError, match=r"python -m cm_lib corpus build --preset smoke --seed 0 --out"):
+            read("smoke", 0, missing)
+    assert not missing.exists()  # nothing was built
+    with pytest.raises(AssetNotFoundError, match="seed 1"):  # a corpus of other settings is not read as this one
+        reference_tunes("smoke", 1, smoke_corpus)
 
 
 def test_reference_and_training_sets_from_the_corpus(smoke_corpus: Path) -> None:

@@ -97,7 +97,7 @@ def test_unrenderable_text_raises_abc_error(text: str) -> None:
 
 
 def test_music21_fallback_when_abc2xml_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(render, "_abc2xml", lambda abc: (None, "-- abc2xml: syntax error"))
+    monkeypatch.setattr(render, "run_abc2xml", lambda abc: (None, "-- abc2xml: syntax error"))
     assert counts(tunes_of("basics.abc")[0]) == (26, 1, 8)
     with pytest.raises(AbcError, match="abc2xml: syntax error"):
         render.svg("X:1\nK:C\n")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
 from cm_lib.abc.duration import NumberTooLargeError
 from cm_lib.abc.tune import Tune, split_tunes
-from cm_lib.abc.walk import Walker
+from cm_lib.abc.walk import Event, Walker
 from cm_lib.errors import AbcError
 
 LEVELS = ("syntax", "bars")
@@ -58,6 +58,9 @@ _INLINE_FIELDS = set("IKLMmNPQRrTUVWw")
 _NOTE_LIKE = {"note", "rest", "chord_close", "mrest"}
 _AFTER_DECO_OK = {"note", "rest", "mrest", "chord_open", "grace_open", "decochar", "deco", "quote", "bar",
                   "slur_open", "tuplet", "ending"}
+_IN_CHORD_OK = {"note", "chord_open", "tie", "decochar", "deco", "unclosed_quote", "other", "slur_open", "slur_close"}
+_IN_GRACE_OK = {"note", "grace_open", "chord_open", "chord_close", "tie", "slur_open", "slur_close", "tuplet", "broken",
+                "unclosed_quote", "other", "quote", "decochar", "deco"}
 
 
 @dataclass
@@ -159,6 +162,30 @@ def _is_section(text: str) -> bool:
     return ":" in text or "||" in text or "]" in text or "[" in text or text[-1:].isdigit()
 
 
+@dataclass(slots=True)
+class _Body:
+    """The body pass's state between events: the open chord, grace group, slurs, broken rhythm, tie, decoration."""
+
+    v: _Voice  # the current voice
+    in_chord: bool = False
+    chord_first: int | Fraction | None = None  # TICKS of the chord's first note
+    chord_notes: int = 0
+    chord_line: int = 0
+    in_grace: bool = False
+    grace_notes: int = 0
+    grace_line: int = 0
+    slurs: int = 0
+    n_music: int = 0  # notes, rests and multi-bar rests
+    broken: tuple[int, int] | None = None  # the factor > or < leaves for the next element
+    broken_line: int = 0
+    last_added: int | Fraction | None = None  # TICKS the last element added to its bar
+    prev_kind: str = ""  # last event kind other than space (quotes and slur ends do not count)
+    tie_open: bool = False
+    tie_line: int = 0
+    pending_deco: tuple[str, int] | None = None  # a decoration letter waiting for its note: (text, line)
+    prev_line: int = -1
+
+
 class _Checker:
     def __init__(self, tune: Tune, level: str) -> None:
         self.tune = tune
@@ -232,231 +259,276 @@ class _Checker:
         v.overlay = False
 
     # -- body ---------------------------------------------------------------------------
-    def body(self) -> None:  # noqa: C901 - one state machine, kept in one place
-        add = self.add
-        in_chord = False
-        chord_first: int | Fraction | None = None
-        chord_notes = 0
-        chord_line = 0
-        in_grace = False
-        grace_notes = 0
-        grace_line = 0
-        slurs = 0
-        n_music = 0
-        broken: tuple[int, int] | None = None
-        broken_line = 0
-        last_added: int | Fraction | None = None
-        prev_kind = ""  # last token kind other than space
-        tie_open = False
-        tie_line = 0
-        pending_deco: tuple[str, int] | None = None
-        prev_line = -1
-        v = self.voice()
-
+    def body(self) -> None:
+        """One pass over the body's events: per line, then one handler per event kind (HANDLERS), then the open groups."""
+        b = _Body(self.voice())
+        handler_of = HANDLERS.get
         for ev in self.walker:
             kind = ev.kind
             if kind == "voice":
-                v = self.voice()
+                b.v = self.voice()
                 continue
             line = ev.line
-            if line != prev_line:
-                if in_chord:
-                    add("unclosed-chord", "chord [ not closed on its line", chord_line, len(v.bars) + 1)
-                    in_chord = False
-                if in_grace:
-                    add("unclosed-grace", "grace notes { not closed on their line", grace_line, len(v.bars) + 1)
-                    in_grace = False
-                prev_line = line
-            if pending_deco is not None:
-                if kind not in _AFTER_DECO_OK:
-                    add("decoration-without-note", f"decoration {pending_deco[0]!r} is not followed by a note",
-                        pending_deco[1], len(v.bars) + 1)
-                pending_deco = None
+            if line != b.prev_line:
+                self._new_line(b, line)
+            if b.pending_deco is not None:
+                self._after_decoration(b, kind)
             if kind == "space":
                 continue
-            if kind == "note":
-                n_music += 1
-                ln = self.ticks(ev.duration)
-                if ev.length is None:
-                    add("bad-length", f"note {ev.text!r} has length zero", line, len(v.bars) + 1)
-                tie_open = False
-                if in_chord:
-                    chord_notes += 1
-                    if chord_first is None:
-                        chord_first = ln
-                elif in_grace:
-                    grace_notes += 1
-                else:
-                    self._open_bar(v, line)
-                    last_added = self._element(v, ln, broken)
-                    broken = None
-            elif kind == "rest":
-                n_music += 1
-                ln = self.ticks(ev.duration)
-                if ev.length is None:
-                    add("bad-length", f"rest {ev.text!r} has length zero", line, len(v.bars) + 1)
-                if in_chord or in_grace:
-                    add("bad-chord" if in_chord else "bad-grace", f"rest {ev.text!r} inside a chord or grace",
-                        line, len(v.bars) + 1)
-                    continue
-                self._open_bar(v, line)
-                last_added = self._element(v, ln, broken)
-                broken = None
-            elif kind == "mrest":
-                n_music += 1
-                if in_chord or in_grace:
-                    add("bad-chord" if in_chord else "bad-grace", f"{ev.text!r} inside a chord or grace",
-                        line, len(v.bars) + 1)
-                    continue
-                count = ev.count
-                self._open_bar(v, line)
-                v.n_elems += 1
-                v.n_mrest += 1
-                if v.measure is not None and not v.overlay:
-                    v.dur += v.measure * count
-                last_added = None
-            elif kind == "chord_open":
-                if in_chord:
-                    add("bad-chord", "[ inside a chord", line, len(v.bars) + 1)
-                    continue
-                in_chord, chord_first, chord_notes, chord_line = True, None, 0, line
-            elif kind == "chord_close":
-                if not in_chord:
-                    add("unopened-chord", "] with no chord open", line, len(v.bars) + 1)
-                    continue
-                in_chord = False
-                if chord_notes == 0:
-                    add("empty-chord", "chord with no notes", line, len(v.bars) + 1)
-                    continue
-                ln = ev.length
-                if ln is None:
-                    add("bad-length", "chord has length zero", line, len(v.bars) + 1)
-                    ln = Fraction(1)
-                if in_grace:
-                    grace_notes += 1
-                    continue
-                self._open_bar(v, line)
-                first = chord_first if chord_first is not None else _ticks(self.walker.current.unit)
-                last_added = self._element(v, _scale(first, ln.numerator, ln.denominator), broken)
-                broken = None
-            elif kind == "grace_open":
-                if in_grace or in_chord:
-                    add("bad-grace", "{ inside grace notes or a chord", line, len(v.bars) + 1)
-                    continue
-                in_grace, grace_notes, grace_line = True, 0, line
-            elif kind == "grace_close":
-                if not in_grace:
-                    add("unopened-grace", "} with no grace notes open", line, len(v.bars) + 1)
-                    continue
-                in_grace = False
-                if grace_notes == 0:
-                    add("empty-grace", "grace notes {} with no notes", line, len(v.bars) + 1)
-            elif kind == "bar":
-                if in_chord or in_grace:
-                    add("unclosed-chord" if in_chord else "unclosed-grace",
-                        f"bar line inside a {'chord' if in_chord else 'grace group'}", line, len(v.bars) + 1)
-                    in_chord = in_grace = False
-                if broken is not None:
-                    add("bad-broken-rhythm", "broken rhythm with no note after it", broken_line, len(v.bars) + 1)
-                    broken = None
-                if v.tuplet_left and v.tuplet_left == v.tuplet_total:
-                    add("dangling-tuplet", "tuplet followed by a bar line instead of its notes",
-                        v.tuplet_line, len(v.bars) + 1)
-                    v.tuplet_left = 0
-                self.close_bar(v, ev.text, line)
-                last_added = None
-            elif kind == "ending":
-                v.left_section = True
-                if v.bars and v.n_elems == 0:
-                    v.bars[-1].right_section = True
-            elif kind == "tuplet":
-                if not ev.valid:
-                    add("bad-tuplet", f"tuplet {ev.text!r} out of range", line, len(v.bars) + 1)
-                    continue
-                v.tuplet_left = v.tuplet_total = ev.r
-                v.tuplet_q, v.tuplet_p = ev.q, ev.p
-                v.tuplet_line = line
-            elif kind == "broken":
-                if prev_kind not in _NOTE_LIKE or last_added is None:
-                    add("bad-broken-rhythm", f"{ev.text!r} does not follow a note", line, len(v.bars) + 1)
-                    continue
-                n = len(ev.text)
-                den = 2**n
-                big = 2 * den - 1  # > : 3/2, >> : 7/4, >>> : 15/8 ; the other note gets 1/den
-                if ev.text[0] == ">":
-                    extra, broken = _scale(last_added, big - den, den), (1, den)
-                else:
-                    extra, broken = _scale(last_added, 1 - den, den), (big, den)
-                if not v.overlay:
-                    v.dur += extra
-                broken_line = line
-                last_added = None
-            elif kind == "tie":
-                if prev_kind == "rest":
-                    add("tie-on-rest", "tie - after a rest", line, len(v.bars) + 1)
-                elif prev_kind not in ("note", "chord_close", "broken"):
-                    add("dangling-tie", "tie - not after a note", line, len(v.bars) + 1)
-                else:
-                    tie_open, tie_line = True, line
-                continue  # a tie is transparent for what follows (A-<B, A>-B)
-            elif kind == "slur_open":
-                slurs += 1
-            elif kind == "slur_close":
-                if slurs == 0:
-                    add("unbalanced-slur", ") with no slur open", line, len(v.bars) + 1)
-                else:
-                    slurs -= 1
-            elif kind == "decochar":
-                pending_deco = (ev.text, line)
-            elif kind == "field" or kind == "fieldline":
-                if kind == "field" and ev.name not in _INLINE_FIELDS:
-                    add("bad-inline-field", f"[{ev.name}:...] is not an inline field", line)
-                elif ev.error is not None:
-                    self._field_error(ev.name, ev.error, line)
-                elif ev.name == "M":
-                    meter = self.walker.current.meter
-                    v.measure = None if meter is None else _ticks(meter)
-                if kind == "fieldline":
-                    continue  # a field line does not change prev_kind
-            elif kind == "too_large":
-                add("number-too-large", f"{ev.text[:20]!r}: {ev.message}", line, len(v.bars) + 1)
-            elif kind == "unclosed_quote":
-                add("unclosed-quote", "chord symbol or annotation without its closing quote", line, len(v.bars) + 1)
-            elif kind == "overlay":
-                v.overlay = True
-            elif kind == "other":
-                add("unknown-symbol", f"unexpected {ev.text!r}", line, len(v.bars) + 1)
-            if in_chord and kind not in ("note", "chord_open", "tie", "decochar", "deco", "unclosed_quote", "other",
-                                         "slur_open", "slur_close"):
-                add("bad-chord", f"{ev.text!r} inside a chord", line, len(v.bars) + 1)
-                in_chord = False
-            if in_grace and kind not in ("note", "grace_open", "chord_open", "chord_close", "tie", "slur_open",
-                                         "slur_close", "tuplet", "broken", "unclosed_quote", "other", "quote",
-                                         "decochar", "deco"):
-                add("bad-grace", f"{ev.text!r} inside grace notes", line, len(v.bars) + 1)
-                in_grace = False
+            handler = handler_of(kind)
+            if handler is not None and handler(self, b, ev, line):
+                continue  # the handler reported the event as misplaced, or it is transparent for what follows
+            if b.in_chord or b.in_grace:
+                self._inside_groups(b, ev, kind, line)
             if kind != "slur_close" and kind != "quote":
-                prev_kind = kind
+                b.prev_kind = kind
+        self._end_of_body(b)
 
+    def _new_line(self, b: _Body, line: int) -> None:
+        """A chord or grace group may not run over a line end."""
+        if b.in_chord:
+            self.add("unclosed-chord", "chord [ not closed on its line", b.chord_line, len(b.v.bars) + 1)
+            b.in_chord = False
+        if b.in_grace:
+            self.add("unclosed-grace", "grace notes { not closed on their line", b.grace_line, len(b.v.bars) + 1)
+            b.in_grace = False
+        b.prev_line = line
+
+    def _after_decoration(self, b: _Body, kind: str) -> None:
+        """A decoration letter must be followed by what it decorates."""
+        if kind not in _AFTER_DECO_OK:
+            self.add("decoration-without-note", f"decoration {b.pending_deco[0]!r} is not followed by a note",
+                     b.pending_deco[1], len(b.v.bars) + 1)
+        b.pending_deco = None
+
+    def _inside_groups(self, b: _Body, ev: Event, kind: str, line: int) -> None:
+        """What a [chord] or {grace group} may not hold closes it with a problem."""
+        if b.in_chord and kind not in _IN_CHORD_OK:
+            self.add("bad-chord", f"{ev.text!r} inside a chord", line, len(b.v.bars) + 1)
+            b.in_chord = False
+        if b.in_grace and kind not in _IN_GRACE_OK:
+            self.add("bad-grace", f"{ev.text!r} inside grace notes", line, len(b.v.bars) + 1)
+            b.in_grace = False
+
+    # Handlers, one per event kind (HANDLERS below): True means "skip the checks after the event" (a misplaced
+    # event already reported, or one transparent for what follows, such as a tie or a field line).
+    def _note(self, b: _Body, ev: Event, line: int) -> bool:
+        v = b.v
+        b.n_music += 1
+        ln = self.ticks(ev.duration)
+        if ev.length is None:
+            self.add("bad-length", f"note {ev.text!r} has length zero", line, len(v.bars) + 1)
+        b.tie_open = False
+        if b.in_chord:
+            b.chord_notes += 1
+            if b.chord_first is None:
+                b.chord_first = ln
+        elif b.in_grace:
+            b.grace_notes += 1
+        else:
+            self._open_bar(v, line)
+            b.last_added = self._element(v, ln, b.broken)
+            b.broken = None
+        return False
+
+    def _rest(self, b: _Body, ev: Event, line: int) -> bool:
+        v = b.v
+        b.n_music += 1
+        ln = self.ticks(ev.duration)
+        if ev.length is None:
+            self.add("bad-length", f"rest {ev.text!r} has length zero", line, len(v.bars) + 1)
+        if b.in_chord or b.in_grace:
+            self.add("bad-chord" if b.in_chord else "bad-grace", f"rest {ev.text!r} inside a chord or grace",
+                     line, len(v.bars) + 1)
+            return True
+        self._open_bar(v, line)
+        b.last_added = self._element(v, ln, b.broken)
+        b.broken = None
+        return False
+
+    def _mrest(self, b: _Body, ev: Event, line: int) -> bool:
+        v = b.v
+        b.n_music += 1
+        if b.in_chord or b.in_grace:
+            self.add("bad-chord" if b.in_chord else "bad-grace", f"{ev.text!r} inside a chord or grace",
+                     line, len(v.bars) + 1)
+            return True
+        self._open_bar(v, line)
+        v.n_elems += 1
+        v.n_mrest += 1
+        if v.measure is not None and not v.overlay:
+            v.dur += v.measure * ev.count
+        b.last_added = None
+        return False
+
+    def _chord_open(self, b: _Body, ev: Event, line: int) -> bool:
+        if b.in_chord:
+            self.add("bad-chord", "[ inside a chord", line, len(b.v.bars) + 1)
+            return True
+        b.in_chord, b.chord_first, b.chord_notes, b.chord_line = True, None, 0, line
+        return False
+
+    def _chord_close(self, b: _Body, ev: Event, line: int) -> bool:
+        v = b.v
+        if not b.in_chord:
+            self.add("unopened-chord", "] with no chord open", line, len(v.bars) + 1)
+            return True
+        b.in_chord = False
+        if b.chord_notes == 0:
+            self.add("empty-chord", "chord with no notes", line, len(v.bars) + 1)
+            return True
+        ln = ev.length
+        if ln is None:
+            self.add("bad-length", "chord has length zero", line, len(v.bars) + 1)
+            ln = Fraction(1)
+        if b.in_grace:
+            b.grace_notes += 1
+            return True
+        self._open_bar(v, line)
+        first = b.chord_first if b.chord_first is not None else _ticks(self.walker.current.unit)
+        b.last_added = self._element(v, _scale(first, ln.numerator, ln.denominator), b.broken)
+        b.broken = None
+        return False
+
+    def _grace_open(self, b: _Body, ev: Event, line: int) -> bool:
+        if b.in_grace or b.in_chord:
+            self.add("bad-grace", "{ inside grace notes or a chord", line, len(b.v.bars) + 1)
+            return True
+        b.in_grace, b.grace_notes, b.grace_line = True, 0, line
+        return False
+
+    def _grace_close(self, b: _Body, ev: Event, line: int) -> bool:
+        if not b.in_grace:
+            self.add("unopened-grace", "} with no grace notes open", line, len(b.v.bars) + 1)
+            return True
+        b.in_grace = False
+        if b.grace_notes == 0:
+            self.add("empty-grace", "grace notes {} with no notes", line, len(b.v.bars) + 1)
+        return False
+
+    def _bar(self, b: _Body, ev: Event, line: int) -> bool:
+        v = b.v
+        if b.in_chord or b.in_grace:
+            self.add("unclosed-chord" if b.in_chord else "unclosed-grace",
+                     f"bar line inside a {'chord' if b.in_chord else 'grace group'}", line, len(v.bars) + 1)
+            b.in_chord = b.in_grace = False
+        if b.broken is not None:
+            self.add("bad-broken-rhythm", "broken rhythm with no note after it", b.broken_line, len(v.bars) + 1)
+            b.broken = None
+        if v.tuplet_left and v.tuplet_left == v.tuplet_total:
+            self.add("dangling-tuplet", "tuplet followed by a bar line instead of its notes",
+                     v.tuplet_line, len(v.bars) + 1)
+            v.tuplet_left = 0
+        self.close_bar(v, ev.text, line)
+        b.last_added = None
+        return False
+
+    def _ending(self, b: _Body, ev: Event, line: int) -> bool:
+        v = b.v
+        v.left_section = True
+        if v.bars and v.n_elems == 0:
+            v.bars[-1].right_section = True
+        return False
+
+    def _tuplet(self, b: _Body, ev: Event, line: int) -> bool:
+        v = b.v
+        if not ev.valid:
+            self.add("bad-tuplet", f"tuplet {ev.text!r} out of range", line, len(v.bars) + 1)
+            return True
+        v.tuplet_left = v.tuplet_total = ev.r
+        v.tuplet_q, v.tuplet_p = ev.q, ev.p
+        v.tuplet_line = line
+        return False
+
+    def _broken(self, b: _Body, ev: Event, line: int) -> bool:
+        v = b.v
+        if b.prev_kind not in _NOTE_LIKE or b.last_added is None:
+            self.add("bad-broken-rhythm", f"{ev.text!r} does not follow a note", line, len(v.bars) + 1)
+            return True
+        den = 2 ** len(ev.text)
+        big = 2 * den - 1  # > : 3/2, >> : 7/4, >>> : 15/8 ; the other note gets 1/den
+        if ev.text[0] == ">":
+            extra, b.broken = _scale(b.last_added, big - den, den), (1, den)
+        else:
+            extra, b.broken = _scale(b.last_added, 1 - den, den), (big, den)
+        if not v.overlay:
+            v.dur += extra
+        b.broken_line = line
+        b.last_added = None
+        return False
+
+    def _tie(self, b: _Body, ev: Event, line: int) -> bool:
+        if b.prev_kind == "rest":
+            self.add("tie-on-rest", "tie - after a rest", line, len(b.v.bars) + 1)
+        elif b.prev_kind not in ("note", "chord_close", "broken"):
+            self.add("dangling-tie", "tie - not after a note", line, len(b.v.bars) + 1)
+        else:
+            b.tie_open, b.tie_line = True, line
+        return True  # a tie is transparent for what follows (A-<B, A>-B)
+
+    def _slur_open(self, b: _Body, ev: Event, line: int) -> bool:
+        b.slurs += 1
+        return False
+
+    def _slur_close(self, b: _Body, ev: Event, line: int) -> bool:
+        if b.slurs == 0:
+            self.add("unbalanced-slur", ") with no slur open", line, len(b.v.bars) + 1)
+        else:
+            b.slurs -= 1
+        return False
+
+    def _decochar(self, b: _Body, ev: Event, line: int) -> bool:
+        b.pending_deco = (ev.text, line)
+        return False
+
+    def _field(self, b: _Body, ev: Event, line: int) -> bool:
+        if ev.kind == "field" and ev.name not in _INLINE_FIELDS:
+            self.add("bad-inline-field", f"[{ev.name}:...] is not an inline field", line)
+        elif ev.error is not None:
+            self._field_error(ev.name, ev.error, line)
+        elif ev.name == "M":
+            meter = self.walker.current.meter
+            b.v.measure = None if meter is None else _ticks(meter)
+        return ev.kind == "fieldline"  # a field line does not change prev_kind
+
+    def _too_large(self, b: _Body, ev: Event, line: int) -> bool:
+        self.add("number-too-large", f"{ev.text[:20]!r}: {ev.message}", line, len(b.v.bars) + 1)
+        return False
+
+    def _unclosed_quote(self, b: _Body, ev: Event, line: int) -> bool:
+        self.add("unclosed-quote", "chord symbol or annotation without its closing quote", line, len(b.v.bars) + 1)
+        return False
+
+    def _overlay(self, b: _Body, ev: Event, line: int) -> bool:
+        b.v.overlay = True
+        return False
+
+    def _other(self, b: _Body, ev: Event, line: int) -> bool:
+        self.add("unknown-symbol", f"unexpected {ev.text!r}", line, len(b.v.bars) + 1)
+        return False
+
+    def _end_of_body(self, b: _Body) -> None:
+        """What is still open when the body ends: a decoration, chord, grace group, broken rhythm, tie, tuplet, slur."""
+        add, v = self.add, b.v
         last = self.tune.text.count("\n") + 1
-        if pending_deco is not None:
-            add("decoration-without-note", f"decoration {pending_deco[0]!r} is not followed by a note",
-                pending_deco[1], len(v.bars) + 1)
-        if in_chord:
-            add("unclosed-chord", "chord [ not closed", chord_line, len(v.bars) + 1)
-        if in_grace:
-            add("unclosed-grace", "grace notes { not closed", grace_line, len(v.bars) + 1)
-        if broken is not None:
-            add("bad-broken-rhythm", "broken rhythm with no note after it", broken_line, len(v.bars) + 1)
-        if tie_open:
-            add("dangling-tie", "tie - with no note after it", tie_line, len(v.bars) + 1)
+        if b.pending_deco is not None:
+            add("decoration-without-note", f"decoration {b.pending_deco[0]!r} is not followed by a note",
+                b.pending_deco[1], len(v.bars) + 1)
+        if b.in_chord:
+            add("unclosed-chord", "chord [ not closed", b.chord_line, len(v.bars) + 1)
+        if b.in_grace:
+            add("unclosed-grace", "grace notes { not closed", b.grace_line, len(v.bars) + 1)
+        if b.broken is not None:
+            add("bad-broken-rhythm", "broken rhythm with no note after it", b.broken_line, len(v.bars) + 1)
+        if b.tie_open:
+            add("dangling-tie", "tie - with no note after it", b.tie_line, len(v.bars) + 1)
         for vid, voice in self.voices.items():
             if voice.tuplet_left:
                 add("dangling-tuplet", f"tuplet in voice {vid} not followed by its notes", voice.tuplet_line,
                     len(voice.bars) + 1)
-        if slurs:
-            add("unbalanced-slur", f"{slurs} slur(s) ( never closed", last)
-        if n_music == 0 and self.tune.key is not None:
+        if b.slurs:
+            add("unbalanced-slur", f"{b.slurs} slur(s) ( never closed", last)
+        if b.n_music == 0 and self.tune.key is not None:
             add("no-notes", "the tune has no notes or rests", last)
 
     @staticmethod
@@ -517,6 +589,19 @@ class _Checker:
                         continue
                 self.add("bar-too-short", f"bar {b.number}{label} lasts {_whole(b.dur)} of a whole note; the meter asks for "
                          f"{_whole(b.measure)}", b.line, b.number)
+
+
+# Event kind -> its handler; kinds not listed (quote, deco, ...) only pass through the group checks.
+HANDLERS: dict[str, Callable[[_Checker, _Body, Event, int], bool]] = {
+    "note": _Checker._note, "rest": _Checker._rest, "mrest": _Checker._mrest,
+    "chord_open": _Checker._chord_open, "chord_close": _Checker._chord_close,
+    "grace_open": _Checker._grace_open, "grace_close": _Checker._grace_close,
+    "bar": _Checker._bar, "ending": _Checker._ending, "tuplet": _Checker._tuplet, "broken": _Checker._broken,
+    "tie": _Checker._tie, "slur_open": _Checker._slur_open, "slur_close": _Checker._slur_close,
+    "decochar": _Checker._decochar, "field": _Checker._field, "fieldline": _Checker._field,
+    "too_large": _Checker._too_large, "unclosed_quote": _Checker._unclosed_quote, "overlay": _Checker._overlay,
+    "other": _Checker._other,
+}
 
 
 def _whole(ticks: int | Fraction) -> Fraction:

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from cm_lib.abc.check import check, check_all, check_tune, classify, measure_bars
+from cm_lib.abc.check import LEVELS, check, check_all, check_tune, classify, measure_bars
 from cm_lib.abc.clean import clean_tune
 from cm_lib.abc.describe import describe
 from cm_lib.abc.pitch import durations, notes, pitches
@@ -112,7 +112,7 @@ Target = Callable[[str, random.Random], object]
 
 
 def _check(text: str, rng: random.Random) -> object:
-    for level in ("syntax", "bars"):
+    for level in LEVELS:
         result = check(text, level)
         if "internal-error" in result.codes:
             raise FuzzPropertyError(f"check(..., {level!r}): {result.problems}")
@@ -128,7 +128,7 @@ def _clean(text: str, rng: random.Random) -> object:
 
 def _tunes(text: str, rng: random.Random) -> object:
     tunes = split_tunes(text)
-    results = [check_tune(t, rng.choice(("syntax", "bars"))) for t in tunes[:3]]
+    results = [check_tune(t, rng.choice(LEVELS)) for t in tunes[:3]]
     classify(results)
     check_all(text, "bars")
     for tune in tunes[:3]:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from cm_lib.abc.tune import Tune, read_tunes
+from cm_lib.errors import AbcError
 
 # Top-level folder of music21's corpus -> collection name used by the course.
 COLLECTIONS = {
@@ -42,8 +43,6 @@ def iter_music21_tunes(collections: list[str] | None = None) -> Iterator[tuple[s
     if wanted is not None:
         unknown = wanted - set(COLLECTIONS.values()) - {MISC}
         if unknown:
-            from cm_lib.errors import AbcError
-
             raise AbcError(f"unknown collection(s) {sorted(unknown)}; known: {sorted([*COLLECTIONS.values(), MISC])}")
     for path in music21_abc_files():
         name = collection_of(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from cm_lib.abc.chords import SYMBOL_RE, parse_chord_symbol
 from cm_lib.abc.duration import NumberTooLargeError
 from cm_lib.abc.keys import (
     ACC_TEXT,
@@ -19,9 +20,6 @@ from cm_lib.errors import AbcError
 
 _KEY_TONIC_RE = re.compile(r"^(\s*)([A-G][#b]?)")
 _KEY_EXTRA_RE = re.compile(r"(?<!\S)(\^\^|\^|__|_|=)([A-Ga-g])(?!\S)")
-_CHORD_RE = re.compile(
-    r"^([A-G])([#b]?)((?:maj|min|dim|aug|sus|add|m|M|\+|o|\u00f8|\d|\(|\)|#|b|-|,|\^|\s)*)(?:/([A-G])([#b]?))?$"
-)
 MAX_SEMITONES = 127  # a larger move leaves the MIDI range (0-127) whatever the tune
 _MODE_OFFSET_BY_NAME = {"major": 0, "minor": -3, "dorian": -2, "mixolydian": -1, "phrygian": -4, "lydian": 1,
                         "locrian": -5}
@@ -119,13 +117,15 @@ class _KeyMove:
 
 
 def _move_chord_symbol(symbol: str, shift: int, semitones: int) -> str:
+    """A quoted chord symbol with its root and /bass moved (abc.chords' grammar); anything else as written."""
     inner = symbol[1:-1]
-    m = _CHORD_RE.match(inner)
-    if not m:
+    if parse_chord_symbol(inner) is None:
         return symbol
+    text = inner.strip()
+    m = SYMBOL_RE.match(text)
 
-    def root(letter: str, acc: str) -> str:
-        alt = {"#": 1, "b": -1}.get(acc, 0)
+    def root(name: str) -> str:
+        letter, alt = name[0], {"#": 1, "b": -1}.get(name[1:], 0)
         new_letter = LETTERS[(LETTERS.index(letter) + shift) % 7]
         pc = (_pc(letter, alt) + semitones) % 12
         a = _alt_for(new_letter, pc)
@@ -133,10 +133,12 @@ def _move_chord_symbol(symbol: str, shift: int, semitones: int) -> str:
             new_letter, a = min(((c, _alt_for(c, pc)) for c in LETTERS), key=lambda x: (abs(x[1]), x[1] < 0))
         return _tonic_text(new_letter, a)
 
-    out = root(m.group(1), m.group(2)) + m.group(3)
-    if m.group(4):
-        out += "/" + root(m.group(4), m.group(5))
-    return f'"{out}"'
+    end = m.start("bass") if m.group("bass") else len(text)
+    out = text[: m.start("root")] + root(m.group("root")) + text[m.end("root"): end]
+    if m.group("bass"):
+        out += root(m.group("bass")) + text[m.end("bass"):]
+    lead = len(inner) - len(inner.lstrip())
+    return '"' + inner[:lead] + out + inner[lead + len(text):] + '"'
 
 
 def _note_text(step: int, alt_text: str) -> str:

@@ -13,8 +13,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from cm_lib.bench.results import wilson_interval
 from cm_lib.bench.schema import LETTERS
+from cm_lib.stats import accuracy_interval
 
 
 def letter_histogram(predictions: Sequence[dict[str, Any]], key: str = "pred") -> dict[str, int]:
@@ -26,14 +26,6 @@ def letter_histogram(predictions: Sequence[dict[str, Any]], key: str = "pred") -
     return out
 
 
-def rate(hits: float, rows: int, n_questions: int | None = None) -> dict[str, float]:
-    """{"accuracy", "n", "lo", "hi"}: hits/rows with a Wilson 95% interval over n_questions (default: rows)."""
-    n = rows if n_questions is None else n_questions
-    acc = hits / rows if rows else float("nan")
-    lo, hi = wilson_interval(acc * n, n) if rows else (float("nan"), float("nan"))
-    return {"accuracy": acc, "n": n, "lo": lo, "hi": hi}
-
-
 def baselines(predictions: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """The run's accuracy beside always-A and always-<majority letter> on the same rows, each with n and 95% CI."""
     rows = list(predictions)
@@ -41,9 +33,9 @@ def baselines(predictions: Sequence[dict[str, Any]]) -> dict[str, dict[str, floa
     answers = letter_histogram(rows, "answer")
     majority = max(LETTERS, key=lambda k: (answers[k], -LETTERS.index(k)))
     return {
-        "model": rate(sum(p["pred"] == p["answer"] for p in rows), len(rows), n_q),
-        "always A": rate(answers["A"], len(rows), n_q),
-        f"always {majority} (majority)": rate(answers[majority], len(rows), n_q),
+        "model": accuracy_interval(sum(p["pred"] == p["answer"] for p in rows), len(rows), n_q),
+        "always A": accuracy_interval(answers["A"], len(rows), n_q),
+        f"always {majority} (majority)": accuracy_interval(answers[majority], len(rows), n_q),
     }
 
 

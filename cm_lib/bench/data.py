@@ -9,6 +9,7 @@ from typing import Any
 
 from cm_lib.bench.schema import LETTERS, SPLITS, BenchSchemaError, Question, validate_records
 from cm_lib.errors import AssetNotFoundError
+from cm_lib.paths import atomic_write_text, data_samples_dir, runs_dir
 
 HUB_ID = "m-a-p/MusicTheoryBench"
 HUB_REVISION = "main"  # pinned revision (a branch or a commit sha); the sha read is recorded beside the saved copy
@@ -73,15 +74,11 @@ def load_local(path: str | Path, split: str | None = None) -> list[Question]:
 
 def load_sample(split: str | None = None) -> list[Question]:
     """The course's own 26 questions (5 dev, 21 test) in data_samples/; notebook 06."""
-    from cm_lib.paths import data_samples_dir
-
     return load_local(data_samples_dir() / SAMPLE_FILE, split)
 
 
 def hub_copy_dir(revision: str | None = None) -> Path:
     """runs/hub/m-a-p__MusicTheoryBench/<revision>/: where load_hub keeps the questions it read (reused offline)."""
-    from cm_lib.paths import runs_dir
-
     requested = revision or HUB_REVISION
     return runs_dir() / "hub" / HUB_ID.replace("/", "__") / requested.replace("/", "__")
 
@@ -96,8 +93,6 @@ def load_hub(split: str | None = "test", revision: str | None = None) -> list[Qu
     require_hub(f"the dataset {HUB_ID} (no copy saved under runs/hub yet)",
                 "--data sample, --data generated or a local file")
     from datasets import load_dataset
-
-    from cm_lib.paths import atomic_write_text
 
     sha = resolve_revision(HUB_ID, revision or HUB_REVISION)
     records: list[dict[str, Any]] = []
@@ -178,6 +173,4 @@ def dev_questions(data: str, seed: int = 0) -> list[Question]:
 
 def save_jsonl(questions: list[Question], path: str | Path) -> Path:
     """Write questions as JSONL in the benchmark schema."""
-    from cm_lib.paths import atomic_write_text
-
     return atomic_write_text(path, "".join(json.dumps(q.to_record(), ensure_ascii=False) + "\n" for q in questions))

@@ -1,11 +1,13 @@
-"""Accuracy per subject with Wilson 95% intervals, agreement between modes, the paper's numbers."""
+"""Accuracy per subject with Wilson 95% intervals (cm_lib.stats), agreement between modes, the paper's numbers."""
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+# wilson_interval lives in cm_lib.stats; notebook 01 still imports it from here (to point at cm_lib.stats).
+from cm_lib.stats import wilson_interval
 
 CHANCE = 0.25
 
@@ -18,17 +20,6 @@ PAPER_RESULTS: dict[str, dict[str, float]] = {
     "GPT-3.5": {"knowledge": 0.312},
     "chance": {"knowledge": CHANCE, "reasoning": CHANCE},
 }
-
-
-def wilson_interval(successes: float, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """Wilson score interval for a proportion successes/n (95% by default); (0, 1) when n == 0."""
-    if n <= 0:
-        return (0.0, 1.0)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def summarize(predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from cm_lib.abc.check import LEVELS
 from cm_lib.cli.render_cmd import add_render_parser
 from cm_lib.errors import AbcError
 
@@ -21,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     c = asub.add_parser("check", help="check ABC files; exit 0 if every tune is ok, 1 if not, 2 on I/O errors")
     c.add_argument("paths", nargs="+", metavar="PATH", help="ABC files")
-    c.add_argument("--level", choices=["syntax", "bars"], default="syntax", help="strictness (default: syntax)")
+    c.add_argument("--level", choices=LEVELS, default=LEVELS[0], help=f"strictness (default: {LEVELS[0]})")
     c.add_argument("--json", action="store_true", help="one JSON object per tune, one per line")
     c.set_defaults(func=_check)
 

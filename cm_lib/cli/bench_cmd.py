@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from cm_lib.errors import UsageError
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `bench` subcommand (choices come from cm_lib.bench's registries)."""
@@ -32,8 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from cm_lib.errors import UsageError
-
     if args.export_lmeval:
         from cm_lib.bench.lmeval import export_lmeval
 

@@ -6,11 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
+from cm_lib.errors import UsageError
+from cm_lib.paths import stage_dir
+
 
 def _build(args: argparse.Namespace) -> int:
     from cm_lib.corpus.build import build_corpus, check_out_dir
     from cm_lib.corpus.sources import check_licence
-    from cm_lib.paths import stage_dir
 
     out = Path(args.out) if args.out else stage_dir("corpus") / args.preset
     check_out_dir(out, args.overwrite)  # exit 2 before anything else: a file, or someone else's folder
@@ -34,8 +36,6 @@ def _sample_line(name: str, kept: int, n: int, revision: str, refused: dict[str,
 
 
 def _parse_shares(items: list[str] | None) -> dict[str, float] | None:
-    from cm_lib.errors import UsageError
-
     if not items:
         return None
     shares: dict[str, float] = {}

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import NoReturn
 
+from cm_lib.errors import UsageError
+
 
 class _OneLineParser(argparse.ArgumentParser):
     """A subcommand parser whose usage errors (unknown flag, missing value) are one line and exit 2."""
@@ -50,7 +52,6 @@ def _run(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     import json
 
-    from cm_lib.errors import UsageError
     from cm_lib.plan import check_choice
 
     if args.online and args.offline:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cm_lib.abc.check import LEVELS
+from cm_lib.config import smoke_mode
 from cm_lib.errors import CourseError
+from cm_lib.paths import atomic_write_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chat", action="store_true", help="wrap --prompt in the chat format instead of continuing it")
     p.add_argument("--corpus", default=None, help="corpus folder for --task (default: the course's corpus)")
     p.add_argument("--n", type=int, default=1, help="number of samples (seeds seed, seed+1, ...)")
-    p.add_argument("--constrain", choices=["none", "syntax", "bars"], default="none",
+    p.add_argument("--constrain", choices=("none", *LEVELS), default="none",  # generate.constrain.MODES
                    help="grammar-constrained decoding: valid ABC syntax, or also full bars")
     p.add_argument("--obey-request", action="store_true",
                    help="with --task and --constrain syntax|bars: the grammar imposes each record's requested key/meter")
@@ -37,7 +40,6 @@ def resolve_model(name: str) -> str:
     """A preset or folder as given; course:cpt / course:sft / course:reader -> the folder the course's notebook trained."""
     if not name.startswith("course:"):
         return name
-    from cm_lib.config import smoke_mode
     from cm_lib.course import course_model_dir
 
     return str(course_model_dir(name.split(":", 1)[1], smoke_mode()))
@@ -46,8 +48,6 @@ def resolve_model(name: str) -> str:
 def write_json_atomic(path: Path, rows: list[dict]) -> None:
     """Write rows as a JSON list, all or nothing (`paths.atomic_write_text`)."""
     import json
-
-    from cm_lib.paths import atomic_write_text
 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(rows, ensure_ascii=False, indent=1))
@@ -58,14 +58,13 @@ def _generate(args: argparse.Namespace) -> int:
         raise CourseError("--n, --max-new-tokens and --batch-size must be positive")
     if args.obey_request and (not args.task or args.constrain == "none"):
         raise CourseError("--obey-request needs --task and --constrain syntax or bars (the grammar imposes the request)")
-    from cm_lib.evaluate import requested
+    from cm_lib.corpus.tasks import requested
     from cm_lib.generate.constrain import request_header
     from cm_lib.generate.results import chat_prompts, sample_row, task_records
     from cm_lib.generate.sampling import sample_in_batches
     from cm_lib.models import load_model
 
     if args.task:
-        from cm_lib.config import smoke_mode
         from cm_lib.corpus import ensure_corpus
 
         corpus = Path(args.corpus) if args.corpus else ensure_corpus("smoke" if smoke_mode() else "small")

@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from cm_lib.errors import UsageError
+from cm_lib.paths import stage_dir
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `grade` subcommand."""
@@ -25,9 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from cm_lib.errors import UsageError
     from cm_lib.grade import grade
-    from cm_lib.paths import stage_dir
 
     if args.timeout < 1:
         raise UsageError("--timeout must be at least 1 second")

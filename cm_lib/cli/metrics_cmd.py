@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cm_lib.errors import AbcError, AssetNotFoundError
 from cm_lib.paths import atomic_write_text
 
 
@@ -23,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "split) or an ABC file")
     p.add_argument("--train", metavar="corpus|FILE",
                    help="training tunes for novelty and copy rate: 'corpus' (the corpus's train split) or an ABC file")
-    p.add_argument("--parser", choices=["abc2midi", "abc2xml", "none"], default="abc2midi",
+    p.add_argument("--parser", choices=["abc2midi", "abc2xml", "none"], default="abc2midi",  # metrics.validity.PARSERS
                    help="independent parser for valid_parser (default abc2midi; none skips it)")
     p.add_argument("--preset", default="small", help="corpus preset for 'corpus' (default small)")
     p.add_argument("--seed", type=int, default=0, help="corpus seed for 'corpus' (default 0)")
@@ -45,7 +46,6 @@ def _request(value: str | None) -> dict[str, Any]:
 
 def _tunes(path: str) -> list:
     from cm_lib.abc import read_tunes
-    from cm_lib.errors import AbcError, AssetNotFoundError
 
     p = Path(path)
     if not p.exists():
@@ -56,10 +56,18 @@ def _tunes(path: str) -> list:
     return tunes
 
 
+def _ensure_corpus(args: argparse.Namespace) -> None:
+    """Build the corpus of --preset/--seed/--corpus-dir if it is missing (the metrics read it, they never build it)."""
+    from cm_lib.corpus import ensure_corpus
+
+    ensure_corpus(args.preset, args.seed, args.corpus_dir)
+
+
 def _texts(spec: str, split: str, args: argparse.Namespace) -> list[str]:
     from cm_lib.metrics import corpus_tunes
 
     if spec == "corpus":
+        _ensure_corpus(args)
         return corpus_tunes(split, args.preset, args.seed, args.corpus_dir)
     return [t.text for t in _tunes(spec)]
 
@@ -71,6 +79,7 @@ def _metrics(args: argparse.Namespace) -> int:
     files = [(path, _tunes(path)) for path in args.paths]  # read everything first: bad input fails before work
     index = None
     if args.train == "corpus":
+        _ensure_corpus(args)
         index = training_index(args.preset, args.seed, args.corpus_dir)
     elif args.train:
         index = NoveltyIndex.build(_texts(args.train, "train", args))

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from cm_lib.errors import AbcError, AssetNotFoundError, CourseError
+from cm_lib.paths import atomic_write_bytes
 
 
 class OutputError(CourseError):
@@ -31,8 +32,6 @@ def add_render_parser(abc_subparsers: argparse._SubParsersAction) -> argparse.Ar
 
 
 def _write(path: Path, data: bytes) -> None:
-    from cm_lib.paths import atomic_write_bytes
-
     try:
         atomic_write_bytes(path, data)
     except OSError as err:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from cm_lib.abc.chords import QUOTED_SYMBOL_RE
+
 if TYPE_CHECKING:
     from cm_lib.abc.describe import TuneDescription
 
@@ -23,15 +25,16 @@ DURATION_NAMES = {
 TEMPLATE_BASE = "X:1\nL:{L}\nM:{M}\nK:{K}\n"
 
 
-# A chord *name* in quotes ("G", "Em7", "D/F#"): what the harmony tasks need. Stricter than
-# `abc.describe`'s `has_chord_symbols`, which counts every quoted string that is not an annotation
-# ("^text", "_text", ...), so a quoted "Allegro" is a chord symbol there but not a chord name here.
-CHORD_NAME_RE = re.compile(r'"[A-G][#b]?(m|maj|dim|aug|7|sus|\+)?[0-9]*(/[A-G][#b]?)?"')
-
-
 def has_chord_names(body: str) -> bool:
-    """True when a tune body holds a quoted chord name such as "G" or "Em7" (see CHORD_NAME_RE); notebook 02."""
-    return bool(CHORD_NAME_RE.search(body))
+    """True when a tune body holds a quoted chord name such as "G" or "Em7" (`abc.chords.QUOTED_SYMBOL_RE`); notebook 02.
+
+    What the harmony tasks need: stricter than `abc.describe`'s `has_chord_symbols`, which counts every quoted
+    string that is not an annotation ("^text", "_text", ...), so a quoted "Allegro" is a chord symbol there but
+    not a chord name here. The search runs over the raw body, so text between two quoted annotations
+    (`">"G2">"`) counts too (22 of music21's 12,978 tunes); reading each quoted text instead
+    (`abc.chords.quoted_chord_names`) changes what the corpus holds, so it waits for a BUILDER_VERSION bump.
+    """
+    return bool(QUOTED_SYMBOL_RE.search(body))
 
 
 @dataclass
@@ -177,6 +180,15 @@ def analyse(text: str, form: str | None = None) -> TuneInfo:
     elif info.single_voice and info.bars:
         info.form = detect_form(info)
     return info
+
+
+def tune_attributes(abc: str) -> dict[str, str] | None:
+    """Key ('G major'), meter and form of a tune as `analyse` reads them (the corpus's answers, a model's tunes); None if unreadable."""
+    try:
+        info = analyse(abc)
+    except Exception:  # noqa: BLE001 - a model's broken output must count as non-compliant, not crash
+        return None
+    return {"key": info.key_text, "meter": info.meter, "form": info.form}
 
 
 def diatonic_chords(info: TuneInfo) -> list[tuple[str, set[int]]]:

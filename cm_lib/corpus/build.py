@@ -26,6 +26,7 @@ from cm_lib.corpus.spec import (
     default_sources,
 )
 from cm_lib.errors import AssetNotFoundError, UsageError
+from cm_lib.paths import stage_dir
 
 
 def public_name(name: str) -> str:
@@ -382,8 +383,6 @@ def read_stats(path: Path) -> dict[str, Any]:
 
 def ensure_corpus(preset: str = "small", seed: int = 0, out_dir: Path | None = None) -> Path:
     """The corpus folder for (preset, seed), built only if missing, unfinished or built with other settings; notebook 02."""
-    from cm_lib.paths import stage_dir
-
     out = Path(out_dir) if out_dir is not None else stage_dir("corpus") / preset
     if not corpus_is_current(out, preset, seed):
         build_corpus(out, preset=preset, seed=seed)

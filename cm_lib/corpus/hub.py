@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cm_lib.errors import LicenceError, UsageError
+from cm_lib.paths import runs_dir
 
 # The revision each dataset is read at when none is given (a branch or a commit sha). The sha actually read is
 # resolved through the hub API at sample time and recorded in the sample's card; reruns reuse that sample.
@@ -69,8 +70,6 @@ class HubSample:
 
     def summary(self) -> dict[str, Any]:
         """What a corpus build records of this sample (stats.json `hub`): revision, counts, licences, folder."""
-        from cm_lib.paths import runs_dir
-
         root = runs_dir()
         return {
             "revision": self.revision, "requested_revision": self.requested_revision, "seed": self.seed,
@@ -148,8 +147,6 @@ def sample_folder(dataset: str, n: int, seed: int = 0, revision: str | None = No
                   shares: Mapping[str, float] | None = None, allow_restricted: bool = False,
                   split: str = "train") -> Path:
     """Where `sample_hub_dataset` saves (and looks for) a sample with these arguments (nothing is read)."""
-    from cm_lib.paths import runs_dir
-
     clean = _check_args(dataset, n, shares, allow_restricted)
     requested = revision or HUB_DATASET_REVISIONS.get(dataset, "main")
     return runs_dir() / "hub" / dataset.replace("/", "__") / _key(dataset, split, n, seed, requested, clean,

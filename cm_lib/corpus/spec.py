@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from cm_lib.errors import AssetNotFoundError
+
 # A cache-key input of `ensure_corpus`: bump it whenever a change alters what a build writes.
 # 4: a completion marker (MARKER) is written last; empty score sources are listed in stats.inputs.
 BUILDER_VERSION = 5  # 5: minor keys harmonised with the harmonic minor's dominant (4: atomic builds)
@@ -67,8 +69,6 @@ CORPUS_PRESETS: dict[str, CorpusPreset] = {
 
 def corpus_preset(name: str) -> CorpusPreset:
     """A corpus preset by name (smoke, small, full; musicpile-smoke/-t4/-a100 online); taught in notebook 02."""
-    from cm_lib.errors import AssetNotFoundError
-
     if name not in CORPUS_PRESETS:
         raise AssetNotFoundError(f"unknown corpus preset {name!r}; choose from {sorted(CORPUS_PRESETS)}")
     return CORPUS_PRESETS[name]

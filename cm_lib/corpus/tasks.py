@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from cm_lib.corpus.analysis import TuneInfo, harmonise, motif, summary_text, with_chords
 
@@ -77,6 +78,31 @@ TEMPLATES: dict[str, list[str]] = {
 def _record(task: str, instruction: str, inp: str, output: str, meta: dict) -> dict:
     return {"instruction": instruction, "input": inp, "output": output, "task": task,
             "meta": json.dumps(meta, sort_keys=True)}
+
+
+REQUEST_FIELDS = ("key", "meter", "form", "chords", "motif")  # what a generation task's `meta` may ask for
+
+
+def record_meta(record: Mapping[str, Any]) -> dict:
+    """The record's `meta` as a dict (empty when missing or not JSON)."""
+    meta = record.get("meta") or {}
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta) if meta.strip() else {}
+        except json.JSONDecodeError:
+            meta = {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def requested(record: Mapping[str, Any]) -> dict[str, str]:
+    """The key/meter/form/chords/motif an SFT record asks for (its `meta`, as make_record wrote it); chords as 'A D A'."""
+    meta = record_meta(record)
+    out = {k: str(meta[k]) for k in ("key", "meter", "form") if meta.get(k)}
+    if isinstance(meta.get("chords"), list) and meta["chords"]:
+        out["chords"] = " ".join(str(c) for c in meta["chords"])
+    if meta.get("motif"):
+        out["motif"] = str(meta["motif"])
+    return out
 
 
 def make_record(task: str, instruction: str, inp: str, output: str, meta: dict) -> dict:

@@ -8,13 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cm_lib.paths import runs_dir
+
 VERDICTS_FILE = Path("exercises") / "verdicts.jsonl"
 
 
 def verdicts_path() -> Path:
     """runs/exercises/verdicts.jsonl: one JSON line per checked answer (see cm_lib.exercises)."""
-    from cm_lib.paths import runs_dir
-
     return runs_dir() / VERDICTS_FILE
 
 

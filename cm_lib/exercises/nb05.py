@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cm_lib.exercises._common import call, verdict
+from cm_lib.stats import wilson_interval
 
 # (midi pitch, duration in whole notes) of a few melodies: the entropy checker's cases. Durations differ
 # so that a duration-weighted entropy gives other numbers; octaves repeat so that pitch != pitch class.
@@ -96,8 +97,6 @@ def check_bar_consistency(answer: float) -> bool:
 
 def check_wilson_interval(fn: Callable[[int, int], tuple[float, float]]) -> bool:
     """`fn(k, n)` -> the 95% Wilson score interval (lo, hi) of k copies among n tunes, on five cases."""
-    from cm_lib.bench.results import wilson_interval
-
     for k, n in ((0, 40), (1, 500), (12, 500), (39, 40), (5, 10)):
         got, err = call(fn, k, n)
         if err:

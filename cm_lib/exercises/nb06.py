@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from cm_lib.bench.prompts import build_prompt, extract_letter
-from cm_lib.bench.results import wilson_interval
 from cm_lib.bench.schema import BenchSchemaError, validate_record
 from cm_lib.exercises._common import call, verdict
+from cm_lib.stats import wilson_interval
 
 LETTER_CASES: list[tuple[str, str | None]] = [
     (" B", "B"),

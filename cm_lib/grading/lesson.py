@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cm_lib.errors import AssetNotFoundError, CourseError
+from cm_lib.paths import repo_root
 
 CELL_SEPARATOR = "\n#--- cell ---\n"
 
@@ -23,8 +24,6 @@ class IntegrityError(GradeError):
 
 def lesson_notebook(lesson: str, root: Path | None = None) -> Path:
     """The shipped lesson notebook notebooks/<lesson>_*.ipynb (the reference for its exercise calls)."""
-    from cm_lib.paths import repo_root
-
     root = root or repo_root()
     found = sorted((root / "notebooks").glob(f"{lesson}_*.ipynb")) if root else []
     if not found:

@@ -25,6 +25,7 @@ from typing import Any
 from cm_lib.grading import codec, integrity
 from cm_lib.grading.lesson import GradeError, IntegrityError, exercise_id
 from cm_lib.grading.sandbox import CHECKER_UID, COURSE, Launch, Limits, Sandbox, descendants
+from cm_lib.paths import cache_dir, repo_root
 
 START_SECONDS = 180  # on top of the notebook's time limit: the runner's start and reading the answers (60 s)
 STDERR_TAIL = 4000  # characters of a grading process's stderr kept for the error message
@@ -149,8 +150,6 @@ class Grader:
     """Grades submissions one by one from a pristine copy of the course, checking its hashes around each."""
 
     def __init__(self, sandboxed: bool = True, limits: Limits | None = None) -> None:
-        from cm_lib.paths import cache_dir, repo_root
-
         root = repo_root()
         if root is None:
             raise GradeError("grading needs the course checkout (cm_lib is installed elsewhere)")

@@ -1,10 +1,11 @@
 """Chord conditioning (notebook 05): were the requested chord symbols written, and do the notes fit them?
 
-- Chord symbols are read as root + quality (+ optional /bass): ``m``/``min``/``-`` minor, ``maj7``/``M7``,
+- Chord symbols are read with the course's one chord-symbol grammar (``cm_lib.abc.chords``) as root + quality
+  (+ optional /bass): ``m``/``min``/``-`` minor, ``maj7``/``M7``,
   ``7``, ``m7``, ``6``, ``m6``, ``dim``/``°``, ``dim7``, ``m7b5``/``ø``, ``aug``/``+``, ``sus2``, ``sus4``/``sus``,
   and the extended chords with their extensions: ``9`` = 7 + 9th, ``m9``, ``maj9``, ``11`` = 9 + 11th,
-  ``13`` = 9 + 13th (the 11th left out, as usually voiced). Every quality the plan grammar writes
-  (``cm_lib.generate.constrain.CHORD_SYMBOL_RE``: m 7 m7 maj7 dim aug sus4 6 m6 9) is read.
+  ``13`` = 9 + 13th (the 11th left out, as usually voiced). Every quality the course writes
+  (``cm_lib.abc.chords.WRITTEN_QUALITIES``: m 7 m7 maj7 dim aug sus4 6 m6 9) is read.
   ``chord_pitch_classes("A7") = {9, 1, 4, 7}``; a symbol we cannot read ("N.C.") has none.
 - ``chord_following = LCS(requested, written) / len(requested)``: the longest run of requested chords
   found in the tune's chord symbols in the same order (not necessarily adjacent), chords compared by
@@ -19,50 +20,28 @@
 
 from __future__ import annotations
 
-import re
-
+from cm_lib.abc.chords import parse_chord_symbol
 from cm_lib.metrics.events import TuneData
 from cm_lib.metrics.key import tonic_pitch_class
-
-_CHORD_RE = re.compile(r"^\(?(?P<root>[A-G][#b]?)(?P<quality>[^/\s)]*)(?:/(?P<bass>[A-G][#b]?))?\)?$")
-_QUALITIES = [  # (prefix, intervals above the root)
-    ("m7b5", (0, 3, 6, 10)), ("ø", (0, 3, 6, 10)), ("dim7", (0, 3, 6, 9)), ("°7", (0, 3, 6, 9)),
-    ("maj7", (0, 4, 7, 11)), ("maj9", (0, 4, 7, 11, 2)), ("M7", (0, 4, 7, 11)), ("maj", (0, 4, 7)),
-    ("min7", (0, 3, 7, 10)), ("min6", (0, 3, 7, 9)), ("min", (0, 3, 7)),
-    ("m7", (0, 3, 7, 10)), ("m9", (0, 3, 7, 10, 2)), ("m6", (0, 3, 7, 9)), ("m", (0, 3, 7)), ("-7", (0, 3, 7, 10)),
-    ("-", (0, 3, 7)), ("dim", (0, 3, 6)), ("°", (0, 3, 6)), ("aug", (0, 4, 8)), ("+", (0, 4, 8)),
-    ("sus2", (0, 2, 7)), ("sus4", (0, 5, 7)), ("sus", (0, 5, 7)), ("7sus4", (0, 5, 7, 10)),
-    ("13", (0, 4, 7, 10, 2, 9)), ("11", (0, 4, 7, 10, 2, 5)), ("9", (0, 4, 7, 10, 2)), ("7", (0, 4, 7, 10)),
-    ("6", (0, 4, 7, 9)),
-    ("", (0, 4, 7)),
-]
-_QUALITIES.sort(key=lambda q: -len(q[0]))  # longest prefix first: "7sus4" before "7", "m7b5" before "m7"
 
 
 def parse_chord(symbol: str) -> tuple[int, frozenset[int]] | None:
     """(root pitch class, pitch classes without the bass) of a chord symbol, or None if unreadable."""
-    m = _CHORD_RE.match(symbol.strip())
-    if not m:
+    chord = parse_chord_symbol(symbol)
+    if chord is None:
         return None
-    root = tonic_pitch_class(m.group("root"))
-    quality = m.group("quality")
-    for prefix, steps in _QUALITIES:
-        if quality.startswith(prefix):
-            rest = quality[len(prefix):]
-            if rest and not re.fullmatch(r"(?:add\d+|[#b]\d+|\d+)*", rest):
-                return None
-            return root, frozenset((root + s) % 12 for s in steps)
-    return None
+    root = tonic_pitch_class(chord.root)
+    return root, frozenset((root + s) % 12 for s in chord.intervals)
 
 
 def chord_pitch_classes(symbol: str) -> frozenset[int] | None:
     """Pitch classes of a chord symbol including a /bass note; None if unreadable."""
-    parsed = parse_chord(symbol)
-    if parsed is None:
+    chord = parse_chord_symbol(symbol)
+    if chord is None:
         return None
-    m = _CHORD_RE.match(symbol.strip())
-    bass = m.group("bass") if m else None
-    return parsed[1] | ({tonic_pitch_class(bass)} if bass else set())
+    root = tonic_pitch_class(chord.root)
+    pcs = frozenset((root + s) % 12 for s in chord.intervals)
+    return pcs | ({tonic_pitch_class(chord.bass)} if chord.bass else set())
 
 
 def _lcs(a: list, b: list) -> int:

@@ -20,7 +20,7 @@ from cm_lib.metrics.tune import tune_metrics
 
 N_SEEDS = 2000  # corpus tunes sampled as seeds
 N_INDEXED = 200  # of them, in the novelty index the metrics compare with
-# Requests as notebook 05's records make them (cm_lib.evaluate.requested), and none
+# Requests as notebook 05's records make them (cm_lib.corpus.tasks.requested), and none
 REQUESTS = (None, {"key": "D major", "meter": "6/8"}, {"key": "Ador", "meter": "4/4", "unit": "1/8", "form": "AABB"},
             {"key": "Bb", "meter": "C|", "chords": ["Bb", "F7", "Gm", "Eb"]}, {"meter": "3/4", "form": "ABAC"})
 

@@ -2,13 +2,14 @@
 
 A request is a dict such as ``{"key": "D major", "meter": "6/8", "unit": "1/8", "form": "AABB",
 "chords": ["D", "G", "A7", "D"]}`` (an SFT record's request comes from ``request_from_record``, which
-reads it the way ``cm_lib.evaluate.requested`` does). Each check is None when the request does not ask:
+reads it with ``cm_lib.corpus.tasks.requested``, beside the code that writes it). Each check is None when
+the request does not ask:
 - ``key_ok``: requested and declared K: parse (``cm_lib.abc.keys.parse_key``) to the same tonic pitch
   class and the same mode ("D major" = "D" = "Dmaj"; "A dorian" = "Ador"; "F#" = "Gb major");
 - ``meter_ok``: same M: text after removing spaces, with C = 4/4 and C| = 2/2 (6/8 is not 3/4);
 - ``unit_ok``: same L: fraction (the default unit applies when the tune has no L:);
 - ``form_ok``: the tune's form string (``structure.form``) equals the requested one.
-This is the one home for these comparisons; ``cm_lib.evaluate.sft_compliance`` compares normalised text.
+This is the one home for these comparisons; ``cm_lib.evaluate.compliance.sft_compliance`` compares normalised text.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cm_lib.abc.keys import default_unit, parse_key, parse_unit
+from cm_lib.corpus.tasks import requested as record_request
 from cm_lib.errors import CourseError
 from cm_lib.metrics.events import TuneData
 from cm_lib.metrics.key import tonic_pitch_class
@@ -65,10 +67,8 @@ def parse_request(value: str | Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def request_from_record(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The request of an SFT record (its `meta` key/meter/form), via `cm_lib.evaluate.requested`."""
-    from cm_lib.evaluate import requested
-
-    return dict(requested(record))
+    """The request of an SFT record (its `meta` key/meter/form), via `cm_lib.corpus.tasks.requested`."""
+    return dict(record_request(record))
 
 
 def same_key(requested: str, declared: str | None) -> bool:

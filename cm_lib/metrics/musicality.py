@@ -8,7 +8,7 @@ tunes and a reference set of held-out real tunes, `musicality_table` gives (form
   (`distributions.jsd_interval`: bias-corrected, basic-bootstrap 95% interval over tunes; 0 = as real);
 - ``chord_tone_ratio`` (`chords`), ``stepwise_share`` (`pitch_stats`), ``repeated_bar_rate`` (`structure`):
   per-tune values, reported as their mean with a percentile-bootstrap 95% interval over tunes
-  (`summary.bootstrap_mean`: the interval stays within the measure's range);
+  (`cm_lib.stats.bootstrap_mean`: the interval stays within the measure's range);
 - ``motif_recurs`` (`structure`): whether the opening motif recurs, as k/n with a Wilson 95% interval.
 Bootstraps are seeded per (seed, set label, measure), so a row does not change when other sets are added.
 Real tunes rarely carry chord symbols (music21's corpus has none), so the reference's chord-tone ratio is
@@ -34,7 +34,7 @@ from cm_lib.metrics.distributions import N_BOOT, jsd_interval, tune_features
 from cm_lib.metrics.events import TuneData, read_tune
 from cm_lib.metrics.pitch_stats import stepwise_share
 from cm_lib.metrics.structure import motif_recurs, repetition
-from cm_lib.metrics.summary import bootstrap_mean, rate
+from cm_lib.stats import bootstrap_mean, format_rate, rate_of
 
 # (key, label, kind): kind "jsd" (lower is closer to real), "mean" or "rate" (closer = nearer the reference's)
 MEASURES: tuple[tuple[str, str, str], ...] = (
@@ -114,7 +114,7 @@ def _row(label: str, tunes: Sequence[dict | None], ref_features: Mapping[str, np
         elif kind == "mean":
             row[key] = bootstrap_mean([t[key] if t else None for t in tunes], _seed(seed, label, key), 2 * n_boot)
         else:
-            row[key] = rate([t[key] if t else None for t in tunes])
+            row[key] = rate_of([t[key] if t else None for t in tunes])
     return row
 
 
@@ -161,8 +161,6 @@ def format_cell(kind: str, d: Mapping[str, Any] | None) -> str:
     if d is None:
         return "— (the reference)"
     if kind == "rate":
-        from cm_lib.evaluate import format_rate
-
         return format_rate(d)
     digits = 3 if kind == "jsd" else 2
     value, n = _point(kind, d), d["n"]

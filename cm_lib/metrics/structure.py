@@ -28,7 +28,7 @@
   systems for music prediction*; this recurrence test is the course's own. Why 5 notes:
   `benchmarks/musicality.py`.)
 - ``form``: the corpus builder's form letters (``cm_lib.corpus.analysis.detect_form`` via
-  ``cm_lib.evaluate.tune_attributes``: repeat signs and section lines, else 4-bar phrases compared by
+  ``cm_lib.corpus.analysis.tune_attributes``: repeat signs and section lines, else 4-bar phrases compared by
   melodic similarity), for single-voice tunes with bars; None otherwise.
 """
 
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cm_lib.corpus.analysis import tune_attributes
 from cm_lib.metrics.events import Bar, Note, Rest, TuneData
 
 GRID = 96
@@ -180,8 +181,6 @@ def motif_recurs(data: TuneData, notes: int = MOTIF_NOTES) -> bool | None:
 
 def form(data: TuneData) -> str | None:
     """Form letters (e.g. "AABB") from the corpus builder's analysis; None for multi-voice or bar-less tunes."""
-    from cm_lib.evaluate import tune_attributes
-
     if len(data.voices) > 1 or not data.bars or not data.notes:
         return None
     attrs = tune_attributes(data.tune.text)

@@ -1,12 +1,11 @@
 """A set of tunes in a few numbers (notebook 05): rates with 95% Wilson intervals, means of the rest.
 
 For a True/False metric: ``rate = k / n`` over the tunes where it is defined (not None), with the
-Wilson score interval (``cm_lib.bench.results.wilson_interval``, z = 1.96). For a numeric metric: n,
-mean, standard deviation (population), min and max over the tunes where it is defined.
-``bootstrap_mean``: a mean with a seeded percentile-bootstrap 95% interval over the values (N_BOOT
-resamples with replacement; the 2.5th and 97.5th percentiles of their means). The interval lies between
-the smallest and largest value, so a share stays within [0, 1] and an entropy above 0, which a normal
-interval (mean ± 1.96·s/√n) does not guarantee on small or skewed sets.
+Wilson score interval (``cm_lib.stats.rate_of``, z = 1.96). For a numeric metric: n, mean, standard
+deviation (population), min and max over the tunes where it is defined. Means with an interval use
+``cm_lib.stats.bootstrap_mean`` (a seeded percentile bootstrap whose interval lies between the smallest
+and largest value, so a share stays within [0, 1] and an entropy above 0, which a normal interval
+(mean ± 1.96·s/√n) does not guarantee on small or skewed sets).
 """
 
 from __future__ import annotations
@@ -15,23 +14,13 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
-from cm_lib.bench.results import wilson_interval
+from cm_lib.stats import rate_of
 
 RATE_METRICS = ("valid_syntax", "valid_bars", "valid_parser", "key_ok", "meter_ok", "unit_ok", "form_ok",
                 "key_agreement", "has_repeat_signs", "motif_recurs", "copy_rate")
 MEAN_METRICS = ("bar_consistency", "in_scale_rate", "pitch_range", "pitch_class_entropy", "mean_abs_interval",
                 "stepwise_share", "n_sections", "bar_self_similarity", "repeated_bar_rate", "near_repeated_bar_rate",
                 "chord_following", "chord_tone_ratio", "novelty_4gram", "nn_similarity", "n_notes", "n_bars")
-
-
-def rate(values: Sequence[Any]) -> dict[str, Any]:
-    """k, n, rate and 95% Wilson interval of the True values among the defined ones."""
-    defined = [bool(v) for v in values if v is not None]
-    n, k = len(defined), sum(defined)
-    lo, hi = wilson_interval(k, n)
-    return {"k": k, "n": n, "rate": round(k / n, 4) if n else None, "ci95": [round(lo, 4), round(hi, 4)]}
 
 
 def mean(values: Sequence[Any]) -> dict[str, Any]:
@@ -44,22 +33,6 @@ def mean(values: Sequence[Any]) -> dict[str, Any]:
     return {"n": len(xs), "mean": round(m, 4), "std": round(sd, 4), "min": round(min(xs), 4), "max": round(max(xs), 4)}
 
 
-N_BOOT = 2000
-
-
-def bootstrap_mean(values: Sequence[Any], seed: int | np.random.SeedSequence = 0, n_boot: int = N_BOOT) -> dict[str, Any]:
-    """n, mean and seeded percentile-bootstrap 95% interval of the defined values (ci95 None below 2)."""
-    xs = np.array([float(v) for v in values if v is not None])
-    if not len(xs):
-        return {"n": 0, "mean": None, "ci95": None}
-    if len(xs) < 2:
-        return {"n": 1, "mean": float(xs[0]), "ci95": None}
-    rng = np.random.default_rng(seed)
-    means = rng.multinomial(len(xs), np.full(len(xs), 1 / len(xs)), size=n_boot) @ xs / len(xs)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return {"n": len(xs), "mean": float(xs.mean()), "ci95": [float(max(lo, xs.min())), float(min(hi, xs.max()))]}
-
-
 def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Set summary of per-tune metric rows (from `tune_metrics`): rates and means, plus the form counts."""
     forms: dict[str, int] = {}
@@ -68,7 +41,7 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             forms[r["form"]] = forms.get(r["form"], 0) + 1
     return {
         "n_tunes": len(rows),
-        "rates": {name: rate([r.get(name) for r in rows]) for name in RATE_METRICS},
+        "rates": {name: rate_of([r.get(name) for r in rows]) for name in RATE_METRICS},
         "means": {name: mean([r.get(name) for r in rows]) for name in MEAN_METRICS},
         "forms": dict(sorted(forms.items(), key=lambda kv: (-kv[1], kv[0]))),
     }

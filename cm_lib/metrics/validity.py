@@ -27,6 +27,7 @@ import xml.etree.ElementTree as ET
 from cm_lib.abc import Tune, check, check_tune, split_tunes
 from cm_lib.abc.keys import parse_meter
 from cm_lib.metrics.events import TuneData
+from cm_lib.render import run_abc2xml
 
 PARSERS = ("abc2midi", "abc2xml")
 BAR_CODES = frozenset({"bar-too-long", "missing-bar-line", "bar-too-short"})  # what `bars` adds to `syntax`
@@ -95,9 +96,7 @@ def valid_parser(abc: str, engine: str = "abc2midi") -> bool:
         n_notes, lines = abc2midi_messages(abc)
         return n_notes > 0 and not any(line.lstrip().startswith("Error") for line in lines)
     if engine == "abc2xml":
-        from cm_lib.render import _abc2xml  # render owns the abc2xml call (lock, stderr capture)
-
-        xml, _log = _abc2xml(abc)
+        xml, _log = run_abc2xml(abc)  # render owns the abc2xml call (lock, stderr capture)
         if not xml:
             return False
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from cm_lib.errors import AssetNotFoundError
+from cm_lib.errors import AssetNotFoundError, CourseError
 
 # The linear layers LoRA adapts in a Llama block (attention and MLP), as ChatMusician does.
 LLAMA_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -220,8 +220,6 @@ def model_preset(name: str) -> ModelPreset:
 
 def lora_targets_for(architecture: str) -> tuple[str, ...]:
     """The LoRA target modules the presets give `architecture` (e.g. LlamaForCausalLM); CourseError if none does."""
-    from cm_lib.errors import CourseError
-
     for preset in MODEL_PRESETS.values():
         if preset.architecture == architecture:
             return preset.lora_targets

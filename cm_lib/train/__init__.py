@@ -10,11 +10,11 @@ learning rates of the steps already trained must be the longer run's (a constant
 here; a cosine or warm-up over the run's length is not). Otherwise `resume=True` is refused with one line,
 as are fewer steps than trained; a call without it extends a finished run where that holds, else starts over.
 
-presets: hardware presets; recipe: SFTConfig/LoRA kwargs; data: corpus splits; trainer: the SFTTrainer;
+presets: hardware presets; recipe: SFTConfig/LoRA kwargs; data: SFT records as prompt/completion, the data stamp; trainer: the SFTTrainer;
 state: a run folder on disk; run: train_cpt/train_sft/merge; report: model card, plots, HTML.
 """
 
-from cm_lib.train.data import load_split
+from cm_lib.corpus.splits import load_split  # notebook 04 reads held-out records through cm_lib.train
 from cm_lib.train.presets import HARDWARE_PRESETS, STEP_SECONDS, HardwarePreset, hardware_preset, step_seconds
 from cm_lib.train.recipe import lora_config, precision_kwargs, training_config_kwargs, training_load_kwargs
 from cm_lib.train.report import labels_html, plot_loss_curves, write_model_card

@@ -1,37 +1,21 @@
-"""The corpus splits a training run reads (DIR/pretrain, DIR/sft) and the stamp that ties a run to their files."""
+"""What a training run reads: SFT records as prompt/completion pairs, and the stamp that ties a run to the corpus files.
+
+The corpus's splits themselves are read by `cm_lib.corpus.splits` (`load_split`, `split_dir`).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from cm_lib.errors import AssetNotFoundError
+from cm_lib.chat import to_prompt_completion
 
-
-def split_dir(data: Path, split: str) -> Path:
-    """DIR/pretrain or DIR/sft of a corpus folder (or the folder itself when it is that split)."""
-    data = Path(data)
-    if (data / split).exists():
-        return data / split
-    if (data / "dataset_dict.json").exists():
-        return data
-    raise AssetNotFoundError(f"no {split!r} dataset under {data}; build one with `python -m cm_lib corpus build`")
-
-
-def load_split(data: Path, split: str, part: str = "train") -> Any:
-    """One part (train/validation/test) of a corpus split (pretrain or sft) saved with save_to_disk."""
-    from datasets import load_from_disk
-
-    dd = load_from_disk(str(split_dir(data, split)))
-    if part not in dd:
-        raise AssetNotFoundError(f"{data}/{split} has no {part!r} part (has {list(dd)})")
-    return dd[part]
+# load_split lives in cm_lib.corpus.splits; train/trainer.py still imports it from here.
+from cm_lib.corpus.splits import load_split, split_dir  # noqa: F401
 
 
 def sft_dataset(ds: Any, tokenizer: Any) -> Any:
     """Instruction records -> prompt/completion pairs in ChatMusician's chat format."""
-    from cm_lib.chat import to_prompt_completion
-
     def conv(rec: dict) -> dict:
         return to_prompt_completion(rec, tokenizer)
 
