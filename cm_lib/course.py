@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from cm_lib.config import SMOKE_ENV
 from cm_lib.errors import AssetNotFoundError, UsageError
+from cm_lib.measured import measured, measured_rows
 from cm_lib.paths import read_summaries, repo_root, runs_dir, stage_dir
 from cm_lib.plan import (  # noqa: F401  (re-exported: the course's plan API)
     _ABC_ONLY,
@@ -34,20 +35,13 @@ if TYPE_CHECKING:  # torch stays out of `import cm_lib.course` until a plan is a
 # The plans are data in cm_lib.plan (which hardware, hub state and base model pick which runs) and their cost in
 # cm_lib.plan_cost; here: the runs of the picked plan on disk, what is missing, and building it.
 
-# The composer's CPU plan (400 pre-training + 120 SFT steps) as measured in six runs: seeds 0-3 with AVX-512 kernels
-# and seed 0 with AVX2 kernels on one 2-core machine, seed 0 on another (benchmarks/README.md, seventh round;
-# benchmarks/composer_seeds.py reruns it). Successes out of MEASURED_RUNS_OF: notebook 03's 100 held-out headers,
-# notebook 04's 77 tune instructions (19 ask for a form, 18 for chords). Notebooks 03-04 read a student's run against
-# them (cm_lib.evaluate.runs_reading).
+# The composer's CPU plan (notebooks 03-04) trained again with other seeds and CPU kernels: label -> {measure:
+# successes}, each out of MEASURED_RUNS_OF (cm_lib/data/measured/composer_runs.json, written by
+# benchmarks/composer_seeds.py; benchmarks/README.md, "Seeds"). Notebooks 03-04 read a student's run against them
+# (cm_lib.evaluate.runs_reading).
+MEASURED_RUNS_OF: dict[str, int] = measured("composer_runs")["runs_of"]
 MEASURED_COMPOSER_RUNS: dict[str, dict[str, int]] = {
-    "seed 0, AVX-512": dict(syntax=86, bars=0, ended=93, valid=19, key=12, meter=14, form=6, chords=1),
-    "seed 1, AVX-512": dict(syntax=73, bars=1, ended=84, valid=19, key=11, meter=11, form=7, chords=0),
-    "seed 2, AVX-512": dict(syntax=93, bars=0, ended=88, valid=34, key=10, meter=12, form=6, chords=0),
-    "seed 3, AVX-512": dict(syntax=95, bars=2, ended=95, valid=62, key=17, meter=15, form=6, chords=0),
-    "seed 0, AVX2": dict(syntax=83, bars=0, ended=79, valid=21, key=9, meter=13, form=5, chords=0),
-    "seed 0, another machine": dict(syntax=96, bars=0, ended=100, valid=46, key=12, meter=11, form=3, chords=0),
-}
-MEASURED_RUNS_OF = dict(syntax=100, bars=100, ended=100, valid=77, key=77, meter=77, form=19, chords=18)
+    row["label"]: {m: row[m] for m in MEASURED_RUNS_OF} for row in measured_rows("composer_runs")}
 _TEACHES = {"cpt": "03_lora_continual_pretraining", "sft": "04_supervised_finetuning",
             "reader": "04_supervised_finetuning"}
 

@@ -2,9 +2,11 @@
 
 Minutes come from measured seconds per step (cm_lib.train.presets.STEP_SECONDS: the CPU plans), else from GPU
 tokens per second (GPU_TOKENS_PER_SECOND: measured on an H100, or public T4 figures), else from the H100 figure
-scaled by the GPU's dense 16-bit TFLOP/s (cm_lib.planner.GPU_CLASSES): every figure says which. Peak memory is
-cm_lib.planner.estimate_memory's (an estimate; within 0-15% of H100 peaks where checked). `python -m cm_lib course
-plan` prints the result; docs/TEACHING.md's runtime table is checked against it.
+scaled by the GPU's dense 16-bit TFLOP/s (cm_lib.device.GPU_CLASSES): every figure says which. Whole notebooks on a
+CPU, and the minutes a GPU notebook spends besides training (estimates), come from cm_lib/data/measured/ too. Peak
+memory is cm_lib.planner.estimate_memory's (an estimate, checked against GPU peaks in
+cm_lib/data/measured/planner_check.json). `python -m cm_lib course plan` prints the result; docs/TEACHING.md's
+runtime table is checked against it.
 """
 
 from __future__ import annotations
@@ -12,22 +14,29 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from cm_lib.measured import measured_rows
 from cm_lib.plan import RUN_NOTEBOOK, RUN_STAGE, PlanChoice, _Plan, model_family, plan_runs
 
-# Tokens an SFT example takes once padded to the longest of its batch, from the CPU plan's measured steps (SmolLM2:
-# 17.8 s/step x ~125 tokens/s / 4 answers; the header view 3.2 s x ~250 / 8; the composer 1.6 s x 7,100 / 16
-# characters): an estimate for other tokenizers and data, capped by the preset's sft_seq_len.
+# Tokens an SFT example takes once padded to the longest of its batch: an estimate from the CPU plan's measured steps
+# (seconds per step in cm_lib/data/measured/step_seconds.json x the CPU's training tokens/s / examples per step), for
+# other tokenizers and data, capped by the preset's sft_seq_len.
 SFT_TOKENS_PER_EXAMPLE = {"sft": 556, "reader": 100, "scratch_sft": 710}
 _SMALL_MODEL_PARAMS = 100_000_000  # below this a GPU step is launch-bound: the H100 figure is not scaled by TFLOP/s
-# Whole notebooks on the CPU plan, measured (the runtime tables of notebooks 03-06: idle 2-core AMD EPYC, Dec 2026,
-# runs rebuilt); smoke: the tables' upper bounds.
-CPU_NOTEBOOK_SECONDS = {False: {"03": 528, "04": 469, "05": 101, "06": 136}, True: {"03": 90, "04": 90, "05": 80, "06": 30}}
-# Minutes of a notebook besides its training runs on a T4-class GPU (downloads, loading, sampling, scoring): estimates,
-# by the LoRA track's size; online adds the released ChatMusician (13.5 GB download, 4-bit) to notebooks 05 and 06.
-# A100/H100 classes take half.
-GPU_OTHER_MINUTES = {"1b": {"03": 5.0, "04": 5.0, "05": 2.0, "06": 3.0},
-                     "7b": {"03": 12.0, "04": 10.0, "05": 2.0, "06": 8.0}}
-CHATMUSICIAN_MINUTES = {"05": 8.0, "06": 5.0}
+# Whole notebooks on the CPU plan: {smoke: {notebook: seconds}} from cm_lib/data/measured/notebook_seconds.json
+# (written by benchmarks/course_times.py; the smoke rows are the runtime tables' upper bounds, marked estimates).
+_CPU_ROWS = [r for r in measured_rows("notebook_seconds") if r["device"] == "cpu"]
+CPU_NOTEBOOK_SECONDS = {smoke: {r["notebook"]: float(r["seconds"]) for r in _CPU_ROWS if (r["mode"] == "smoke") == smoke}
+                        for smoke in (False, True)}
+_CPU_MACHINES = sorted({r["machine"] for r in _CPU_ROWS if r["mode"] == "full"})
+_CPU_DATES = sorted({r["date"] for r in _CPU_ROWS if r["mode"] == "full"})
+# Minutes of a notebook besides its training runs on a T4-class GPU (downloads, loading, sampling, scoring), by the
+# LoRA track's size; online adds the released ChatMusician to notebooks 05 and 06; A100/H100 classes take half.
+# Estimates, not measurements: cm_lib/data/measured/gpu_other_minutes.json says so in every row.
+_OTHER_ROWS = measured_rows("gpu_other_minutes")
+GPU_OTHER_MINUTES = {size: {r["notebook"]: float(r["minutes"]) for r in _OTHER_ROWS
+                            if r["part"] == "other" and r["size"] == size}
+                     for size in sorted({r["size"] for r in _OTHER_ROWS if r["part"] == "other"})}
+CHATMUSICIAN_MINUTES = {r["notebook"]: float(r["minutes"]) for r in _OTHER_ROWS if r["part"] == "chatmusician"}
 NOTEBOOKS = ("03", "04", "05", "06")
 SAVE_EVERY_SECONDS = 300  # GPU runs checkpoint about every 5 minutes of estimated time (resume after a disconnect)
 
@@ -98,7 +107,7 @@ class CoursePlan:
                          f"x {r.batch}x{r.grad_accum}x{r.seq_len}: {mins}{' (estimate)' if r.minutes_estimated else ''}"
                          f"{peak}")
         for nb, est in self.notebooks.items():
-            how = " (estimate)" if est["estimated"] else " (measured, idle 2-core CPU)"
+            how = " (estimate)" if est["estimated"] else " (measured)"
             lines.append(f"  notebook {nb}: ~{est['minutes']:.0f} min{how}")
         total = sum(n["minutes"] for n in self.notebooks.values())
         lines.append(f"  notebooks 03-06: ~{total:.0f} min"
@@ -253,7 +262,8 @@ def notebook_minutes(choice: PlanChoice, runs: list[PlannedRun]) -> dict[str, di
     if choice.device == "cpu":
         secs = CPU_NOTEBOOK_SECONDS[choice.smoke]
         basis = ("smoke: the runtime tables' upper bounds" if choice.smoke else
-                 "measured: whole notebook, idle 2-core CPU (runtime tables of notebooks 03-06, Dec 2026)")
+                 f"measured: whole notebook on {'; '.join(_CPU_MACHINES)} ({', '.join(_CPU_DATES)}; "
+                 "cm_lib/data/measured/notebook_seconds.json)")
         return {nb: {"minutes": round(secs[nb] / 60, 1), "estimated": choice.smoke, "basis": basis} for nb in NOTEBOOKS}
     from cm_lib.plan import _size
 

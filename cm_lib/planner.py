@@ -1,6 +1,6 @@
 """Back-of-envelope GPU memory for fine-tuning: weights, LoRA/optimizer states, activations, logits (no GPU needed).
 
-Assumptions (Llama architecture, AdamW, one GPU; estimates, typically within ~25% of measured peaks):
+Assumptions (Llama architecture, AdamW, one GPU; estimates):
 - weights: 2 bytes/param in bf16/fp16, 4 in fp32; QLoRA stores linear layers in NF4 with double
   quantisation (4.127 bits/param) and keeps embeddings and lm_head in the compute dtype;
 - LoRA adapters are trained in fp32: weight + gradient + AdamW's two moments = 16 bytes/param;
@@ -11,11 +11,9 @@ Assumptions (Llama architecture, AdamW, one GPU; estimates, typically within ~25
 - logits: 16-bit logits + fp32 copy for the loss + its gradient = 10 bytes per token per vocab entry;
 - CUDA context and allocator slack: a fixed 0.75 GiB.
 
-Checked on an H100 (random-init Llama shapes, LoRA r=64 bf16, checkpointing, AdamW, 2 steps):
-torch's peak allocated memory for TinyLlama-1.1B at 512x1 / 2048x1 / 2048x4 was 3.10 / 3.60 /
-6.37 GiB (estimates 3.78 / 4.48 / 7.27 incl. 0.75 overhead) and for LLaMA-2-7B 15.60 / 15.90 /
-19.46 GiB (estimates 16.03 / 17.09 / 21.30): the planner errs on the safe side by 0-15%.
-QLoRA (bitsandbytes) was not measured here.
+Checked against peak GPU memory measured on an H100 (LoRA r=64 in bf16 with checkpointing, and QLoRA):
+cm_lib/data/measured/planner_check.json holds the peaks, tests/test_planner.py keeps every estimate within 25% of
+them (benchmarks/README.md, "GPU figures (H100)").
 """
 
 from __future__ import annotations

@@ -109,7 +109,8 @@ def design_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
 # submodules) may import its own unit and units of lower layers only. docs/ARCHITECTURE.md gives the reasons.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cm_lib", "errors"),  # 0: the package root (its version) and the error types everything raises
-    ("config", "paths", "stats", "hub", "device"),  # 1: environment, where files live, statistics, hub access, hardware
+    ("config", "paths", "stats", "hub", "device", "measured"),  # 1: environment, where files live, statistics, hub
+    #   access, hardware, measured figures (cm_lib/data/measured/*.json)
     ("abc", "theory_questions", "chat"),  # 2: ABC notation, music-theory facts, the chat format
     ("render", "corpus", "models"),  # 3: what reads ABC: engraving/audio, the corpus, model presets and loading
     ("metrics", "train", "tokenstats", "planner", "plan"),  # 4: measuring tunes, training, token counts, memory and

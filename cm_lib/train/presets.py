@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cm_lib.errors import AssetNotFoundError
+from cm_lib.measured import measured_rows
 
 
 @dataclass(frozen=True)
@@ -75,28 +76,21 @@ HARDWARE_PRESETS: dict[str, HardwarePreset] = {
 
 # Measured seconds per optimiser step, for the time estimates cm_lib.course prints before it trains:
 # (hardware preset, model, stage) -> (seconds, where the figure comes from). A missing key: not measured yet.
+# The figures are data: cm_lib/data/measured/step_seconds.json, written by benchmarks/course_times.py from a finished
+# course run (each row with its machine, date and commit).
 STEP_SECONDS: dict[tuple[str, str, str], tuple[float, str]] = {
-    ("cpu", "smollm2-135m", "cpt"): (13.6, "notebook 03's LoRA CPT, 4 x 256 tokens: 16 steps in 217 s, idle 2-core CPU, make demo (Dec 2026)"),
-    ("cpu", "smollm2-135m", "sft"): (17.8, "notebook 04's LoRA SFT, 4 answers of <= 512 tokens: 8 steps in 142 s, idle 2-core CPU, make demo"),
-    ("cpu-reader", "smollm2-135m", "sft"): (3.2, "notebook 04's header SFT, 8 requests with headers of ~15 tokens: 24 steps in 76 s, idle 2-core CPU, bf16, make demo (Dec 2026)"),
-    ("cpu-scratch", "composer", "cpt"): (0.87, "composer, 400 steps x 16 x 384 characters in 346 s (7,100 tokens/s), 2 threads, idle 2-core CPU, make demo"),
-    ("cpu-scratch", "composer", "sft"): (1.6, "16 answers of <= 1,024 characters padded to the longest: 120 steps in 189 s, idle 2-core CPU, make demo"),
-    ("cpu-smoke", "composer", "cpt"): (0.28, "the tiny preset's 4 x 256 tokens, 2 threads, idle (STACK_NOTES): the composer is smaller"),
-    ("cpu-smoke", "composer", "sft"): (0.28, "as cpt: an upper bound for 2 short answers"),
-}
+    (r["hardware"], r["model"], r["stage"]): (float(r["seconds_per_step"]), r["source"])
+    for r in measured_rows("step_seconds")}
 
 
-# Measured or published training throughput on GPUs, for the plan's estimates (cm_lib.plan):
+# Training throughput on GPUs, for the plan's estimates (cm_lib.plan_cost):
 # (GPU class, model preset, method) -> (tokens per second, where the figure comes from, measured by this project).
-# Other GPU classes scale the H100 row by dense 16-bit TFLOP/s (cm_lib.planner.GPU_CLASSES): an estimate.
+# Other GPU classes scale the H100 row by dense 16-bit TFLOP/s (cm_lib.device.GPU_CLASSES): an estimate.
+# The figures are data: cm_lib/data/measured/gpu_throughput.json, written by benchmarks/gpu_train.py and
+# benchmarks/gpu_course.py (--record); public T4 figures are marked as not measured here.
 GPU_TOKENS_PER_SECOND: dict[tuple[str, str, str], tuple[float, str, bool]] = {
-    ("h100", "llama2-7b", "qlora"): (4140.0, "benchmarks/gpu_train.py on an H100, LLaMA-2-7B shape, QLoRA nf4 r=64, 1 x 2,048, checkpointing, raw training loop", True),
-    ("h100", "tinyllama-1.1b", "lora"): (36106.0, "benchmarks/gpu_train.py on an H100, TinyLlama shape, LoRA r=64, 8 x 2,048, raw training loop", True),
-    ("h100", "smollm2-135m", "lora"): (92970.0, "benchmarks/gpu_train.py on an H100, SmolLM2-135M shape, LoRA r=64, 16 x 2,048, raw training loop", True),
-    ("h100", "composer", "full"): (38105.0, "`cm_lib train cpt --model tiny --hardware h100` on an H100 (the 3.7M `tiny` preset; the 0.84M composer is assumed no faster: small models are launch-bound)", False),
-    ("t4", "llama2-7b", "qlora"): (706.0, "public Colab T4 notebooks: LLaMA-2-7B 4-bit, r64, 4 x 1,024 tokens in ~5.8 s/step (STACK_NOTES)", False),
-    ("t4", "tinyllama-1.1b", "lora"): (1220.0, "public Colab T4 notebooks: TinyLlama-1.1B packed 2,048, ~1,220 tokens/s (STACK_NOTES)", False),
-}
+    (r["gpu"], r["model"], r["method"]): (float(r["tokens_per_second"]), r["source"], bool(r["measured_here"]))
+    for r in measured_rows("gpu_throughput")}
 
 
 def gpu_tokens_per_second(gpu: str, model: str, method: str) -> tuple[float, str, bool] | None:
