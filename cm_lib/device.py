@@ -14,9 +14,9 @@ from cm_lib.errors import UsageError
 DEVICE_ENV = "CM_DEVICE"
 DEVICE_CHOICES = ("cpu", "cuda", "mps")
 CPU_BF16_ENV = "CM_CPU_BF16"  # "0": keep fp32 on every CPU (to reproduce fp32 figures); "1": bf16 even where emulated
-# On a CPU with AVX512-BF16 (idle 2-core AMD EPYC, Dec 2026, benchmarks/cpu_bf16.py, benchmarks/README.md eighth round)
-# bf16 made SmolLM2-135M's scoring 2.1-2.4x and its sampling 1.7x faster with the same answers, while the 0.84M composer
-# sampled 1.6x *slower*: small matmuls gain nothing. So bf16 applies from this size up; the composer and tiny stay fp32.
+# On a CPU with AVX512-BF16, bf16 made SmolLM2-135M's scoring and sampling faster with the same answers, while the
+# 0.84M composer sampled *slower*: small matmuls gain nothing (benchmarks/cpu_bf16.py; benchmarks/README.md, "Precision
+# and CPU speed"). So bf16 applies from this size up; the composer and tiny stay fp32.
 CPU_BF16_MIN_PARAMS = 50_000_000
 
 

@@ -19,7 +19,7 @@ from cm_lib.errors import CourseError
 if TYPE_CHECKING:
     from cm_lib.device import DeviceSpec
 
-LM_EVAL_PIN = "lm-eval==0.4.13"  # installs beside requirements.lock and changes none of its pins (STACK_NOTES)
+LM_EVAL_PIN = "lm-eval==0.4.13"  # installs beside requirements.lock and changes none of its pins
 INSTALL = f"pip install {LM_EVAL_PIN} -c requirements.lock"
 MMLU_TEST_QUESTIONS = 14_042  # the test split of cais/mmlu, 57 subjects
 MMLU_FEWSHOT = 5  # the standard (and the paper's) protocol

@@ -53,10 +53,10 @@ class _Plan:
 # generation-type instructions (`scratch_sft`). The paper's recipe: SmolLM2-135M LoRA CPT on the mixed
 # corpus (`cpt`), then LoRA SFT (`sft`). The pair: SmolLM2 after CPT, LoRA-fine-tuned to answer the generation
 # requests with the composer's header alone (`reader`, view "header"), whose header the composer continues
-# (cm_lib.evaluate.read_then_write; CPU plan measured in benchmarks/README.md, ninth round: key 77/77, meter 74/77).
+# (cm_lib.evaluate.read_then_write; the CPU plan measured in benchmarks/README.md, "The pair").
 # Smoke: the composer preset stands in everywhere, a few steps each.
-# Why characters and the view: measured, syntax-valid samples of 100 rose from 52-70 (BPE `tiny`) to 96;
-# no CPU recipe wrote bar-valid tunes (0-3 of 100): notebook 03 and benchmarks/README.md.
+# Why characters and the view, and why no CPU recipe fills bars: notebook 03 and benchmarks/README.md, "Tokenizer and
+# view".
 _PLANS = {
     True: _Plan(corpus="smoke", hardware="cpu-smoke", scratch_hardware="cpu-smoke", scratch_steps=12,
                 scratch_eval_rows=8, scratch_sft_steps=3, base=None, label="composer-lora", cpt_steps=3, sft_steps=3,
@@ -74,7 +74,7 @@ SCRATCH_MODEL = "composer"  # the model preset the composer track starts from (r
 # per base size ("1b": LoRA, e.g. tinyllama-1.1b; "7b": QLoRA, e.g. llama2-7b), sized so that notebooks 03-06 fit a
 # free Colab session on a T4 (`python -m cm_lib course plan --device t4` prints the estimate). The composer:
 # 600-1,000 steps of 64 x 384 characters (gpu-scratch), 6-10x the CPU plan's; what that buys was measured on a CPU
-# (benchmarks/README.md, sixth round). `corpus`: the MusicPile sample (hub corpus preset) of the online track.
+# (benchmarks/README.md, "Budget"). `corpus`: the MusicPile sample (hub corpus preset) of the online track.
 _GPU: dict[str, dict] = {
     "t4": dict(hardware="colab-t4", scratch_steps=600, scratch_sft_steps=300, corpus="musicpile-t4",
                offline=dict(cpt_steps=200, sft_steps=300, reader_steps=60),

@@ -1,6 +1,6 @@
 """See and hear ABC offline: ABC -> MusicXML (abc2xml) -> SVG and MIDI (verovio) -> audio (SoundFont).
 
-Route, and why (see STACK_NOTES): verovio's own ABC import draws one voice only and nothing for
+Route, and why: verovio's own ABC import draws one voice only and nothing for
 bar-less text, and music21 mis-assigns inline ``[V:n]`` voices. Wim Vree's ``abc2xml`` (LGPL,
 bundled in the ``abctoolkit`` wheel; we call it, we do not copy it) turns ABC into MusicXML with
 each voice on its own staff; verovio engraves that MusicXML as SVG and also writes its MIDI, so
@@ -34,7 +34,7 @@ _LOCK = threading.Lock()  # abc2xml keeps module-level parser state
 _NOTE_RE = re.compile(r'class="note(?:\s[^"]*)?"')
 _MEASURE_RE = re.compile(r'class="measure(?:\s[^"]*)?"')
 _STAFF_N_RE = re.compile(r'<g\b[^>]*class="staff(?:\s[^"]*)?"[^>]*>')
-# abc2xml's parser slows down badly on broken text (3,000 unclosed "[" on a line: 18 s; 10,000: > 90 s)
+# abc2xml's parser slows down badly (worse than linearly) on broken text, e.g. thousands of unclosed "[" on a line,
 # and on very long text: bound what is handed to it.
 MAX_RENDER_CHARS = 100_000
 MAX_RENDER_ERRORS = 100

@@ -103,7 +103,7 @@ def smollm2_tokenizer() -> Any:
 
     if (models.models_cache() / "smollm2-135m" / "tokenizer.json").exists():  # converted model: cheap
         return models.load_tokenizer("smollm2-135m")
-    # Tokenizer only (~6 s once, then ~0.3 s): converting the whole model takes ~35 s and 540 MB.
+    # Tokenizer only (seconds once, then cached): converting the whole model takes far longer and 540 MB.
     folder = cache_dir() / "tokenizers" / "smollm2-135m"
     if (folder / "tokenizer.json").exists():
         return AutoTokenizer.from_pretrained(str(folder))

@@ -12,7 +12,7 @@ DEFAULT_DROP_FIELDS: tuple[str, ...] = ("N", "Z", "S", "B", "W", "w", "D", "F", 
 _FIELD_RE = re.compile(r"^([A-Za-z+]):")
 _COMMENT_RE = re.compile(r"(?<!\\)%.*$")
 # An address starts where a run of address characters starts (the look-behind): without it a long run
-# with no "@" was rescanned from each of its characters, quadratic in its length (80 KB: 27 s).
+# with no "@" was rescanned from each of its characters, quadratic in its length.
 _EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _SPACES_RE = re.compile(r"[ \t]+")
 _INLINE_FIELD_RE = re.compile(r"\[([A-Za-z]):[^\]\n]*\]")

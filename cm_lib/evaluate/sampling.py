@@ -21,9 +21,9 @@ from cm_lib.errors import CourseError
 from cm_lib.evaluate.likelihood import _model_and_tokenizer
 from cm_lib.stats import rate
 
-# Sampling for a small composer: no repetition penalty (ABC repeats symbols on purpose); temperature 0.5
-# (measured on the BPE `tiny` composer of the first round, 50 held-out headers: syntax-valid 46/50 at 0.5, 44/50 at 0.3,
-# 54/100 at 0.8; notebook 05 sweeps temperature for the character composer).
+# Sampling for a small composer: no repetition penalty (ABC repeats symbols on purpose); temperature 0.5 (chosen on
+# the earlier BPE `tiny` composer: benchmarks/README.md, "Tokenizer and view"; notebook 05 sweeps temperature for the
+# character composer).
 COMPOSER_SAMPLING: dict[str, float | int] = dict(temperature=0.5, top_k=40, top_p=0.95, repetition_penalty=1.0)
 
 

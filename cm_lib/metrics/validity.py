@@ -4,16 +4,16 @@
 - ``valid_bars``: ``cm_lib.abc.check(abc, "bars").ok`` — also every bar lasts what the meter asks
   (pickups, section-partial bars and endings allowed) — **and** the tune declares a meter the bars can be
   counted against (an M: line that is not ``none``). ABC reads a missing M: as free meter, which the
-  checker cannot fault; a generated tune that lost its M: line would otherwise pass for free (measured: 41 of
-  43 "bar-valid" samples of one early composer had no M:).
+  checker cannot fault; a generated tune that lost its M: line would otherwise pass for free (most "bar-valid"
+  samples of one early composer had lost it: benchmarks/README.md, "Tokenizer and view").
 - ``valid_parser``: a parser that shares no code with ours accepts the tune. Default engine
-  ``abc2midi`` (bundled in symusic, ~10 ms a tune): valid when it reports no ``Error`` line and the score
+  ``abc2midi`` (bundled in symusic, the faster): valid when it reports no ``Error`` line and the score
   has at least one note (it exits 0 on errors, so its messages are read from the file descriptors).
-  Engine ``abc2xml`` (bundled in abctoolkit, ~90 ms a tune): valid when it writes MusicXML that an XML
+  Engine ``abc2xml`` (bundled in abctoolkit, several times slower): valid when it writes MusicXML that an XML
   parser loads and that holds at least one ``<note>``.
-abc2midi is stricter than ABC 2.1: on the 318 held-out tunes of the small corpus it reports errors for
-38 (a decoration before a slur ``~(``, a fermata on a bar line ``H|]``, digits in quotes read as chord
-names, ``>`` between notes of unequal length), all of which abc2xml converts (measured). Compare a
+abc2midi is stricter than ABC 2.1: on held-out tunes of the small corpus it reports errors for some
+(a decoration before a slur ``~(``, a fermata on a bar line ``H|]``, digits in quotes read as chord
+names, ``>`` between notes of unequal length) that abc2xml converts. Compare a
 model's rate with the real tunes' rate under the same engine, or use abc2xml for the final table.
 """
 

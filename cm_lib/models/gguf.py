@@ -32,7 +32,7 @@ def smollm2_gguf_path() -> Path | None:
 
 
 def prepare_smollm2(gguf: Path) -> Path:
-    """The cached safetensors folder converted from `gguf` (converted once, ~30 s)."""
+    """The cached safetensors folder converted from `gguf` (converted once)."""
     key = {"preset": "smollm2-135m", "source": gguf.name, "size": gguf.stat().st_size}
     return atomic_build(models_cache() / "smollm2-135m", lambda tmp: convert_gguf(gguf, tmp), key)
 

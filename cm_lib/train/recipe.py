@@ -67,7 +67,7 @@ def training_config_kwargs(preset: HardwarePreset, lora: bool, out: Path, max_st
     packing = not completion_only
     strategy = preset.packing_strategy
     if strategy == "bfd" and on_cpu:
-        strategy = "wrapped"  # padding-free packing is 2.5x slower without FlashAttention (STACK_NOTES)
+        strategy = "wrapped"  # padding-free packing is slower on a CPU (benchmarks/README.md, "Precision and CPU speed")
     kw = dict(
         output_dir=str(out),
         per_device_train_batch_size=preset.batch_size,

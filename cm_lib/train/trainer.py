@@ -22,7 +22,7 @@ FULL_TRAINING_MAX_PARAMS = 50_000_000  # below this, `lora=None` trains every we
 STAGES = ("cpt", "sft")
 VIEWS = ("composer", "header")  # ways a run may rewrite its texts or answers (None: as the corpus has them)
 # Whether an SFT answer in a view keeps its T: line: the composer never wrote one in pre-training, and with
-# titles it obeyed the requested meter less often in each of three seeds (benchmarks/README.md, seventh round;
+# titles it obeyed the requested meter less often in each of three seeds (benchmarks/README.md, "The composer's SFT";
 # valid answers did not differ beyond the spread between seeds). Part of a run's fingerprint (cm_lib.train.run).
 SFT_ANSWER_TITLES = False
 
@@ -84,8 +84,8 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
                           for_training=True)
     n_params = sum(p.numel() for p in net.parameters())
     use_lora = continued or ((n_params > FULL_TRAINING_MAX_PARAMS) if lora is None else bool(lora))
-    # On a CPU that computes bf16 in hardware, a large frozen LoRA base sits in bf16 under bf16 autocast (SmolLM2's
-    # step 1.95x faster, benchmarks/README.md eighth round); the adapters stay fp32 (upcast below), full training fp32.
+    # On a CPU that computes bf16 in hardware, a large frozen LoRA base sits in bf16 under bf16 autocast (a faster step:
+    # benchmarks/README.md, "Precision and CPU speed"); the adapters stay fp32 (upcast below), full training fp32.
     cpu_bf16 = cpu_bf16_base(spec, use_lora, n_params, load["quantize_4bit"])
     if cpu_bf16:
         net.to(torch.bfloat16)
@@ -156,8 +156,8 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
         peft_config = lora_config(preset, lora_targets_for(type(net).__name__))
         settings["lora_targets"] = list(peft_config.target_modules)
     # On a CPU, a LoRA run takes the model's own loss: TRL's fused LM head (a GPU memory saver) recomputes the 49k-word
-    # projection in the backward pass; SmolLM2's step is 1.5x faster without it in fp32, 1.2x in bf16
-    # (benchmarks/README.md, eighth round).
+    # projection in the backward pass; SmolLM2's step is faster without it, in fp32 and in bf16
+    # (benchmarks/README.md, "Precision and CPU speed").
     # Full-parameter runs (the composer: 259 symbols, its measured runs) keep TRL's loss.
     plain_loss = CPU_LORA_OWN_LOSS and use_lora and str(spec.device) == "cpu"
     trainer_class = _plain_loss_trainer(SFTTrainer) if plain_loss else SFTTrainer
