@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 from cm_lib.config import SMOKE_ENV
 from cm_lib.errors import AssetNotFoundError, UsageError
-from cm_lib.measured import measured, measured_rows
-from cm_lib.paths import read_summaries, repo_root, runs_dir, stage_dir
+from cm_lib.headlines import headlines_table
+from cm_lib.measured import measured, measured_rows, provenance
+from cm_lib.paths import atomic_write_text, read_summaries, repo_root, runs_dir, stage_dir
 from cm_lib.plan import (  # noqa: F401  (re-exported: the course's plan API)
     _ABC_ONLY,
     _PLANS,
@@ -341,8 +342,9 @@ def execute_notebook(path: Path, out_path: Path | None = None, smoke: bool = Fal
 
 
 def run_course(smoke: bool = False, only: list[str] | None = None) -> list[NotebookRun]:
-    """Execute the notebooks in order (stopping at the first failure) and write runs/summary.md."""
+    """Execute the notebooks in order (stopping at the first failure); write runs/summary.md and runs/notebooks/course_run.json."""
     out_dir = stage_dir("notebooks")
+    started = time.time()
     runs: list[NotebookRun] = []
     for nb in course_notebooks():
         if only and not any(nb.stem.startswith(o) for o in only):
@@ -354,18 +356,37 @@ def run_course(smoke: bool = False, only: list[str] | None = None) -> list[Noteb
         if not run.ok:
             print(run.error[-3000:])
             break
+    _write_course_run(runs, smoke, started)
     text = format_summary(runs, smoke)
-    (runs_dir() / "summary.md").write_text(text)
+    atomic_write_text(runs_dir() / "summary.md", text)
     print(text)
     return runs
 
 
-def format_summary(runs: list[NotebookRun], smoke: bool) -> str:
-    """Markdown summary: notebooks run, their times, and each stage's headline figures."""
+COURSE_RUN_FILE = "course_run.json"  # in runs/notebooks/: what benchmarks/course_times.py reads
+
+
+def _write_course_run(runs: list[NotebookRun], smoke: bool, started: float) -> None:
+    """Record the run's notebook times with the machine, date and commit (benchmarks/course_times.py reads them)."""
+    from cm_lib.device import device_class, pick_device
+
+    spec = pick_device()
+    record = {"smoke": smoke, "device": device_class(spec), "plan": course_choice(smoke).device,
+              "started": started, "finished": time.time(),
+              "notebooks": [{"name": r.name, "ok": r.ok, "seconds": round(r.seconds, 1)} for r in runs],
+              **provenance(spec.name if spec.is_cuda else None)}
+    atomic_write_text(stage_dir("notebooks") / COURSE_RUN_FILE, json.dumps(record, indent=2) + "\n")
+
+
+def format_summary(runs: list[NotebookRun], smoke: bool, summaries: dict[str, dict] | None = None) -> str:
+    """Markdown a person reads (runs/summary.md): the notebooks run and their times, then one table of each stage's headline numbers."""
+    summaries = read_summaries() if summaries is None else summaries
     lines = [f"# Course run ({'smoke' if smoke else 'full'} mode)", "", "| notebook | status | seconds |",
              "|---|---|---|"]
     lines += [f"| {r.name} | {'ok' if r.ok else 'FAILED'} | {r.seconds:.1f} |" for r in runs]
     lines += ["", f"Total: {sum(r.seconds for r in runs):.1f} s", ""]
-    for stage, summary in read_summaries().items():
-        lines += [f"## {stage}", "", "```json", json.dumps(summary, indent=2, sort_keys=True), "```", ""]
+    if summaries:
+        lines += ["## Headline numbers", "", "Rates: successes/n = % [95% interval].", "",
+                  headlines_table(summaries), "",
+                  "Every figure each notebook recorded, for programs: summary/<stage>.json beside this file.", ""]
     return "\n".join(lines)

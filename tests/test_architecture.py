@@ -111,7 +111,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cm_lib", "errors"),  # 0: the package root (its version) and the error types everything raises
     ("config", "paths", "stats", "hub", "device", "measured"),  # 1: environment, where files live, statistics, hub
     #   access, hardware, measured figures (cm_lib/data/measured/*.json)
-    ("abc", "theory_questions", "chat"),  # 2: ABC notation, music-theory facts, the chat format
+    ("abc", "theory_questions", "chat", "headlines"),  # 2: ABC notation, music-theory facts, the chat format, each
+    #   stage's headline numbers (from runs/summary/*.json, for runs/summary.md)
     ("render", "corpus", "models"),  # 3: what reads ABC: engraving/audio, the corpus, model presets and loading
     ("metrics", "train", "tokenstats", "planner", "plan"),  # 4: measuring tunes, training, token counts, memory and
     #   run plans ("plan": cm_lib/plan.py here; issue 25's request plan cm_lib/plan/ when merged)
