@@ -3,14 +3,17 @@
 For each --seeds value it runs the composer's path exactly as notebooks 03 and 04 do (cm_lib.course.course_runs:
 400 pre-training steps, then 120 SFT steps), but with that seed for both stages, and judges each run as the
 notebooks do: syntax/bars/ended on 100 held-out header prompts (512 new tokens), then validity and key, meter,
-form and chord compliance on the 77 held-out tune instructions. One row per run; cm_lib.course.MEASURED_COMPOSER_RUNS holds the
-measured rows (benchmarks/README.md, "Seeds") that notebooks 03 and 04 put beside the student's own run.
+form and chord compliance on the 77 held-out tune instructions. One row per run. With --record it writes the rows
+(with this machine, today's date and the checkout's commit) into cm_lib/data/measured/composer_runs.json, which
+notebooks 03 and 04 put beside the student's own run (cm_lib.course.MEASURED_COMPOSER_RUNS); a rerun of a label
+replaces its row. --table prints benchmarks/README.md's "Seeds" table from that file.
 
 The CPU's vector instructions change the weights as a seed does. torch picks its kernels when it is imported, so
 for another kind of kernels run the script again under e.g. `ATEN_CPU_CAPABILITY=avx2`; the kind used is printed.
 
-    python benchmarks/composer_seeds.py [--seeds 0 1 2] [--sft-titles] [--json OUT]
+    python benchmarks/composer_seeds.py [--seeds 0 1 2] [--sft-titles] [--json OUT] [--record [--machine-label L]]
     python benchmarks/composer_seeds.py --smoke            # a few steps, to check the script runs (~1 min)
+    python benchmarks/composer_seeds.py --table            # the README's table, from the data file
 """
 
 from __future__ import annotations
@@ -22,6 +25,33 @@ import time
 from pathlib import Path
 
 MEASURES = ("valid", "key", "meter", "form", "chords")
+KERNELS = {"AVX512": "AVX-512", "AVX2": "AVX2"}  # torch's CPU capability -> the label's words
+DATA = "composer_runs"  # cm_lib/data/measured/composer_runs.json
+
+
+def record_row(run: dict, runs_of: dict, machine_label: str | None = None) -> dict:
+    """A run of one_run as a row of composer_runs.json: successes per measure, its label, machine, date and commit."""
+    from cm_lib.measured import provenance
+
+    counts = {m: run[m]["k"] for m in runs_of}
+    wrong = {m: run[m]["n"] for m in runs_of if run[m]["n"] != runs_of[m]}
+    if wrong:
+        raise ValueError(f"judged on other numbers of prompts than the recorded runs ({wrong} vs {runs_of})")
+    label = f"seed {run['seed']}, {KERNELS.get(run['kernels'], run['kernels'])}"
+    label += f", {machine_label}" if machine_label else ""
+    return {"label": label, "seed": run["seed"], "kernels": run["kernels"], **counts,
+            "cpt_seconds": round(run["cpt_seconds"]), **provenance()}
+
+
+def seeds_table(doc: dict) -> str:
+    """benchmarks/README.md's "Seeds" table: one line per recorded run of composer_runs.json."""
+    n = doc["runs_of"]
+    lines = ["| run | pre-training (s) | syntax | bars | ended | SFT valid | key | meter | form | chords |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in doc["rows"]:
+        cells = [f"{r[m]}/{n[m]}" for m in ("syntax", "bars", "ended", *MEASURES)]
+        lines.append(f"| {r['label']} | {r['cpt_seconds']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def one_run(seed: int, smoke: bool, out: Path, titles: bool) -> dict:
@@ -70,10 +100,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true", help="smoke plan: a few steps, a few prompts")
     ap.add_argument("--out", default=None, help="run folders (default runs/benchmarks/composer-seeds)")
     ap.add_argument("--json", default=None, help="also write the rows as JSON")
+    ap.add_argument("--record", action="store_true",
+                    help="write the rows into cm_lib/data/measured/composer_runs.json (a label's rerun replaces it)")
+    ap.add_argument("--machine-label", default=None, help="added to each recorded label, e.g. 'another machine'")
+    ap.add_argument("--measured-dir", type=Path, default=None, help="where the data file is (default: cm_lib's)")
+    ap.add_argument("--table", action="store_true", help="print the README's table from the data file and stop")
     args = ap.parse_args(argv)
     if any(s < 0 for s in args.seeds):
         print("error: seeds must be non-negative", file=sys.stderr)
         return 2
+    if args.record and (args.smoke or args.sft_titles):
+        print("error: --record keeps runs of the course's plan only (not --smoke, not --sft-titles)", file=sys.stderr)
+        return 2
+
+    from cm_lib.measured import MEASURED_DIR, record_rows
+
+    folder = args.measured_dir or MEASURED_DIR
+    if args.table:
+        print(seeds_table(json.loads((folder / f"{DATA}.json").read_text())))
+        return 0
 
     from cm_lib.paths import atomic_write_text, runs_dir
     from cm_lib.stats import format_rate
@@ -90,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
                           *(f"{r[m]['k']}/{r[m]['n']}" for m in MEASURES), str(r["seconds"])]))
     if args.json:
         atomic_write_text(Path(args.json), json.dumps({"rows": rows}, indent=2) + "\n")
+    if args.record:
+        runs_of = json.loads((folder / f"{DATA}.json").read_text())["runs_of"]
+        path = record_rows(DATA, [record_row(r, runs_of, args.machine_label) for r in rows], folder)
+        print(f"recorded {len(rows)} run(s) in {path}")
     return 0
 
 

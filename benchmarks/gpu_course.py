@@ -7,14 +7,16 @@ randomly initialised models of the presets' shapes, it measures s/step, tokens/s
   * fp16 autocast with a GradScaler (what a T4 runs) and bf16 autocast (Ampere and newer),
   * gradient checkpointing with use_reentrant=True (PEFT's advice for single-GPU QLoRA) and False;
 then it trains every run of the course's smoke plan on the GPU through cm_lib (`ensure_stages`, CM_SMOKE plan),
-or with --notebooks executes notebooks 03-06 headless in smoke mode. Writes benchmarks/results/gpu_course.json.
+or with --notebooks executes notebooks 03-06 headless in smoke mode. Writes benchmarks/results/gpu_course.json; with
+--record on a GPU that runs the colab-t4 preset (T4, L4), also its tokens/s (the T4's precision, use_reentrant=True)
+into cm_lib/data/measured/gpu_throughput.json, which the plan's GPU minutes read.
 
     python benchmarks/gpu_course.py                   # on a CUDA GPU
     python benchmarks/gpu_course.py --dry-run         # on a CPU: tiny shapes, 2 steps, proves the script runs
 
 Weights are random (speed and memory do not depend on their values). Shapes come from cm_lib's model presets
 (through benchmarks/gpu_train.py), the LoRA recipe from the `colab-t4` hardware preset. The figures calibrate
-cm_lib.train.presets.GPU_TOKENS_PER_SECOND (the plan's estimates); a GPU other than a T4 measures its own speed.
+cm_lib/data/measured/gpu_throughput.json (the plan's estimates); a GPU other than a T4 measures its own speed.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pathlib import Path
 import torch
 
 # benchmarks/gpu_train.py (this folder is on sys.path when the script runs): the presets' shapes, parameter counts
-from gpu_train import _config, _count
+from gpu_train import _config, _count, throughput_rows
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from cm_lib.models.presets import model_preset
@@ -169,6 +171,8 @@ def main() -> None:
     ap.add_argument("--notebooks", action="store_true", help="execute notebooks 03-06 (smoke) instead of the runs")
     ap.add_argument("--no-course", action="store_true", help="skip the course smoke run")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--record", action="store_true",
+                    help="on a T4/L4: write the tokens/s into cm_lib/data/measured/gpu_throughput.json")
     args = ap.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu" and not args.dry_run:
@@ -210,6 +214,25 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out} ({result['total_s']} s)")
+    if args.record:
+        record(rows, device, args.dry_run)
+
+
+def record(rows: list[dict], device: str, dry_run: bool) -> None:
+    """Write the T4 plan's measured tokens/s on this GPU into gpu_throughput.json (only where the plan runs colab-t4)."""
+    from cm_lib.device import device_class, pick_device
+    from cm_lib.measured import provenance, record_rows
+    from cm_lib.plan import plan_hardware
+
+    spec = pick_device()
+    if dry_run or device != "cuda" or plan_hardware(spec)[0] != PRESET:
+        print(f"not recorded: only a GPU whose plan trains with {PRESET} (T4, L4) measures its throughput here")
+        return
+    dtype = "bfloat16" if spec.bf16 else "float16"  # what build_trainer's autocast uses on this GPU
+    mine = [r for r in rows if r.get("dtype") == dtype and r.get("use_reentrant") is True]
+    new = throughput_rows(mine, device_class(spec), provenance(torch.cuda.get_device_name(0)),
+                          script="benchmarks/gpu_course.py (colab-t4 settings)")
+    print(f"recorded {len(new)} row(s) in {record_rows('gpu_throughput', new)}")
 
 
 if __name__ == "__main__":

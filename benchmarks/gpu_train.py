@@ -8,7 +8,11 @@ Weights are random (LlamaConfig, no download): speed and memory do not depend on
 Needs only torch, transformers, peft and (for QLoRA) bitsandbytes: no TRL, no datasets. Shapes come from
 cm_lib's model presets, the LoRA recipe (r, alpha, dropout, target modules) from its `h100` hardware preset.
 
-    python benchmarks/gpu_train.py [--steps 10] [--seq 2048] [--skip-7b]
+    python benchmarks/gpu_train.py [--steps 10] [--seq 2048] [--skip-7b] [--record]
+
+--record writes the rows, with the GPU, today's date and the checkout's commit, into
+cm_lib/data/measured/gpu_throughput.json (the plan's GPU minutes read them; a rerun replaces the GPU class's rows)
+and the QLoRA row's peak memory into cm_lib/data/measured/planner_check.json (cm_lib.planner's check).
 
 MFU counts model FLOPs as PaLM does: 6·N·T for the dense part (4·N·T when the frozen base weights
 get no weight gradient, i.e. LoRA/QLoRA) plus 12·L·d·s·T for attention, over the GPU's dense bf16
@@ -22,6 +26,7 @@ import gc
 import json
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
@@ -144,6 +149,46 @@ def run_qlora_7b(seq: int, steps: int, peak: float) -> dict:
     return out
 
 
+METHODS = {"lora": "lora", "full": "full", "qlora-nf4": "qlora"}  # a row's method -> the plan's
+MODELS = {"llama-1.1b": "tinyllama-1.1b"}  # the first H100 run's name for the TinyLlama shape
+
+
+def throughput_rows(rows: list[dict], gpu_class: str, made: dict, script: str = "benchmarks/gpu_train.py") -> list[dict]:
+    """gpu_throughput.json rows of this script's (or gpu_course.py's) measured rows on a GPU of class `gpu_class`."""
+    out = []
+    for r in rows:
+        if "tokens_per_s" not in r:
+            continue  # a configuration that failed or was skipped
+        model, method = MODELS.get(r["model"], r["model"]), METHODS.get(r["method"], r["method"])
+        setup = f"{r['method']} r={r.get('lora_r', 64)}" if method != "full" else "full"
+        out.append({"gpu": gpu_class, "model": model, "method": method, "tokens_per_second": float(r["tokens_per_s"]),
+                    "source": f"{script} on {made['machine'].split(' on ')[0]}, {model} shape, {setup}, "
+                              f"{r['batch']} x {r['seq']:,}" + (f", {r['dtype']}" if "dtype" in r else "")
+                              + ", raw training loop",
+                    "measured_here": True, **made})
+    return out
+
+
+def planner_rows(rows: list[dict], made: dict) -> list[dict]:
+    """planner_check.json rows: the QLoRA rows' peak memory (LoRA r=64, bf16 compute, checkpointing)."""
+    return [{"model": r["model"], "method": "qlora", "seq_len": r["seq"], "batch": r["batch"], "lora_r": 64,
+             "dtype": "bf16", "gradient_checkpointing": True, "peak_gib": r["peak_gib"], **made}
+            for r in rows if r.get("method") == "qlora-nf4" and r.get("peak_gib")]
+
+
+def record(rows: list[dict], folder: Path | None = None) -> None:
+    """Write the rows of this run on this GPU into the measured-data files (--record)."""
+    from cm_lib.device import device_class, pick_device
+    from cm_lib.measured import provenance, record_rows
+
+    spec = pick_device()
+    made = provenance(torch.cuda.get_device_name())
+    for name, new in (("gpu_throughput", throughput_rows(rows, device_class(spec), made)),
+                      ("planner_check", planner_rows(rows, made))):
+        if new:
+            print(f"recorded {len(new)} row(s) in {record_rows(name, new, folder)}")
+
+
 def main() -> None:
     """Run every configuration and print a table (and JSON lines)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -152,6 +197,7 @@ def main() -> None:
     ap.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak of the GPU")
     ap.add_argument("--skip-7b", action="store_true")
     ap.add_argument("--only-7b", action="store_true")
+    ap.add_argument("--record", action="store_true", help="write the rows into cm_lib/data/measured/ (see above)")
     args = ap.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("needs a CUDA GPU; on CPU use benchmarks/train_throughput.py")
@@ -170,6 +216,8 @@ def main() -> None:
         print(" | ".join(str(r.get(c, "")) for c in cols))
     for r in rows:
         print(json.dumps(r))
+    if args.record:
+        record(rows)
 
 
 if __name__ == "__main__":

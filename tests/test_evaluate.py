@@ -346,7 +346,7 @@ def test_runs_reading_puts_a_run_beside_other_seeds_of_its_recipe() -> None:
     from cm_lib.evaluate import runs_reading
     from cm_lib.stats import rate
 
-    # notebook 03's composer, trained with seeds 0-2 (AVX-512) and seed 0 (AVX2): benchmarks/README.md, seventh round
+    # notebook 03's composer, trained with seeds 0-2 (AVX-512) and seed 0 (AVX2): benchmarks/README.md, "Seeds"
     measured = {"seed 0": {"syntax": 86, "ended": 93}, "seed 1": {"syntax": 73, "ended": 84},
                 "seed 2": {"syntax": 93, "ended": 88}, "seed 0, AVX2": {"syntax": 83, "ended": 79}}
     table, text = runs_reading(measured, 100, {"syntax": rate(86, 100), "ended": rate(95, 100)}, "mine")

@@ -55,3 +55,17 @@ def test_custom_dict_and_bad_input() -> None:
         estimate_memory("llama2-7b", "prefix-tuning", 512, 1)
     with pytest.raises(ValueError):
         estimate_memory({"params": 1}, "lora", 512, 1)
+
+
+def test_estimates_stay_near_the_peaks_measured_on_a_gpu() -> None:
+    """cm_lib/data/measured/planner_check.json: peaks measured on an H100; LoRA estimates err on the safe side."""
+    from cm_lib.measured import measured_rows
+
+    rows = measured_rows("planner_check")
+    assert {r["method"] for r in rows} == {"lora", "qlora"}
+    for r in rows:
+        est = estimate_memory(r["model"], r["method"], r["seq_len"], r["batch"], lora_r=r["lora_r"], dtype=r["dtype"],
+                              gradient_checkpointing=r["gradient_checkpointing"]).total_gib
+        assert abs(est - r["peak_gib"]) <= 0.25 * r["peak_gib"], (r, est)
+        if r["method"] == "lora":
+            assert est >= r["peak_gib"], (r, est)
