@@ -27,8 +27,7 @@ _SMALL_MODEL_PARAMS = 100_000_000  # below this a GPU step is launch-bound: the 
 _CPU_ROWS = [r for r in measured_rows("notebook_seconds") if r["device"] == "cpu"]
 CPU_NOTEBOOK_SECONDS = {smoke: {r["notebook"]: float(r["seconds"]) for r in _CPU_ROWS if (r["mode"] == "smoke") == smoke}
                         for smoke in (False, True)}
-_CPU_MACHINES = sorted({r["machine"] for r in _CPU_ROWS if r["mode"] == "full"})
-_CPU_DATES = sorted({r["date"] for r in _CPU_ROWS if r["mode"] == "full"})
+_CPU_MADE = {r["notebook"]: f"{r['machine']}, {r['date']}" for r in _CPU_ROWS if r["mode"] == "full"}
 # Minutes of a notebook besides its training runs on a T4-class GPU (downloads, loading, sampling, scoring), by the
 # LoRA track's size; online adds the released ChatMusician to notebooks 05 and 06; A100/H100 classes take half.
 # Estimates, not measurements: cm_lib/data/measured/gpu_other_minutes.json says so in every row.
@@ -261,10 +260,12 @@ def notebook_minutes(choice: PlanChoice, runs: list[PlannedRun]) -> dict[str, di
     """Minutes per notebook 03-06: measured wholes on a CPU, else its runs plus GPU_OTHER_MINUTES (estimates)."""
     if choice.device == "cpu":
         secs = CPU_NOTEBOOK_SECONDS[choice.smoke]
-        basis = ("smoke: the runtime tables' upper bounds" if choice.smoke else
-                 f"measured: whole notebook on {'; '.join(_CPU_MACHINES)} ({', '.join(_CPU_DATES)}; "
-                 "cm_lib/data/measured/notebook_seconds.json)")
-        return {nb: {"minutes": round(secs[nb] / 60, 1), "estimated": choice.smoke, "basis": basis} for nb in NOTEBOOKS}
+        def basis(nb: str) -> str:
+            return ("smoke: the runtime tables' upper bounds" if choice.smoke else
+                    f"measured: whole notebook on {_CPU_MADE[nb]} (cm_lib/data/measured/notebook_seconds.json)")
+
+        return {nb: {"minutes": round(secs[nb] / 60, 1), "estimated": choice.smoke, "basis": basis(nb)}
+                for nb in NOTEBOOKS}
     from cm_lib.plan import _size
 
     size = _size(choice.plan.base) if choice.plan.base else "1b"
