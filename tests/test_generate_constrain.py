@@ -255,7 +255,7 @@ def test_answer_records_obeys_the_request(tiny) -> None:
     assert [split_tunes(a)[0].get("K") for a in answers[:3]] == ["G", "Ador", "Dm"]
     with pytest.raises(CourseError, match="constrain='syntax' or 'bars'"):
         answer_records(tiny, records, obey_header=True)
-    with pytest.raises(CourseError, match="imposing a header needs constrained decoding"):
+    with pytest.raises(CourseError, match="imposing a header or a plan needs constrained decoding"):
         sample_batch(*tiny, ["X:1\n"], headers=[{"K": "D"}])
     with pytest.raises(CourseError, match="1 prompts but 2 headers"):
         sample_batch(*tiny, ["X:1\n"], constrain="syntax", headers=[{"K": "D"}, None])

@@ -11,7 +11,7 @@ sample ends with a full bar, `|]`, a newline and EOS. Checked against `cm_lib.ab
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -100,7 +100,7 @@ def _alts(options: list[str]) -> str:
     return " | ".join(options)
 
 
-def _elements() -> dict[int, list[str]]:
+def elements() -> dict[int, list[str]]:
     """Element alternatives by duration (half units): notes, rests, chords, ties, broken rhythm, triplets."""
     pre = "pre? "
     el: dict[int, list[str]] = {}
@@ -133,14 +133,18 @@ def _terminals() -> list[str]:
     return out
 
 
-def _body_rules(halves: int | None, el: dict[int, list[str]]) -> list[str]:
+# Bar lines between bars, and the tune's last one (grammar text), shared with cm_lib.generate.plan_grammar.
+SEP = '("|" | "||" | ":|" | "|:" | "::" | "|1" | "|2" | ":|2") ("\\n" ("|:" | "|1" | "|2" | "[1" | "[2" | "|")?)? " "?'
+FIN = '("|]" | ":|" | "||") "\\n"'
+
+
+def body_rules(halves: int | None, el: dict[int, list[str]]) -> list[str]:
     """Rules of a body whose bars last `halves` half units (any length when None): `body_{halves or 'any'}`.
 
     No literal may extend a shorter one through a byte that could start music: llguidance's lexer does not
     back off, so a literal "|[1" made "|" + "[DFA]" unwritable (hence "|" and "[1" only after a line break).
     """
-    sep = '("|" | "||" | ":|" | "|:" | "::" | "|1" | "|2" | ":|2") ("\\n" ("|:" | "|1" | "|2" | "[1" | "[2" | "|")?)? " "?'
-    fin = '("|]" | ":|" | "||") "\\n"'
+    sep, fin = SEP, FIN
     # A line that starts with a one-letter bar and ':' ("z:|", "A::") reads as a field line: bars that may be
     # a single element take only bar lines that do not start with ':'.
     sep_nc = '("|" | "||" | "|:" | "|1" | "|2") ("\\n" ("|:" | "|1" | "|2" | "[1" | "[2" | "|")?)? " "?'
@@ -221,14 +225,21 @@ def _header_combos(fixed: dict[str, str]) -> list[tuple[str, str, int | None]]:
     return [(m, u, bar_halves(m, u)) for m in meters for u in units]
 
 
-def tune_grammar(prompt: str, mode: str, chat: bool = False, header: Mapping[str, str] | None = None) -> str:
+BodyRules = Callable[[int | None, dict[int, list[str]]], list[str]]  # (bar halves, elements) -> rules of body_<h|any>
+
+
+def tune_grammar(prompt: str, mode: str, chat: bool = False, header: Mapping[str, str] | None = None,
+                 body: BodyRules | None = None, chord_symbols: bool = True) -> str:
     """The Lark grammar of what may follow `prompt` in `mode` ('syntax' or 'bars'): a tune body, or a whole tune.
 
     `header` imposes M:/L:/K: values (ABC spelling: {"M": "6/8", "K": "Em"}) on a header the model writes (a
     chat answer, or a raw prompt that stops before K:); fields the prompt already wrote must agree with it.
+    `body` replaces the body rules (cm_lib.generate.plan_grammar: a plan's bars); `chord_symbols=False` keeps
+    chord symbols out of the notes (a plan writes its own, one per bar).
     """
     if mode not in ("syntax", "bars"):
         raise CourseError(f"unknown constrain mode {mode!r}; choose from {MODES}")
+    make_body = body or body_rules
     imposed = check_header(header or {})
     head = None if chat else prompt_header(prompt)
     given = head.fields if head is not None else {}
@@ -239,11 +250,11 @@ def tune_grammar(prompt: str, mode: str, chat: bool = False, header: Mapping[str
     if head is not None and head.complete and set(imposed) - set(given):
         missing = ", ".join(f"{k}:{imposed[k]}" for k in imposed if k not in given)
         raise CourseError(f"the prompt's header is complete (K: written), so {missing} cannot be imposed")
-    el = _elements()
+    el = elements()
     rules = ["el: " + _alts([f"el{d}" for d in sorted(el)])]
     rules += [f"el{d}: {_alts(opts)}" for d, opts in sorted(el.items())]
     # no "." before "(": ".(" lexes as a dotted slur, so staccato stands only right before a note (el rules)
-    rules.append('pre: "("? GCH? "~"? GRACE? | "("')
+    rules.append('pre: "("? GCH? "~"? GRACE? | "("' if chord_symbols else 'pre: "("? "~"? GRACE? | "("')
     bodies: set[int | None] = set()
     if head is not None and head.complete:
         halves = bar_halves(head.fields.get("M"), head.fields.get("L")) if mode == "bars" else None
@@ -282,7 +293,7 @@ def tune_grammar(prompt: str, mode: str, chat: bool = False, header: Mapping[str
             lead = "" if head.ends_with_newline else '"\\n" '
             rules.append(f"start: {lead}{title}combo")
     for b in sorted(bodies, key=lambda x: -1 if x is None else x):
-        rules += _body_rules(b, el)
+        rules += make_body(b, el)
     return "\n".join(rules + _terminals()) + "\n"
 
 
@@ -345,16 +356,26 @@ def _closing_score(t: str) -> float:
     return 0.0
 
 
+BAR_END_RE = re.compile(r"[^\s|:\[\]]\s*(?::\||\|\]|\|\||\||::)")  # a bar line right after music: one bar written
+_TEXTS: dict[tuple[int, int], list[str]] = {}
+
+
+def token_texts(tokenizer: Any, vocab_size: int) -> list[str]:
+    """Each token id's text (ids past the tokenizer's length: empty), decoded once per tokenizer."""
+    key = (id(tokenizer), vocab_size)
+    if key not in _TEXTS:
+        n = min(vocab_size, len(tokenizer))
+        _TEXTS[key] = tokenizer.batch_decode([[i] for i in range(n)]) + [""] * (vocab_size - n)
+    return _TEXTS[key]
+
+
 def closing_scores(tokenizer: Any, vocab_size: int) -> Any:
     """Per-token preference while closing a tune: bar lines first, then newline, then long notes; brackets last."""
     import torch
 
     key = (id(tokenizer), vocab_size)
     if key not in _CLOSING:
-        n = min(vocab_size, len(tokenizer))
-        texts = tokenizer.batch_decode([[i] for i in range(n)])
-        scores = torch.zeros(vocab_size)
-        scores[:n] = torch.tensor([_closing_score(t) for t in texts])
+        scores = torch.tensor([_closing_score(t) for t in token_texts(tokenizer, vocab_size)])
         _CLOSING[key] = scores
     return _CLOSING[key]
 
@@ -376,10 +397,16 @@ class GrammarLogitsProcessor:
     """
 
     def __init__(self, tokenizer: Any, grammars: list[str], prompt_len: int, max_new_tokens: int,
-                 vocab_size: int, reserve: int = 24) -> None:
+                 vocab_size: int, reserve: int = 24, budgets: list[Any] | None = None) -> None:
         import numpy as np
 
         self.matchers = [matcher(tokenizer, g, vocab_size) for g in grammars]
+        # plan rows (plan_grammar.PlanBudget): a token reserve for each planned bar still to write
+        self.budgets = list(budgets) if budgets is not None else [None] * len(grammars)
+        self.texts = token_texts(tokenizer, vocab_size) if any(self.budgets) else []
+        self.written = [""] * len(grammars)
+        self.bars_left = [None if b is None else (b.bars or 1) for b in self.budgets]
+        self.in_header = [b is not None and b.header_tokens > 0 for b in self.budgets]
         self.prompt_len = prompt_len
         self.max_new_tokens = max_new_tokens
         self.vocab_size = vocab_size
@@ -404,10 +431,13 @@ class GrammarLogitsProcessor:
                 if self.done[r]:
                     continue
                 m = self.matchers[r]
-                if not m.consume_token(int(input_ids[r, -1])):
+                tok = int(input_ids[r, -1])
+                if not m.consume_token(tok):
                     self.done[r] = self.failed[r] = True
                 elif m.is_stopped():
                     self.done[r] = True
+                if self.budgets[r] is not None:
+                    self._wrote(r, self.texts[tok] if tok < len(self.texts) else "")
         for r in rows:
             if not self.done[r]:
                 fill_next_token_bitmask(self.matchers[r], self.bitmask, r)
@@ -416,11 +446,11 @@ class GrammarLogitsProcessor:
             if self.done[r]:
                 allowed[r] = False
                 allowed[r, self.eos] = True
-        closing = self.max_new_tokens - step <= self.reserve
+        left = self.max_new_tokens - step
         scores = scores.masked_fill(~allowed, float("-inf"))
-        if closing:
+        if left <= self.reserve + max(self._planned_reserve(r) for r in rows):
             for r in rows:
-                if self.done[r]:
+                if self.done[r] or left > self.reserve + self._planned_reserve(r):
                     continue
                 if allowed[r, self.eos] and self.matchers[r].is_accepting():
                     choice = self.eos
@@ -431,8 +461,33 @@ class GrammarLogitsProcessor:
         self.mask_seconds += time.perf_counter() - t0
         return scores
 
+    def _wrote(self, r: int, text: str) -> None:
+        """Follow row r's text: its header's end, then the bars it has written (recounted when a bar line comes)."""
+        self.written[r] += text
+        if self.in_header[r]:
+            head, sep, body = self.written[r].partition("K:")
+            if sep and "\n" in body:
+                self.in_header[r] = False
+                self.written[r] = body.split("\n", 1)[1]
+            return
+        if any(c in text for c in "|:]"):
+            budget = self.budgets[r]
+            self.bars_left[r] = max(0, (budget.bars or 1) - len(BAR_END_RE.findall(self.written[r])))
+
+    def _planned_reserve(self, r: int) -> int:
+        """Tokens row r keeps for what its plan still asks: the header, then the cheapest bar per planned bar left."""
+        budget = self.budgets[r]
+        if budget is None or self.done[r]:
+            return 0
+        if self.in_header[r]:
+            return budget.minimum
+        return self.bars_left[r] * budget.bar_tokens
+
     def _closing_choice(self, r: int, allowed: Any, logits: Any, width: int = 12) -> int:
-        """The allowed token whose closing score plus the best score it allows next is highest (logits break ties)."""
+        """The allowed token whose closing score plus half the best score it allows next is highest (logits break ties).
+
+        Half: a long note ("8") then beats a short one that only opens the way to it ("b" then "8").
+        """
         import numpy as np
         import torch
         from llguidance.numpy import fill_next_token_bitmask
@@ -452,7 +507,7 @@ class GrammarLogitsProcessor:
                 fill_next_token_bitmask(m, mask, 0)
                 nxt = unpack_bitmask(mask, allowed.shape[0])[0]
                 after = float(self.closing[: allowed.shape[0]][nxt].max()) if bool(nxt.any()) else -1e6
-            value = (float(self.closing[tok]) + after) * 1e4 + float(logits[tok].clamp(min=-1e3, max=1e3))
+            value = (float(self.closing[tok]) + 0.5 * after) * 1e4 + float(logits[tok].clamp(min=-1e3, max=1e3))
             if value > best_value:
                 best, best_value = tok, value
         return int(torch.tensor(best))
