@@ -147,7 +147,7 @@ def _runs(smoke: bool, corpus: Path | None, spec: DeviceSpec | None = None) -> d
                        tasks=tuple(GENERATION_TASKS), view="composer")
     reader = dict(model=str(Path(cpt["out"]) / "merged"), data=corpus, out=runs_dir() / "sft" / f"{plan.label}-reader",
                   hardware=plan.reader_hardware, max_steps=plan.reader_steps, lora=True,
-                  tasks=tuple(GENERATION_TASKS), view="header")
+                  tasks=tuple(GENERATION_TASKS), view="plan")
     return {"corpus": {"path": corpus}, "scratch": scratch, "cpt": cpt, "sft": sft, "scratch_sft": scratch_sft,
             "reader": reader, "base": {"model": base}}
 

@@ -45,10 +45,10 @@ def test_plan_is_the_one_notebooks_03_and_04_train(runs: Path) -> None:
     assert (full["scratch_sft"]["max_steps"], full["scratch_sft"]["hardware"]) == (SCRATCH_SFT_STEPS, "cpu-scratch")
     assert full["scratch_sft"]["tasks"] == tuple(GENERATION_TASKS) and full["scratch_sft"]["lora"] is False
     assert full["base"] == {"model": "smollm2-135m"}
-    # SmolLM2's header SFT (notebook 04, section 6): from the CPT model, the four generation tasks, answers cut to a header
+    # SmolLM2's plan SFT (notebook 04, section 6): from the CPT model, the four generation tasks, each answered with its plan
     assert full["reader"] == dict(model=str(runs / "cpt" / "smollm2-135m" / "merged"), data=corpus,
                                   out=runs / "sft" / "smollm2-135m-reader", hardware="cpu-reader", max_steps=24,
-                                  lora=True, tasks=tuple(GENERATION_TASKS), view="header")
+                                  lora=True, tasks=tuple(GENERATION_TASKS), view="plan")
     assert smoke["reader"]["model"] == smoke["sft"]["model"] and smoke["reader"]["max_steps"] == 2
 
 

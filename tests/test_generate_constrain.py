@@ -265,5 +265,5 @@ def test_cli_obey_request_needs_a_task_and_a_grammar(capsys) -> None:
     from cm_lib.cli import main
 
     assert main(["generate", "--model", "tiny", "--task", "key_meter_conditioned", "--obey-request"]) == 2
-    assert "--obey-request needs --task and --constrain syntax or bars" in capsys.readouterr().err
+    assert "--obey-request needs a request (--task, --request or --requests) and --constrain" in capsys.readouterr().err
     assert main(["generate", "--model", "tiny", "--prompt", "X:1\n", "--constrain", "bars", "--obey-request"]) == 2

@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--constrain", choices=["none", "syntax", "bars"], default="none",
                    help="grammar-constrained decoding: valid ABC syntax, or also full bars")
     p.add_argument("--obey-request", action="store_true",
-                   help="with --task and --constrain syntax|bars: the grammar imposes each record's requested key/meter")
+                   help="with a request and --constrain syntax|bars: the grammar imposes its requested key/meter")
     p.add_argument("--plan", choices=["none", "rules", "reader"], default="none",
                    help="read each request's plan (key, meter, form, chords, motif) with the rules reader or the "
                         "fine-tuned reader model; with --constrain syntax|bars the plan binds")
@@ -92,8 +92,9 @@ def _requests(args: argparse.Namespace) -> tuple[list[str], list, list[str | Non
 def _generate(args: argparse.Namespace) -> int:
     if args.n < 1 or args.max_new_tokens < 1 or args.batch_size < 1:
         raise CourseError("--n, --max-new-tokens and --batch-size must be positive")
-    if args.obey_request and (not args.task or args.constrain == "none"):
-        raise CourseError("--obey-request needs --task and --constrain syntax or bars (the grammar imposes the request)")
+    if args.obey_request and (args.prompt is not None or args.constrain == "none"):
+        raise CourseError("--obey-request needs a request (--task, --request or --requests) and --constrain syntax or "
+                          "bars (the grammar imposes the request's key and meter)")
     if args.plan != "none" and args.prompt is not None:
         raise CourseError("--plan reads a request: use --task, --request or --requests (a raw --prompt has none)")
     if args.plan != "none" and args.obey_request:

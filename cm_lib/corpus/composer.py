@@ -1,6 +1,7 @@
 """The composer's view of a tune: what the from-scratch composer of notebook 03 pre-trains on, and the form of
 the answers notebook 04 fine-tunes it on (cm_lib.train.trainer.SFT_ANSWER_TITLES says whether they keep a title);
-also the header alone (`header_text`), the answer SmolLM2 learns to give in notebook 04's pair.
+also the header alone (`header_text`), and a request's plan (`plan_answer`), the answers SmolLM2 learns to give in
+notebook 04 as the reader of the pair.
 
 The composer is prompted with `X:1`, `M:`, `L:` and `K:` alone (cm_lib.evaluate.header_prompts), so it
 learns from tunes written the same way: the header reduced to those four fields in that order and the
@@ -11,6 +12,8 @@ voices, or that lack M:, L: or K: are left out: a small model copies what it see
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from cm_lib.abc import check, split_tunes
 
@@ -55,6 +58,23 @@ def header_fields(text: str) -> dict[str, str]:
         if line.strip().startswith("K:"):
             break
     return fields
+
+
+PLAN_VIEW = "plan"  # SmolLM2's plan SFT (notebook 04): each generation request answered with its plan
+
+
+def plan_answer(record: Mapping[str, Any]) -> str | None:
+    """The plan a generation record asks for, as the reader answers it (cm_lib.plan.plan_text); None when it asks nothing (notebook 04).
+
+    A view of the whole record, not of its answer: the plan comes from what the request asks (`record_plan`).
+    """
+    from cm_lib.plan.core import plan_text
+    from cm_lib.plan.rules import record_plan
+
+    return plan_text(record_plan(record)) or None
+
+
+plan_answer.reads_record = True  # type: ignore[attr-defined]  # cm_lib.train.trainer passes the record, not its answer
 
 
 def header_text(text: str, title: bool = False) -> str | None:

@@ -125,7 +125,7 @@ def motif_bars(motif: str | None) -> list[str]:
     """The bars of a motif ('A | d2B A2F |' -> ['A', 'd2B A2F']), bar lines removed."""
     if not motif:
         return []
-    return [b.strip() for b in re.split(r"\|+|:\||\|:|::", motif) if b.strip()]
+    return [b.strip() for b in re.split(r":\|\]|\|\]|:\||\|:|::|\|+", motif) if b.strip()]
 
 
 def plan_layout(plan: Plan) -> Layout:
