@@ -143,3 +143,39 @@ def plan_accuracy(read: Sequence[Plan], truth: Sequence[Plan]) -> dict:
     out["exact"] = rate(exact, len(truth))
     out["invented"] = rate(invented, len(truth))
     return out
+
+
+def compliance_reading(results: Mapping[str, Mapping[str, Any]], bound: str, alone: str) -> str:
+    """Markdown lines read from request_compliance results: which rows obey each field in every answer, and how the
+    plan-bound row `bound` stands to the model alone (`alone`) by their 95% intervals (notebook 04)."""
+    from cm_lib.evaluate import compare_rates
+
+    lines = []
+    for name in HIT_FIELDS:
+        asked = {label: r[name] for label, r in results.items() if r[name]["n"]}
+        if not asked:
+            continue
+        full = [label for label, r in asked.items() if r["k"] == r["n"]]
+        b, a = results[bound][name], results[alone][name]
+        lines.append(f"- **{name}** (n = {b['n']}): {format_rate(b)} with {bound}, {compare_rates(b, a)} {alone} "
+                     f"({format_rate(a)}); every answer obeys it in: {', '.join(full) if full else 'no row'}.")
+    b, a = results[bound]["bars"], results[alone]["bars"]
+    lines.append(f"- **bars-valid**: {format_rate(b)} with {bound}, {compare_rates(b, a)} {alone} ({format_rate(a)}).")
+    return "\n".join(lines)
+
+
+ACCURACY_COLUMNS = (*PLAN_FIELDS_READ, "exact", "invented")
+
+
+def accuracy_row(acc: Mapping[str, Any]) -> dict[str, str]:
+    """One table row of a plan_accuracy result ('—' for a field no request asked for)."""
+    return {c: format_rate(acc[c]) if acc[c]["n"] else "—" for c in ACCURACY_COLUMNS}
+
+
+def accuracy_reading(before: Mapping[str, Any], after: Mapping[str, Any], what: str) -> str:
+    """One markdown line per field: the reader's accuracy after SFT against before, by their 95% intervals (notebook 04)."""
+    from cm_lib.evaluate import compare_rates
+
+    parts = [f"{name} {format_rate(after[name])} ({compare_rates(after[name], before[name])} "
+             f"{format_rate(before[name])} before)" for name in (*PLAN_FIELDS_READ, "exact") if after[name]["n"]]
+    return f"- **{what}**: " + "; ".join(parts) + "."

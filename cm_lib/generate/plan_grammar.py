@@ -109,7 +109,8 @@ def _fill(halves: int) -> str:
 
 
 def plan_budget(tokenizer: Any, plan: Plan, prompt: str = "", chat: bool = False) -> PlanBudget:
-    """Planned bars and the tokens of the cheapest bar (any chord of the plan, any unit the grammar may choose) and header."""
+    """Planned bars and the tokens of the cheapest bar (any chord of the plan, any unit the grammar may choose, its share
+    of the section signs) and of the header."""
     lay = plan_layout(plan)
     head = None if chat else prompt_header(prompt)
     given = head.fields if head is not None else {}
@@ -124,6 +125,8 @@ def plan_budget(tokenizer: Any, plan: Plan, prompt: str = "", chat: bool = False
         fill = _fill(halves) if halves else "AB"
         for chord in chords:
             cost = max(cost, count(f'"{chord}"{fill}|' if chord else f"{fill}|") + 1)
+    if lay.bars and lay.ends:  # section signs (":|", newline, "|:"), shared out over the bars
+        cost += -(-len(lay.ends) * count(":|\n|: ") // lay.bars)
     motif = count(plan.motif) if plan.motif else 0
     header = 0 if head is not None and head.complete else count("X:1\nM:12/8\nL:1/16\nK:Cmix\n") + 1
     return PlanBudget(bars=lay.bars, bar_tokens=cost, header_tokens=header + motif)

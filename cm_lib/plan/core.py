@@ -237,6 +237,15 @@ def plan_skeleton(plan: Plan, per_line: int = 4) -> str:
     return "\n".join(head) + "\n" + "\n".join(lines) + "\n"
 
 
+def plan_prompt(plan: Plan) -> str | None:
+    """The header a writer continues without a grammar: X:1, the plan's M:, its L: if it has one, K:, then its motif;
+    None when the plan lacks M: or K: (nothing is filled in; notebook 04's pair, exercise 4)."""
+    if not plan.meter or not plan.key:
+        return None
+    head = f"X:1\nM:{plan.meter}\n" + (f"L:{plan.unit}\n" if plan.unit else "") + f"K:{plan.key}\n"
+    return head + (f"{plan.motif} " if plan.motif else "")
+
+
 def without(plan: Plan, *names: str) -> Plan:
     """The plan with some fields freed ('key', 'meter', 'unit', 'form', 'chords', 'motif')."""
     blank = {"chords": ()}
