@@ -246,6 +246,17 @@ def plan_prompt(plan: Plan) -> str | None:
     return head + (f"{plan.motif} " if plan.motif else "")
 
 
+SOURCE_PARTS = (("key", "key"), ("meter", "meter"), ("unit", "unit length"), ("form", "sections and repeats"),
+                ("chords", "chord symbols"), ("motif", "opening"))
+
+
+def plan_sources(plan: Plan | None) -> dict[str, str]:
+    """Who decided each part of a tune: 'plan' where a bound plan fixes it, 'model' for the rest (the notes always); notebook 05's studio."""
+    fixed = plan.fields() if plan is not None else {}
+    out = {label: ("plan" if name in fixed else "model") for name, label in SOURCE_PARTS}
+    return {**out, "notes": "model"}
+
+
 def without(plan: Plan, *names: str) -> Plan:
     """The plan with some fields freed ('key', 'meter', 'unit', 'form', 'chords', 'motif')."""
     blank = {"chords": ()}
