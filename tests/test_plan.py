@@ -146,3 +146,17 @@ def test_the_reader_trains_on_each_request_answered_with_its_plan(tmp_path) -> N
     for i in range(3):
         trained = trained_text(trainer, i)
         assert any(trained.strip().startswith(a.strip()) for a in answers if a), trained
+
+
+def test_plan_prompt_and_sources_say_only_what_the_plan_fixes() -> None:
+    from cm_lib.plan.core import plan_prompt, plan_sources
+
+    assert plan_prompt(make_plan(key="G major", meter="6/8", form="AABB")) == "X:1\nM:6/8\nK:G\n"
+    assert plan_prompt(make_plan(key="D", meter="2/4", unit="1/16", motif="d2 | A4 |")) == (
+        "X:1\nM:2/4\nL:1/16\nK:D\nd2 | A4 | ")
+    assert plan_prompt(make_plan(key="D")) is None and plan_prompt(make_plan(meter="3/4")) is None
+    sources = plan_sources(make_plan(key="D", meter="6/8", chords="D G"))
+    assert sources == {"key": "plan", "meter": "plan", "unit length": "model", "sections and repeats": "model",
+                       "chord symbols": "plan", "opening": "model", "notes": "model"}
+    assert set(plan_sources(None).values()) == {"model"}
+    assert make_plan(motif="d2B A2F").motif == "d2B A2F |"  # the writer's first bar starts after a bar line

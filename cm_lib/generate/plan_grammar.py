@@ -84,6 +84,17 @@ def plan_grammar(prompt: str, plan: Plan, mode: str = "bars", chat: bool = False
                         chord_symbols=not plan.chords)
 
 
+def plan_problem(plan: Plan) -> str | None:
+    """Why a plan cannot be bound (a field the ABC parser rejects, e.g. a reader's M:G), or None when it can."""
+    from cm_lib.errors import CourseError
+
+    try:
+        plan_grammar("", plan, "syntax", chat=True)
+    except CourseError as err:
+        return str(err)
+    return None
+
+
 @dataclass(frozen=True)
 class PlanBudget:
     """What a plan costs a row: its planned bars (None: free length) and the tokens of its cheapest bar and header."""
