@@ -167,3 +167,18 @@ def test_cli_plan_binds_and_reports_hits(tmp_path, capsys) -> None:
                  "--constrain", "bars"]) == 2
     err = capsys.readouterr().err
     assert "bad.jsonl:1" in err and "a raw --prompt has none" in err and "drop --obey-request" in err
+
+
+def test_a_plan_the_grammar_cannot_bind_gets_no_answer(composer) -> None:
+    from cm_lib.generate.plan_grammar import plan_problem
+    from cm_lib.plan.core import Plan
+    from cm_lib.plan.reader import answer_with_plans
+
+    misread = Plan(meter="G", key="D")  # a reader's M:G: never repaired
+    assert "cannot impose M:G" in plan_problem(misread) and plan_problem(KEY_METER) is None
+    records = [{"instruction": "Write a tune in D major, meter G.", "input": ""},
+               {"instruction": "Write a tune in E minor and 2/4 time.", "input": ""}]
+    answers = answer_with_plans(composer, records, [misread, KEY_METER], max_new_tokens=200)
+    assert answers[0] == "" and answers[1].startswith("X:")
+    result = request_compliance([make_plan(key="D", meter="3/4"), KEY_METER], [None, answers[1]])
+    assert result["rows"][0]["hits"] == {"key": False, "meter": False} and result["rows"][1]["compliant"]
