@@ -178,7 +178,8 @@ def test_a_plan_the_grammar_cannot_bind_gets_no_answer(composer) -> None:
     assert "cannot impose M:G" in plan_problem(misread) and plan_problem(KEY_METER) is None
     records = [{"instruction": "Write a tune in D major, meter G.", "input": ""},
                {"instruction": "Write a tune in E minor and 2/4 time.", "input": ""}]
-    answers = answer_with_plans(composer, records, [misread, KEY_METER], max_new_tokens=200)
-    assert answers[0] == "" and answers[1].startswith("X:")
+    too_long = make_plan(key="D", meter="4/4", chords=" ".join(["D", "G"] * 40))  # a reader that did not stop
+    answers = answer_with_plans(composer, records + records[:1], [misread, KEY_METER, too_long], max_new_tokens=200)
+    assert answers[0] == "" and answers[1].startswith("X:") and answers[2] == ""
     result = request_compliance([make_plan(key="D", meter="3/4"), KEY_METER], [None, answers[1]])
     assert result["rows"][0]["hits"] == {"key": False, "meter": False} and result["rows"][1]["compliant"]

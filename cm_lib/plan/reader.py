@@ -83,13 +83,16 @@ def write_from_plans(writer: str | Path | Any, plans: Sequence[Plan | None], max
 def answer_with_plans(writer: str | Path | Any, records: Sequence[Mapping[str, Any]], plans: Sequence[Plan | None],
                       max_new_tokens: int = 512, seed: int = 0, batch_size: int = 40, constrain: str = "bars") -> list[str]:
     """The writer's chat answers to records, each bound to its plan (notebooks 04, 05); a plan the grammar cannot bind
-    (a field the ABC parser rejects, e.g. a reader's M:G) or None gets no answer ("": judged as no tune, never repaired)."""
+    (a field the ABC parser rejects, e.g. a reader's M:G, or more bars than `max_new_tokens` can write) or None gets
+    no answer ("": judged as no tune, never repaired)."""
     from cm_lib.evaluate import _model_and_tokenizer, answer_records
-    from cm_lib.generate.plan_grammar import plan_problem
+    from cm_lib.generate.plan_grammar import plan_budget, plan_problem
 
-    ok = [p is not None and plan_problem(p) is None for p in plans]
+    net, tok = _model_and_tokenizer(writer)
+    ok = [p is not None and plan_problem(p) is None and plan_budget(tok, p, chat=True).minimum <= max_new_tokens
+          for p in plans]
     todo = [r for r, k in zip(records, ok) if k]
-    out = iter(answer_records(_model_and_tokenizer(writer), todo, max_new_tokens=max_new_tokens, seed=seed,
+    out = iter(answer_records((net, tok), todo, max_new_tokens=max_new_tokens, seed=seed,
                               batch_size=batch_size, constrain=constrain, plans=[p for p, k in zip(plans, ok) if k])
                if todo else [])
     return [next(out) if k else "" for k in ok]
