@@ -23,7 +23,7 @@ READER_SAMPLING: dict[str, Any] = dict(temperature=0.2, top_k=40, top_p=0.95)  #
 def reader_answers(reader: str | Path | Any, texts: Sequence[str], max_new_tokens: int = READER_PLAN_TOKENS,
                    seed: int = 0, batch_size: int = 16, progress: str | None = None) -> list[str]:
     """The reader model's answers (plan texts, as sampled) to request texts, in the chat format, batch by batch
-    (request i seeded seed + i; `progress` names a progress bar over the batches). A batch may write up to twice
+    (request i seeded seed + i; `progress` names a progress bar over the batches). A batch may write up to 1.5 times
     its longest request's tokens plus 16 (a plan restates its request), at most `max_new_tokens`."""
     from tqdm.auto import tqdm
 
@@ -35,8 +35,8 @@ def reader_answers(reader: str | Path | Any, texts: Sequence[str], max_new_token
     out: list[str] = []
     starts = range(0, len(records), max(1, batch_size))
     for i in tqdm(starts, desc=progress, unit="batch", disable=progress is None):
-        # a plan copies what its request says: at most twice the request's tokens (chord symbols gain quotes)
-        budget = min(max_new_tokens, 2 * max(lengths[i:i + batch_size]) + 16)
+        # a plan restates its request: 1.5x the request's tokens + 16 (chord symbols gain quotes; the words go)
+        budget = min(max_new_tokens, 3 * max(lengths[i:i + batch_size]) // 2 + 16)
         out += answer_records(model, records[i:i + batch_size], max_new_tokens=budget, seed=seed + i,
                               batch_size=batch_size, **READER_SAMPLING)
     return out
