@@ -141,13 +141,8 @@ def test_the_reader_trains_on_each_request_answered_with_its_plan(tmp_path) -> N
     corpus = ensure_corpus("smoke")
     trainer, settings = build_trainer("sft", "composer", corpus, tmp_path / "run", hardware="cpu-smoke", max_steps=1,
                                       tasks=tuple(GENERATION_TASKS), view="plan")
-    train = [r for r in load_split(corpus, "sft", "train") if r["task"] in GENERATION_TASKS]
-    answers = {plan_answer(r) for r in train} - {None}
-    kept = {t: sum(plan_answer(r) is not None for r in train if r["task"] == t) for t in GENERATION_TASKS}
-    total = {t: sum(r["task"] == t for r in train) for t in GENERATION_TASKS}
-    assert kept["chord_conditioned"] == total["chord_conditioned"] and kept["motif_continuation"] == total["motif_continuation"]
-    assert 0 < kept["key_meter_conditioned"] < total["key_meter_conditioned"]  # thinned to balance the tasks
-    assert settings["view"] == "plan" and 0 < settings["rows"] <= sum(kept.values())
+    answers = {plan_answer(r) for r in load_split(corpus, "sft", "train") if r["task"] in GENERATION_TASKS}
+    assert settings["view"] == "plan" and settings["rows"] > 0 and None not in answers
     for i in range(3):
         trained = trained_text(trainer, i)
         assert any(trained.strip().startswith(a.strip()) for a in answers if a), trained

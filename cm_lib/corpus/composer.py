@@ -63,26 +63,14 @@ def header_fields(text: str) -> dict[str, str]:
 PLAN_VIEW = "plan"  # SmolLM2's plan SFT (notebook 04): each generation request answered with its plan
 
 
-# The reader's SFT keeps one in N requests of these tasks, so that each generation task comes about as often as
-# the others (the corpus has ~3.5x more key/meter and form requests than chord and motif ones).
-PLAN_THINNING = {"key_meter_conditioned": 3, "form_conditioned": 3}
-
-
 def plan_answer(record: Mapping[str, Any]) -> str | None:
-    """The plan a generation record asks for, as the reader answers it (cm_lib.plan.plan_text); None when it asks
-    nothing or PLAN_THINNING leaves the record out (notebook 04).
+    """The plan a generation record asks for, as the reader answers it (cm_lib.plan.plan_text); None when it asks nothing (notebook 04).
 
     A view of the whole record, not of its answer: the plan comes from what the request asks (`record_plan`).
     """
-    import zlib
-
     from cm_lib.plan.core import plan_text
     from cm_lib.plan.rules import record_plan
 
-    keep = PLAN_THINNING.get(str(record.get("task")))
-    text = f"{record.get('instruction', '')}\n{record.get('input', '')}"
-    if keep and zlib.crc32(text.encode("utf-8")) % keep:
-        return None
     return plan_text(record_plan(record)) or None
 
 
