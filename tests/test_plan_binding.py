@@ -119,7 +119,7 @@ def test_bpe_tokens_and_a_free_meter(composer) -> None:
 
 def test_the_grammar_rejects_what_the_plan_forbids(composer) -> None:
     _, tok = composer
-    from cm_lib.generate.constrain import matcher
+    from cm_lib.generate.processor import matcher
 
     def accepts(plan, text):
         m = matcher(tok, plan_grammar("", plan, chat=True), len(tok))

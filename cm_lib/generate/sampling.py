@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cm_lib.errors import CourseError
-from cm_lib.generate.constrain import MODES, GrammarLogitsProcessor, prompt_header, tune_grammar
+from cm_lib.generate.constrain import MODES, prompt_header, tune_grammar
 from cm_lib.generate.plan_grammar import plan_budget, plan_grammar
+from cm_lib.generate.processor import GrammarLogitsProcessor
 from cm_lib.generate.stopping import TuneEndCriteria, tune_end
 from cm_lib.plan.core import Plan
 
