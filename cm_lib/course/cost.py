@@ -1,8 +1,8 @@
-"""What a plan of cm_lib.plan costs: minutes and peak GPU memory per run and per notebook, measured or estimated.
+"""What a plan of cm_lib.course.plan costs: minutes and peak GPU memory per run and per notebook, measured or estimated.
 
 Minutes come from measured seconds per step (cm_lib.train.presets.STEP_SECONDS: the CPU plans), else from GPU
 tokens per second (GPU_TOKENS_PER_SECOND: measured on an H100, or public T4 figures), else from the H100 figure
-scaled by the GPU's dense 16-bit TFLOP/s (cm_lib.planner.GPU_CLASSES): every figure says which. Peak memory is
+scaled by the GPU's dense 16-bit TFLOP/s (cm_lib.device.GPU_CLASSES): every figure says which. Peak memory is
 cm_lib.planner.estimate_memory's (an estimate; within 0-15% of H100 peaks where checked). `python -m cm_lib course
 plan` prints the result; docs/TEACHING.md's runtime table is checked against it.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from cm_lib.plan import RUN_NOTEBOOK, RUN_STAGE, PlanChoice, _Plan, model_family, plan_runs
+from cm_lib.course.plan import RUN_NOTEBOOK, RUN_STAGE, PlanChoice, _Plan, model_family, plan_runs
 
 # Tokens an SFT example takes once padded to the longest of its batch, from the CPU plan's measured steps (SmolLM2:
 # 17.8 s/step x ~125 tokens/s / 4 answers; the header view 3.2 s x ~250 / 8; the composer 1.6 s x 7,100 / 16
@@ -137,8 +137,8 @@ def _tokens_per_step(name: str, plan: _Plan) -> int:
 
 def _throughput(device: str, model: str, method: str) -> tuple[float, str, bool] | None:
     """(tokens/s, basis, measured) of `model`/`method` on a GPU class: a table row, else the H100 row scaled."""
+    from cm_lib.device import GPU_CLASSES
     from cm_lib.models.presets import model_preset
-    from cm_lib.planner import GPU_CLASSES
     from cm_lib.train.presets import gpu_tokens_per_second
 
     preset = model_preset(model)
@@ -255,7 +255,7 @@ def notebook_minutes(choice: PlanChoice, runs: list[PlannedRun]) -> dict[str, di
         basis = ("smoke: the runtime tables' upper bounds" if choice.smoke else
                  "measured: whole notebook, idle 2-core CPU (runtime tables of notebooks 03-06, Dec 2026)")
         return {nb: {"minutes": round(secs[nb] / 60, 1), "estimated": choice.smoke, "basis": basis} for nb in NOTEBOOKS}
-    from cm_lib.plan import _size
+    from cm_lib.course.plan import _size
 
     size = _size(choice.plan.base) if choice.plan.base else "1b"
     fast = 0.5 if choice.device in ("a100-40", "a100-80", "h100") else 1.0
@@ -297,7 +297,7 @@ RUNTIME_COLUMNS = (
 
 def runtime_table() -> str:
     """The markdown table of minutes per notebook 03-06 on each RUNTIME_COLUMNS plan (docs/TEACHING.md; a test compares)."""
-    from cm_lib.plan import choose_plan
+    from cm_lib.course.plan import choose_plan
 
     plans = [course_plan(with_checkpoints(choose_plan(False, device=d, online=o, base=b)))
              for _, d, o, b in RUNTIME_COLUMNS]
