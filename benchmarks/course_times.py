@@ -81,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from cm_lib.course import COURSE_RUN_FILE, course_choice
+    from cm_lib.course.plan import RUN_STAGE, model_family, plan_runs
     from cm_lib.measured import record_rows
     from cm_lib.paths import runs_dir
-    from cm_lib.plan import RUN_STAGE, model_family, plan_runs
     from cm_lib.train.state import RESULT_FILE
 
     path = runs_dir() / "notebooks" / COURSE_RUN_FILE

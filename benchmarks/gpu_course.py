@@ -1,6 +1,6 @@
 """The T4 plan's training settings on a lent GPU, and the course's smoke runs there (<= 8 minutes on an H100).
 
-For the LoRA track of the GPU plans (cm_lib.plan: TinyLlama-1.1B with LoRA, LLaMA-2-7B under QLoRA), with the
+For the LoRA track of the GPU plans (cm_lib.course.plan: TinyLlama-1.1B with LoRA, LLaMA-2-7B under QLoRA), with the
 `colab-t4` hardware preset's settings (batch 4 x 1,024 tokens, LoRA r=64 on q/k/v/o/gate/up/down, gradient
 checkpointing, paged 8-bit AdamW where bitsandbytes is installed, fp32 trainable weights under autocast) on
 randomly initialised models of the presets' shapes, it measures s/step, tokens/s and peak GiB:
@@ -220,9 +220,9 @@ def main() -> None:
 
 def record(rows: list[dict], device: str, dry_run: bool) -> None:
     """Write the T4 plan's measured tokens/s on this GPU into gpu_throughput.json (only where the plan runs colab-t4)."""
+    from cm_lib.course.plan import plan_hardware
     from cm_lib.device import device_class, pick_device
     from cm_lib.measured import provenance, record_rows
-    from cm_lib.plan import plan_hardware
 
     spec = pick_device()
     if dry_run or device != "cuda" or plan_hardware(spec)[0] != PRESET:

@@ -92,7 +92,7 @@ class GpuClass:
     capability: str
 
 
-# The GPU classes of `course plan --device` (cm_lib.plan): facts from vendor data sheets; memory as torch reports it.
+# The GPU classes of `course plan --device` (cm_lib.course.plan): facts from vendor data sheets; memory as torch reports it.
 GPU_CLASSES: dict[str, GpuClass] = {
     g.key: g
     for g in [

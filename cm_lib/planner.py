@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-# GPU_CLASSES lives in cm_lib.device (the hardware the course plans for); cm_lib/plan_cost.py still imports it from here.
+# GPU_CLASSES lives in cm_lib.device (the hardware the course plans for).
 from cm_lib.device import GPU_CLASSES
 from cm_lib.models.presets import LLAMA_LORA_TARGETS, ModelPreset, model_preset
 

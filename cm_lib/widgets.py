@@ -217,11 +217,13 @@ def parse_chords(text: str | Sequence[str] | None) -> list[str]:
     return [c for c in re.split(r"[\s|,;]+", text.replace('"', "")) if c]
 
 
-def studio_request(key: str, meter: str, form: str | None = None, chords: str | Sequence[str] | None = None) -> dict:
-    """The request the studio asks for and checks against: {"key", "meter"} + "form" and "chords" when given.
+def studio_request(key: str, meter: str, form: str | None = None, chords: str | Sequence[str] | None = None,
+                   motif: str | None = None) -> dict:
+    """The request the studio asks for and checks against: {"key", "meter"} + "form", "chords" and "motif" when given.
 
     Validated by cm_lib.metrics.parse_request (RequestError, a CourseError, on a bad key); the form
-    must be section letters such as AABB, and every chord a symbol the metrics read (e.g. D, Am, A7, F#m).
+    must be section letters such as AABB, every chord a symbol the metrics read (e.g. D, Am, A7, F#m), and
+    the motif the opening bars in ABC at L:1/8 (STUDIO_UNIT), e.g. "A | d2B A2F |".
     """
     from cm_lib.evaluate import chord_symbols
     from cm_lib.metrics import parse_request
@@ -239,7 +241,25 @@ def studio_request(key: str, meter: str, form: str | None = None, chords: str | 
         raise RequestError(f"not chord symbols: {bad}; write them like D G A7 Em (one per bar)")
     if wanted:
         req["chords"] = wanted
-    return parse_request(req)
+    out = parse_request(req)
+    opening = " ".join((motif or "").split())
+    if opening:
+        from cm_lib.abc import check
+
+        probe = f"X:1\nM:{out['meter']}\nL:{STUDIO_UNIT}\nK:{abc_key(out['key'])}\n{opening.rstrip('|')}|]\n"
+        if not check(probe, "syntax").ok:
+            raise RequestError(f"motif {opening!r}: write the opening bars in ABC at L:{STUDIO_UNIT}, e.g. A | d2B A2F |")
+        out["motif"] = opening
+    return out
+
+
+def studio_plan(request: Mapping[str, Any]) -> Any:
+    """The plan of a studio request (a cm_lib.plan.Plan): its key, meter, form, chords and motif (at STUDIO_UNIT)."""
+    from cm_lib.plan import make_plan
+
+    motif = request.get("motif")
+    return make_plan(key=request["key"], meter=request["meter"], unit=STUDIO_UNIT if motif else None,
+                     form=request.get("form"), chords=request.get("chords"), motif=motif)
 
 
 def studio_instruction(request: Mapping[str, Any]) -> str:
@@ -262,15 +282,16 @@ def studio_instruction(request: Mapping[str, Any]) -> str:
 def studio_prompt(request: Mapping[str, Any], chat: bool, tokenizer: Any | None = None) -> str:
     """What the model is given: the chat turn up to 'Assistant:' (chat=True, an SFT model) or a raw header.
 
-    The raw header is 'X:1\\nM:<meter>\\nL:1/8\\nK:<key>\\n' (a base or CPT model continues it; form and
-    chords cannot be said in a header, so only the metrics show whether such a model obeyed them).
+    The raw header is 'X:1\\nM:<meter>\\nL:1/8\\nK:<key>\\n', then the motif if any (a base or CPT model continues
+    it; form and chords cannot be said in a header: unconstrained, only the metrics show whether it obeyed them).
     The chat turn uses the tokenizer's EOS text (cm_lib.chat.generation_prompt); without a tokenizer,
     LLaMA's '</s>'.
     """
     from cm_lib.chat import format_chat, generation_prompt
 
     if not chat:
-        return f"X:1\nM:{request['meter']}\nL:{STUDIO_UNIT}\nK:{abc_key(request['key'])}\n"
+        opening = f"{request['motif']} " if request.get("motif") else ""
+        return f"X:1\nM:{request['meter']}\nL:{STUDIO_UNIT}\nK:{abc_key(request['key'])}\n{opening}"
     instruction = studio_instruction(request)
     return generation_prompt(tokenizer, instruction) if tokenizer is not None else format_chat(instruction).rstrip(" ")
 
@@ -307,6 +328,8 @@ class StudioView:
     stop: str = ""
     tokens: int = 0
     seconds: float = 0.0
+    sources: dict[str, str] = field(default_factory=dict)  # part of the tune -> "plan" or "model" (plan_sources)
+    hits: dict[str, bool] = field(default_factory=dict)  # requested field -> obeyed (cm_lib.metrics.request.request_hits)
 
     @property
     def table_html(self) -> str:
@@ -319,6 +342,14 @@ class StudioView:
         """The request and, after a generation, the prompt as given, the token count, time and how it stopped."""
         req = ", ".join(f"{k} {' '.join(v) if isinstance(v, list) else v}" for k, v in self.request.items())
         out = f'<div class="cm-studio-request">request: {html.escape(req)}</div>'
+        if self.hits:
+            obeyed = ", ".join(f"{k} {'✅' if v else '❌'}" for k, v in self.hits.items())
+            out += f'<div class="cm-studio-hits">obeyed: {html.escape(obeyed)}</div>'
+        if self.sources:
+            by = {who: [part for part, w in self.sources.items() if w == who] for who in ("plan", "model")}
+            out += (f'<div class="cm-studio-sources">from the plan (bound by the grammar): '
+                    f'{html.escape(", ".join(by["plan"]) or "nothing")}; from the model: '
+                    f'{html.escape(", ".join(by["model"]))}</div>')
         if self.prompt:
             fmt = "chat format (SFT model)" if self.chat else "raw header (base/CPT model)"
             out += (f'<div class="cm-studio-run">{self.tokens} new tokens in {self.seconds:.1f} s, stopped at '
@@ -335,12 +366,14 @@ class StudioView:
 def studio_check(abc: str, request: Mapping[str, Any] | None = None) -> StudioView:
     """Check and engrave a tune (playground_view) and measure it against the request (cm_lib.metrics.tune_metrics)."""
     from cm_lib.metrics import tune_metrics
+    from cm_lib.metrics.request import request_hits
 
     req = dict(request or {})
-    metrics = tune_metrics(abc, req or None)
+    metrics = tune_metrics(abc, {k: v for k, v in req.items() if k != "motif"} or None)
     rows = [(label, _value_text(metrics.get(name))) for name, label in STUDIO_METRICS]
     verdicts = {"syntax": metrics["valid_syntax"], "bars": metrics["valid_bars"], "parser": metrics["valid_parser"]}
-    return StudioView(abc, req, verdicts, metrics, rows, playground_view(abc))
+    hits = request_hits(studio_plan(req), abc) if req.get("key") and req.get("meter") else {}
+    return StudioView(abc, req, verdicts, metrics, rows, playground_view(abc), hits=hits)
 
 
 def studio_generate(model: Any, tokenizer: Any, request: Mapping[str, Any], temperature: float = 0.8,
@@ -351,20 +384,22 @@ def studio_generate(model: Any, tokenizer: Any, request: Mapping[str, Any], temp
     Sampling is cm_lib.generate.sampling.sample_batch with COMPOSER_SAMPLING's top-k/top-p and the
     tokenizer's BOS as in training; `seed` makes it repeatable. chat=True asks in ChatMusician's chat format (an SFT model writes the whole tune); chat=False gives
     a raw header that the tune continues. `constrain` is 'none', 'syntax' or 'bars' (grammar-constrained);
-    in the chat format the grammar also imposes the request's key and meter (`constrain.request_header`).
+    under a grammar the request's plan binds (`studio_plan`: key, meter, form, chords, motif), and the view
+    says which parts came from the plan and which from the model (`sources`).
     """
     from cm_lib.chat import eos_marker
     from cm_lib.evaluate import COMPOSER_SAMPLING
     from cm_lib.generate import extract_abc
-    from cm_lib.generate.constrain import request_header
     from cm_lib.generate.sampling import sample_batch
+    from cm_lib.plan.core import plan_sources
 
-    prompt = studio_prompt(request, chat, tokenizer)
-    header = request_header(request) if chat and constrain != "none" else None
+    plan = studio_plan(request) if constrain != "none" else None
+    # a raw prompt holds the motif only without a grammar: a bound plan writes it itself
+    prompt = studio_prompt({k: v for k, v in request.items() if k != "motif" or plan is None}, chat, tokenizer)
     sample = sample_batch(model, tokenizer, [prompt], [seed], max_new_tokens=max_new_tokens,
                           temperature=temperature, top_k=COMPOSER_SAMPLING["top_k"],
                           top_p=COMPOSER_SAMPLING["top_p"], constrain=constrain, chat=chat,
-                          add_special_tokens=True, headers=[header])[0]
+                          add_special_tokens=True, plans=[plan])[0]
     if chat:
         text = sample.text.split(eos_marker(tokenizer))[0].strip()
     else:
@@ -372,13 +407,13 @@ def studio_generate(model: Any, tokenizer: Any, request: Mapping[str, Any], temp
     # under a grammar the text is a whole tune; otherwise keep the tune found in it (or all of it, to see why not)
     abc = text.strip() + "\n" if constrain != "none" else (extract_abc(text) or text)
     out = studio_check(abc, request)
-    out.prompt, out.raw, out.chat = prompt, sample.text, chat
+    out.prompt, out.raw, out.chat, out.sources = prompt, sample.text, chat, plan_sources(plan)
     out.stop, out.tokens, out.seconds = sample.stop, sample.tokens, sample.seconds
     return out
 
 
 def composer_studio(models: Mapping[str, Any], smoke: bool = False) -> Any:
-    """Notebook 05: key, meter, form or chords, temperature, model and constraint -> Generate -> score, audio, metrics.
+    """Notebook 05: key, meter, form, chords, motif, temperature, model and constraint -> Generate -> score, audio, metrics.
 
     `models` maps a name to a preset name or folder (loaded on first use, then kept) or to an already
     loaded (model, tokenizer) pair. A model whose name or folder says 'sft' is asked in the chat
@@ -401,6 +436,7 @@ def composer_studio(models: Mapping[str, Any], smoke: bool = False) -> Any:
     form = w.Dropdown(options=[("(any)", "")] + [(f"{f} ({len(f)} sections)", f) for f in STUDIO_FORMS if f],
                       value="", description="form")
     chords = w.Text(value="", placeholder="e.g. D G A7 D (one per bar)", description="chords")
+    motif = w.Text(value="", placeholder=f"opening bars at L:{STUDIO_UNIT}, e.g. A | d2B A2F |", description="motif")
     temperature = w.FloatSlider(value=0.8, min=0.1, max=1.5, step=0.1, description="temperature")
     model = w.Dropdown(options=list(models), description="model")
     constrain = w.ToggleButtons(options=list(CONSTRAINTS), value="bars", description="constraint")
@@ -412,7 +448,8 @@ def composer_studio(models: Mapping[str, Any], smoke: bool = False) -> Any:
     status, info, verdict, score, player, table = (w.HTML() for _ in range(6))
     box = w.Textarea(value="", placeholder="the generated ABC appears here; edit it to re-check",
                      layout=w.Layout(width="100%", height="180px"), continuous_update=True)
-    for widget, name in ((key, "key"), (meter, "meter"), (form, "form"), (chords, "chords"), (model, "model"),
+    for widget, name in ((key, "key"), (meter, "meter"), (form, "form"), (chords, "chords"), (motif, "motif"),
+                         (model, "model"),
                          (temperature, "temperature"), (constrain, "constrain"), (seed, "seed"), (tokens, "tokens"),
                          (generate, "generate"), (play, "play"), (status, "status"), (info, "info"),
                          (verdict, "verdict"), (score, "score"), (player, "audio"), (table, "metrics"),
@@ -426,7 +463,7 @@ def composer_studio(models: Mapping[str, Any], smoke: bool = False) -> Any:
     def on_generate(_b: Any = None) -> None:
         generate.disabled = True
         try:
-            request = studio_request(key.value, meter.value, form.value, chords.value)
+            request = studio_request(key.value, meter.value, form.value, chords.value, motif.value)
             name = model.value
             if name not in loaded:
                 status.value = f"loading {html.escape(name)} …"
@@ -464,7 +501,8 @@ def composer_studio(models: Mapping[str, Any], smoke: bool = False) -> Any:
     generate.on_click(on_generate)
     box.observe(on_edit, names="value")
     play.on_click(lambda _b: setattr(player, "value", audio_html(box.value)))
-    return w.VBox([w.HBox([key, meter, form]), w.HBox([chords, model]), w.HBox([temperature, seed, tokens]), constrain,
+    return w.VBox([w.HBox([key, meter, form]), w.HBox([chords, motif]), model, w.HBox([temperature, seed, tokens]),
+                   constrain,
                    w.HBox([generate, status]), info, verdict, score, w.HBox([play, player]), table, box])
 
 

@@ -15,12 +15,12 @@ def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-SCRATCH_STEPS, SCRATCH_SFT_STEPS = 400, 120  # the composer's full-mode budget (cm_lib.course._PLANS)
+SCRATCH_STEPS, SCRATCH_SFT_STEPS = 400, 120  # the composer's full-mode budget (cm_lib.course.plan._PLANS)
 
 
 def test_plan_is_the_one_notebooks_03_and_04_train(runs: Path) -> None:
     from cm_lib.corpus.tasks import GENERATION_TASKS
-    from cm_lib.course import _runs
+    from cm_lib.course.stages import _runs
 
     corpus = runs / "corpus" / "smoke"
     smoke = _runs(True, corpus)
@@ -45,16 +45,15 @@ def test_plan_is_the_one_notebooks_03_and_04_train(runs: Path) -> None:
     assert (full["scratch_sft"]["max_steps"], full["scratch_sft"]["hardware"]) == (SCRATCH_SFT_STEPS, "cpu-scratch")
     assert full["scratch_sft"]["tasks"] == tuple(GENERATION_TASKS) and full["scratch_sft"]["lora"] is False
     assert full["base"] == {"model": "smollm2-135m"}
-    # SmolLM2's header SFT (notebook 04, section 6): from the CPT model, the four generation tasks, answers cut to a header
+    # SmolLM2's plan SFT (notebook 04, section 6): from the CPT model, the four generation tasks, each answered with its plan
     assert full["reader"] == dict(model=str(runs / "cpt" / "smollm2-135m" / "merged"), data=corpus,
                                   out=runs / "sft" / "smollm2-135m-reader", hardware="cpu-reader", max_steps=24,
-                                  lora=True, tasks=tuple(GENERATION_TASKS), view="header")
+                                  lora=True, tasks=tuple(GENERATION_TASKS), view="plan")
     assert smoke["reader"]["model"] == smoke["sft"]["model"] and smoke["reader"]["max_steps"] == 2
 
 
 def test_course_model_dir_names_the_notebook_and_bench_follows_it(runs: Path) -> None:
-    from cm_lib.bench.run import course_models
-    from cm_lib.course import course_model_dir
+    from cm_lib.course import course_model_dir, course_models
 
     with pytest.raises(AssetNotFoundError, match="run notebook 03_lora_continual_pretraining.*--only 03 --smoke"):
         course_model_dir("cpt", smoke=True)
@@ -96,7 +95,8 @@ def _specs() -> dict:
 
 
 def test_hardware_picks_the_presets_and_the_cpu_plan_is_unchanged(runs: Path) -> None:
-    from cm_lib.course import CURVE_POINTS, _runs, plan_hardware
+    from cm_lib.course.plan import CURVE_POINTS, plan_hardware
+    from cm_lib.course.stages import _runs
     from cm_lib.train.presets import hardware_preset
 
     specs = _specs()
@@ -165,7 +165,8 @@ def test_ensure_stages_lists_what_is_missing_with_an_estimate(runs: Path, capsys
 
 
 def test_ensure_stages_builds_only_what_is_missing(runs: Path, capsys: pytest.CaptureFixture) -> None:
-    from cm_lib.course import _runs, ensure_stages
+    from cm_lib.course import ensure_stages
+    from cm_lib.course.stages import _runs
     from cm_lib.train import load_result
 
     cpu = _specs()["cpu"]

@@ -110,7 +110,7 @@ def test_format_summary_leaves_out_what_it_does_not_know() -> None:
 
 
 def test_a_course_run_records_its_notebook_times_with_provenance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cm_lib import course
+    from cm_lib.course import notebooks as course
 
     monkeypatch.setenv("CM_RUNS_DIR", str(tmp_path))
     start = time.time()

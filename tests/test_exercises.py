@@ -211,36 +211,23 @@ def test_meter_compliance_checker_rejects_the_typed_rate() -> None:
         lambda cases: sum(f"M:{m}" in t for m, t in cases) / len(cases))
 
 
-def test_composer_prompt_checker_rejects_filled_in_and_body_fields() -> None:
-    import re
+def test_composer_prompt_checker_rejects_filled_in_fields() -> None:
+    from cm_lib.plan.core import plan_prompt
 
-    from cm_lib.corpus.composer import composer_header, header_fields
-
-    def right(answer):
-        f = header_fields(answer)
-        return composer_header(f["M"], f["L"], f["K"]) if {"M", "L", "K"} <= set(f) else None
-
-    def fields(answer, stop_at_k=True, keep_empty=False):
-        f = {}
-        for line in answer.splitlines():
-            m = re.match(r"^([MLK]):\s*(.*)$", line.strip())
-            if m and m.group(1) not in f and (keep_empty or m.group(2).strip()):
-                f[m.group(1)] = m.group(2).strip()
-            if stop_at_k and line.startswith("K:"):
-                break
-        return f
-
-    def build(f):
-        return composer_header(f["M"], f["L"], f["K"]) if {"M", "L", "K"} <= set(f) else None
+    def right(plan):
+        if not plan.meter or not plan.key:
+            return None
+        unit = f"L:{plan.unit}\n" if plan.unit else ""
+        return f"X:1\nM:{plan.meter}\n{unit}K:{plan.key}\n" + (plan.motif + " " if plan.motif else "")
 
     assert nb04.check_composer_prompt(right)
-    from cm_lib.corpus.composer import header_text
-
-    assert nb04.check_composer_prompt(header_text)  # the pair's own hand-over passes
-    assert not nb04.check_composer_prompt(lambda a: build(fields(a, stop_at_k=False)))  # reads the body's M:
-    assert not nb04.check_composer_prompt(lambda a: build({"M": "4/4", "L": "1/8", "K": "C", **fields(a)}))  # fills in
-    assert not nb04.check_composer_prompt(lambda a: build(fields(a, keep_empty=True)))  # an empty M: is kept
-    assert not nb04.check_composer_prompt(lambda a: build({k: v for k, v in re.findall(r"([MLK]):(\S+)", a)}))
+    assert nb04.check_composer_prompt(plan_prompt)  # the pair's own hand-over passes
+    assert not nb04.check_composer_prompt(  # fills in a unit
+        lambda p: right(p).replace("K:", "L:1/8\nK:") if right(p) and not p.unit else right(p))
+    assert not nb04.check_composer_prompt(lambda p: right(p) or "X:1\nM:4/4\nL:1/8\nK:C\n")  # fills in a header
+    assert not nb04.check_composer_prompt(  # drops the motif
+        lambda p: None if right(p) is None else f"X:1\nM:{p.meter}\n" + (f"L:{p.unit}\n" if p.unit else "")
+        + f"K:{p.key}\n")
     assert not nb04.check_composer_prompt("X:1")
 
 

@@ -101,9 +101,10 @@ def test_cli_generate_json(tmp_path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(out.read_text())
-    keys = {"prompt", "request", "raw", "abc", "ok_syntax", "ok_bars", "ended", "tokens", "seconds"}
+    keys = {"prompt", "request", "raw", "abc", "ok_syntax", "ok_bars", "ended", "tokens", "seconds", "plan", "hits"}
     assert len(rows) == 3 and all(set(r) == keys for r in rows)
-    assert all(r["prompt"] == "X:1\nM:6/8\nL:1/8\nK:D\n" and r["request"] == {} for r in rows)
+    assert all(r["prompt"] == "X:1\nM:6/8\nL:1/8\nK:D\n" and r["request"] == {} and r["plan"] is None and r["hits"] == {}
+               for r in rows)
     assert all(r["ok_syntax"] and r["ok_bars"] and r["ended"] and 0 < r["tokens"] <= 40 for r in rows)
     assert all(r["abc"].startswith("X:1\nM:6/8") for r in rows) and len({r["raw"] for r in rows}) == 3
     assert "3 samples: 3 syntax-valid, 3 bars-valid, 3 ended, 0 hit the 40-token limit" in proc.stdout

@@ -9,14 +9,8 @@ import pytest
 
 from cm_lib.abc import check, split_tunes
 from cm_lib.errors import CourseError
-from cm_lib.generate.constrain import (
-    bar_halves,
-    matcher,
-    prompt_header,
-    tune_grammar,
-    unpack_bitmask,
-    valid_keys,
-)
+from cm_lib.generate.constrain import bar_halves, prompt_header, tune_grammar, valid_keys
+from cm_lib.generate.processor import matcher, unpack_bitmask
 from cm_lib.generate.results import header_prompt, sample_row
 from cm_lib.generate.sampling import sample_batch, sample_in_batches
 from cm_lib.models import load_model
@@ -255,7 +249,7 @@ def test_answer_records_obeys_the_request(tiny) -> None:
     assert [split_tunes(a)[0].get("K") for a in answers[:3]] == ["G", "Ador", "Dm"]
     with pytest.raises(CourseError, match="constrain='syntax' or 'bars'"):
         answer_records(tiny, records, obey_header=True)
-    with pytest.raises(CourseError, match="imposing a header needs constrained decoding"):
+    with pytest.raises(CourseError, match="imposing a header or a plan needs constrained decoding"):
         sample_batch(*tiny, ["X:1\n"], headers=[{"K": "D"}])
     with pytest.raises(CourseError, match="1 prompts but 2 headers"):
         sample_batch(*tiny, ["X:1\n"], constrain="syntax", headers=[{"K": "D"}, None])
@@ -265,5 +259,5 @@ def test_cli_obey_request_needs_a_task_and_a_grammar(capsys) -> None:
     from cm_lib.cli import main
 
     assert main(["generate", "--model", "tiny", "--task", "key_meter_conditioned", "--obey-request"]) == 2
-    assert "--obey-request needs --task and --constrain syntax or bars" in capsys.readouterr().err
+    assert "--obey-request needs a request (--task, --request or --requests) and --constrain" in capsys.readouterr().err
     assert main(["generate", "--model", "tiny", "--prompt", "X:1\n", "--constrain", "bars", "--obey-request"]) == 2

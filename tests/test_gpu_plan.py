@@ -1,4 +1,4 @@
-"""The plan follows the hardware and the hub (cm_lib.plan, cm_lib.plan_cost, `course plan`), without a GPU.
+"""The plan follows the hardware and the hub (cm_lib.course.plan, cm_lib.course.cost, `course plan`), without a GPU.
 
 The MusicPile corpus presets' sample sizes are read from cm_lib.corpus.spec (`CorpusPreset.hub`).
 """
@@ -71,8 +71,8 @@ def test_t4_online_trains_tinyllama_in_fp16_on_musicpile(musicpile: None, capsys
 def test_offline_and_cpu_are_todays_plan(musicpile: None, capsys: pytest.CaptureFixture) -> None:
     import torch
 
-    from cm_lib.course import _PLANS
-    from cm_lib.course import _runs as course_runs
+    from cm_lib.course.plan import _PLANS
+    from cm_lib.course.stages import _runs as course_runs
     from cm_lib.device import DeviceSpec
 
     t4 = _runs(_plan(capsys, "--device", "t4", "--offline"))
@@ -99,7 +99,7 @@ def test_offline_and_cpu_are_todays_plan(musicpile: None, capsys: pytest.Capture
 
 def test_llama2_7b_is_qlora_and_keeps_its_adapter(musicpile: None, capsys: pytest.CaptureFixture) -> None:
     from cm_lib.course import course_choice
-    from cm_lib.plan import plan_runs
+    from cm_lib.course.plan import plan_runs
 
     t4 = _plan(capsys, "--base", "llama2-7b", "--device", "t4", "--online")
     runs = _runs(t4)
@@ -159,8 +159,8 @@ def test_cm_plan_and_cm_base_model_override(musicpile: None, monkeypatch: pytest
 def test_smoke_t4_plan_runs_on_this_cpu_in_fp32(musicpile: None, monkeypatch: pytest.MonkeyPatch,
                                                 tmp_path: Path) -> None:
     import cm_lib.hub
-    from cm_lib.course import _runs as course_runs
     from cm_lib.course import course_choice
+    from cm_lib.course.stages import _runs as course_runs
     from cm_lib.device import pick_device
     from cm_lib.train import hardware_preset, training_config_kwargs
 
@@ -192,7 +192,7 @@ def test_hub_state_offline_uses_the_hf_cache_and_the_sample(musicpile: None, mon
     import huggingface_hub.constants
 
     from cm_lib.corpus.build import MARKER
-    from cm_lib.plan import hub_state
+    from cm_lib.course.plan import hub_state
 
     cache = tmp_path / "hf"
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
@@ -212,7 +212,7 @@ def test_hub_state_offline_uses_the_hf_cache_and_the_sample(musicpile: None, mon
 
 
 def test_teaching_runtime_table_matches_course_plan(musicpile: None) -> None:
-    from cm_lib.plan_cost import runtime_table
+    from cm_lib.course.cost import runtime_table
 
     table = runtime_table()
     assert table in (REPO / "docs" / "TEACHING.md").read_text(encoding="utf-8")

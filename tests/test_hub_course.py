@@ -110,9 +110,9 @@ def test_t4_plan_on_the_hub_trains_the_llama_track_and_probes_it(hub_server, run
     from safetensors import safe_open
 
     import cm_lib.train.run as train_run
-    from cm_lib.bench.run import course_models, run_bench
+    from cm_lib.bench.run import run_bench
     from cm_lib.cli import main
-    from cm_lib.course import course_choice, ensure_stages, lora_track_label
+    from cm_lib.course import course_choice, course_models, ensure_stages, lora_track_label
     from cm_lib.device import DeviceSpec
     from cm_lib.models.adapter import adapter_root
     from cm_lib.models.resolve import prepare

@@ -57,7 +57,8 @@ def test_every_measured_file_names_its_writer_and_each_row_its_machine_date_and_
 
 
 def test_the_library_reads_its_measured_tables_from_the_files() -> None:
-    from cm_lib import course, plan_cost
+    from cm_lib import course
+    from cm_lib.course import cost as plan_cost
     from cm_lib.train import presets
 
     assert presets.STEP_SECONDS == {(r["hardware"], r["model"], r["stage"]): (r["seconds_per_step"], r["source"])
@@ -192,7 +193,7 @@ def test_gpu_train_writes_the_h100_rows_the_files_hold() -> None:
 
 def test_course_times_records_what_a_course_run_timed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from cm_lib.course import COURSE_RUN_FILE, course_choice
-    from cm_lib.plan import plan_runs
+    from cm_lib.course.plan import plan_runs
 
     runs, data = tmp_path / "runs", tmp_path / "measured"
     shutil.copytree(m.MEASURED_DIR, data)

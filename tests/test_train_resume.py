@@ -162,19 +162,20 @@ def test_ensure_stages_reuses_a_run_and_extends_it_for_a_longer_plan(env: dict,
     import logging
 
     from cm_lib import course
+    from cm_lib.course import plan, stages
     from cm_lib.device import pick_device
     from cm_lib.train import load_result
 
     cpu = pick_device("cpu")
     assert course.ensure_stages(["scratch"], smoke=True, device=cpu) == ["scratch"]  # the corpus is built already
-    folder = Path(course._runs(True, None, cpu)["scratch"]["out"])
+    folder = Path(stages._runs(True, None, cpu)["scratch"]["out"])
     steps = load_result(folder).steps
     assert course.ensure_stages(["scratch"], smoke=True, device=cpu) == []  # same length: reused
     warnings: list[str] = []
     handler = logging.Handler(logging.WARNING)
     handler.emit = lambda record: warnings.append(record.getMessage())  # type: ignore[method-assign]
     logging.getLogger("transformers").addHandler(handler)
-    monkeypatch.setitem(course._PLANS, True, replace(course._PLANS[True], scratch_steps=steps + 4))
+    monkeypatch.setitem(plan._PLANS, True, replace(plan._PLANS[True], scratch_steps=steps + 4))
     try:
         assert course.ensure_stages(["scratch"], smoke=True, device=cpu) == ["scratch"]
     finally:

@@ -100,17 +100,23 @@ def test_studio_check_of_a_broken_tune() -> None:
 
 
 @pytest.mark.parametrize("chat", [False, True])
-def test_constrained_generation_passes_the_bar_check(tiny, chat: bool) -> None:
+def test_constrained_generation_honours_the_whole_request(tiny, chat: bool) -> None:
     model, tok = tiny
-    req = w.studio_request("D major", "6/8", "AABB")
-    view = w.studio_generate(model, tok, req, temperature=0.8, constrain="bars", seed=3, max_new_tokens=80, chat=chat)
+    req = w.studio_request("D major", "6/8", "AABB", "D G A7 D", "A | d2B A2F |")
+    assert req["motif"] == "A | d2B A2F |" and w.studio_plan(req).unit == w.STUDIO_UNIT
+    view = w.studio_generate(model, tok, req, temperature=0.8, constrain="bars", seed=3, max_new_tokens=300, chat=chat)
     assert check(view.abc, level="bars").ok, view.abc
-    assert view.verdicts["bars"] is True and view.chat is chat and 0 < view.tokens <= 80
-    assert view.prompt == w.studio_prompt(req, chat, tok)
+    assert view.verdicts["bars"] is True and view.chat is chat and 0 < view.tokens <= 300
+    assert view.prompt == w.studio_prompt({k: v for k, v in req.items() if k != "motif"}, chat, tok)
+    assert view.hits == {"key": True, "meter": True, "form": True, "chords": True, "motif": True}, view.abc
+    assert view.sources["sections and repeats"] == "plan" and view.sources["notes"] == "model"
+    assert "from the plan (bound by the grammar): key, meter, unit length, sections" in view.info_html
     if not chat:
-        assert view.abc.startswith("X:1\nM:6/8\nL:1/8\nK:D\n") and view.metrics["meter_ok"] is True
-    again = w.studio_generate(model, tok, req, temperature=0.8, constrain="bars", seed=3, max_new_tokens=80, chat=chat)
+        assert view.abc.startswith("X:1\nM:6/8\nL:1/8\nK:D\nA | d2B A2F |") and view.metrics["meter_ok"] is True
+    again = w.studio_generate(model, tok, req, temperature=0.8, constrain="bars", seed=3, max_new_tokens=300, chat=chat)
     assert again.abc == view.abc  # seeded
+    free = w.studio_generate(model, tok, req, temperature=0.8, constrain="none", seed=3, max_new_tokens=20, chat=chat)
+    assert set(free.sources.values()) == {"model"}  # nothing binds without a grammar
 
 
 def test_unconstrained_generation_reports_what_came_out(tiny) -> None:
@@ -142,6 +148,10 @@ def test_composer_studio_generates_and_rechecks_edits(tiny) -> None:
     parts["generate"].click()
     assert "cm-studio-error" in parts["status"].value and "Q7" in parts["status"].value
     assert not parts["generate"].disabled
+    parts["chords"].value, parts["motif"].value = "", "d2B A2F | A"
+    parts["generate"].click()
+    assert parts["abc"].value.split("K:D\n", 1)[-1].startswith("d2B A2F | A |"), parts["abc"].value
+    assert "motif ✅" in parts["info"].value and "opening" in parts["info"].value
 
 
 def _by_class(root, prefix: str) -> dict:

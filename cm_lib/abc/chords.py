@@ -14,6 +14,7 @@ text as written. `abc.walk.is_chord_symbol` is the walker's looser split (a quot
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 ROOT = r"[A-G][#b]?"
@@ -87,3 +88,15 @@ def written_symbol_pattern() -> str:
     """A regular expression for a quoted chord symbol the course may write: root and one of WRITTEN_QUALITIES."""
     qualities = "|".join(q for q in WRITTEN_QUALITIES if q)
     return f'"{ROOT}({qualities})?"'
+
+
+def _collapse(seq: Sequence[str]) -> list[str]:
+    """Consecutive repeats merged: A A D -> A D (a chord held over two bars is written once or twice)."""
+    return [c for i, c in enumerate(seq) if i == 0 or c != seq[i - 1]]
+
+
+def chords_in_order(wanted: Sequence[str], got: Sequence[str]) -> bool:
+    """True when the requested chords (repeats merged) occur in the answer's chord symbols in that order."""
+    want, have = _collapse(list(wanted)), _collapse(list(got))
+    it = iter(have)
+    return bool(want) and all(any(c == h for h in it) for c in want)

@@ -10,7 +10,7 @@ from typing import Any
 from cm_lib.bench.prompts import build_prompt, content_free_prompts, shuffle_question
 from cm_lib.bench.results import CHANCE, PAPER_RESULTS, by_topic, summarize
 from cm_lib.bench.schema import Question
-from cm_lib.errors import AssetNotFoundError, UsageError
+from cm_lib.errors import UsageError
 from cm_lib.paths import atomic_write_text
 
 # The scoring modes and few-shot counts of the protocol (the CLI's choices are these). Scoring itself
@@ -167,18 +167,3 @@ def run_bench(
 def write_json(result: dict[str, Any], path: str | Path) -> Path:
     """Write a result dict as pretty JSON, all or nothing (`bench --json`); notebook 06."""
     return atomic_write_text(path, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-
-
-def course_models(smoke: bool = False) -> dict[str, str]:
-    """The models to probe: the base preset, plus the CPT and SFT models of notebooks 03-04 if on disk (notebook 06)."""
-    from cm_lib.course import course_base_preset, course_model_dir
-
-    base = course_base_preset(smoke)
-    models = {f"base ({base})": base}
-    for stage in ("cpt", "sft"):
-        try:
-            path = course_model_dir(stage, smoke)
-        except AssetNotFoundError:
-            continue
-        models[f"{stage.upper()} ({path.parent.name})"] = str(path)
-    return models

@@ -52,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     import json
 
-    from cm_lib.plan import check_choice
+    from cm_lib.course.plan import check_choice
 
     if args.online and args.offline:
         raise UsageError("--online and --offline exclude each other: pass one of them (or neither: look)")
@@ -60,7 +60,7 @@ def _plan(args: argparse.Namespace) -> int:
     base = args.base.strip() if args.base is not None else None
     check_choice(device, base)  # before torch is imported
     from cm_lib.course import course_choice
-    from cm_lib.plan_cost import course_plan
+    from cm_lib.course.cost import course_plan
 
     online = True if args.online else False if args.offline else None
     plan = course_plan(course_choice(args.smoke, device_class=device, online=online, base=base))

@@ -19,13 +19,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--prompt", help="raw text continued as is (e.g. an ABC header 'X:1\\nM:6/8\\nL:1/8\\nK:D\\n')")
     src.add_argument("--task", help="draw N held-out instructions of this task type from the course corpus (chat format)")
+    src.add_argument("--request", help="one request in words, answered in the chat format (N samples of it)")
+    src.add_argument("--requests", metavar="FILE.jsonl",
+                     help='requests, one {"request": "..."} a line (optional "expected": the plan fields it asks for)')
     p.add_argument("--chat", action="store_true", help="wrap --prompt in the chat format instead of continuing it")
     p.add_argument("--corpus", default=None, help="corpus folder for --task (default: the course's corpus)")
     p.add_argument("--n", type=int, default=1, help="number of samples (seeds seed, seed+1, ...)")
     p.add_argument("--constrain", choices=("none", *LEVELS), default="none",  # generate.constrain.MODES
                    help="grammar-constrained decoding: valid ABC syntax, or also full bars")
     p.add_argument("--obey-request", action="store_true",
-                   help="with --task and --constrain syntax|bars: the grammar imposes each record's requested key/meter")
+                   help="with a request and --constrain syntax|bars: the grammar imposes its requested key/meter")
+    p.add_argument("--plan", choices=["none", "rules", "reader"], default="none",
+                   help="read each request's plan (key, meter, form, chords, motif) with the rules reader or the "
+                        "fine-tuned reader model; with --constrain syntax|bars the plan binds")
+    p.add_argument("--reader", default="course:reader",
+                   help="the reader model for --plan reader (default: notebook 04's plan SFT of SmolLM2)")
     p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy")
     p.add_argument("--top-k", type=int, default=40)
     p.add_argument("--top-p", type=float, default=0.95)
@@ -53,25 +61,60 @@ def write_json_atomic(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, json.dumps(rows, ensure_ascii=False, indent=1))
 
 
-def _generate(args: argparse.Namespace) -> int:
-    if args.n < 1 or args.max_new_tokens < 1 or args.batch_size < 1:
-        raise CourseError("--n, --max-new-tokens and --batch-size must be positive")
-    if args.obey_request and (not args.task or args.constrain == "none"):
-        raise CourseError("--obey-request needs --task and --constrain syntax or bars (the grammar imposes the request)")
-    from cm_lib.corpus.tasks import requested
-    from cm_lib.generate.constrain import request_header
-    from cm_lib.generate.results import chat_prompts, sample_row, task_records
-    from cm_lib.generate.sampling import sample_in_batches
-    from cm_lib.models import load_model
+def _requests(args: argparse.Namespace) -> tuple[list[str], list, list[str | None]]:
+    """(request texts, the plans they ask for, task names) of --task, --request or --requests; checked before any model loads.
+
+    What a request asks for: a corpus record's own fields (cm_lib.plan.record_plan); a file line's "expected"
+    fields; otherwise what the rules reader reads in the text (exact on the course's templates).
+    """
+    from cm_lib.plan.rules import load_requests, record_plan, request_text, rules_plan
 
     if args.task:
         from cm_lib.corpus import ensure_corpus
+        from cm_lib.generate.results import task_records
 
         corpus = Path(args.corpus) if args.corpus else ensure_corpus("smoke" if smoke_mode() else "small")
         records = task_records(corpus, args.task, args.n)
+        return [request_text(r) for r in records], [record_plan(r) for r in records], [r["task"] for r in records]
+    if args.request is not None:
+        text = args.request.replace("\\n", "\n").strip()
+        if not text:
+            raise CourseError("--request is empty: write the request, e.g. 'Compose a 6/8 tune in D major'")
+        return [text] * args.n, [rules_plan(text)] * args.n, [None] * args.n
+    rows = load_requests(args.requests)
+    if not rows:
+        raise CourseError(f"{args.requests} holds no requests")
+    return ([r["request"] for r in rows], [r["expected"] or rules_plan(r["request"]) for r in rows],
+            [r["task"] for r in rows])
+
+
+def _generate(args: argparse.Namespace) -> int:
+    if args.n < 1 or args.max_new_tokens < 1 or args.batch_size < 1:
+        raise CourseError("--n, --max-new-tokens and --batch-size must be positive")
+    if args.obey_request and (args.prompt is not None or args.constrain == "none"):
+        raise CourseError("--obey-request needs a request (--task, --request or --requests) and --constrain syntax or "
+                          "bars (the grammar imposes the request's key and meter)")
+    if args.plan != "none" and args.prompt is not None:
+        raise CourseError("--plan reads a request: use --task, --request or --requests (a raw --prompt has none)")
+    if args.plan != "none" and args.obey_request:
+        raise CourseError("--plan already imposes the request's header: drop --obey-request")
+    from cm_lib.evaluate.plans import read_plans
+    from cm_lib.generate.constrain import request_header
+    from cm_lib.generate.results import sample_row
+    from cm_lib.generate.sampling import sample_in_batches
+    from cm_lib.models import load_model
+
+    texts, asked, tasks = (None, None, None) if args.prompt is not None else _requests(args)
+    plans = None
+    if texts is not None and args.plan != "none":
+        plans = read_plans(texts, args.plan, resolve_model(args.reader) if args.plan == "reader" else None,
+                           seed=args.seed)
     model, tokenizer = load_model(resolve_model(args.model))
-    if args.task:
-        prompts, requests, chat = chat_prompts(tokenizer, records), [requested(r) for r in records], True
+    if texts is not None:
+        from cm_lib.chat import generation_prompt
+
+        prompts, chat = [generation_prompt(tokenizer, t) for t in texts], True
+        requests = [a.fields() for a in asked]
     else:
         from cm_lib.chat import generation_prompt
 
@@ -83,8 +126,11 @@ def _generate(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
         constrain=args.constrain, chat=chat,
         headers=[request_header(r) or None for r in requests] if args.obey_request else None,
+        plans=plans if args.constrain != "none" else None,
     )
-    rows = [sample_row(s, req) for s, req in zip(samples, requests)]
+    rows = [sample_row(s, req, plan=plans[k] if plans else None, asked=asked[k] if asked else None,
+                       read_by=args.plan if plans else None)
+            for k, (s, req) in enumerate(zip(samples, requests))]
     for k, (s, row) in enumerate(zip(samples, rows)):
         print(f"--- sample {k + 1} (seed {s.seed}, {s.tokens} tokens, stop: {s.stop}) ---\n{s.text}")
         print(f"[ABC: {'found' if row['abc'] else 'none'}; syntax {'ok' if row['ok_syntax'] else 'no'}; "
@@ -93,6 +139,11 @@ def _generate(args: argparse.Namespace) -> int:
     print(f"{n} samples: {sum(r['ok_syntax'] for r in rows)} syntax-valid, {sum(r['ok_bars'] for r in rows)} "
           f"bars-valid, {sum(r['ended'] for r in rows)} ended, {sum(not r['ended'] for r in rows)} hit the "
           f"{args.max_new_tokens}-token limit")
+    if asked is not None:
+        fields = sorted({f for r in rows for f in r["hits"]})
+        print("requested fields obeyed: " + (", ".join(
+            f"{f} {sum(r['hits'].get(f, False) for r in rows)}/{sum(f in r['hits'] for r in rows)}" for f in fields)
+            or "none asked"))
     if args.json:
         write_json_atomic(Path(args.json), rows)
         print(f"wrote {n} samples to {args.json}")

@@ -1,6 +1,7 @@
 """The composer's view of a tune: what the from-scratch composer of notebook 03 pre-trains on, and the form of
 the answers notebook 04 fine-tunes it on (cm_lib.train.trainer.SFT_ANSWER_TITLES says whether they keep a title);
-also the header alone (`header_text`), the answer SmolLM2 learns to give in notebook 04's pair.
+also the header alone (`header_text`). (A request's plan, the answer SmolLM2 learns to give as notebook 04's
+reader, is cm_lib.plan.rules.plan_answer.)
 
 The composer is prompted with `X:1`, `M:`, `L:` and `K:` alone (cm_lib.evaluate.header_prompts), so it
 learns from tunes written the same way: the header reduced to those four fields in that order and the

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cm_lib.abc import check
-from cm_lib.abc.chords import chord_symbols
+from cm_lib.abc.chords import chord_symbols, chords_in_order
 from cm_lib.corpus.analysis import tune_attributes
 from cm_lib.corpus.tasks import REQUEST_FIELDS, requested
 from cm_lib.stats import format_rate, rate
@@ -22,18 +22,6 @@ COMPLIANCE_FIELDS = REQUEST_FIELDS  # every field a record may request is scored
 def _norm(value: Any) -> str:
     """Compare-friendly text: lower case, no spaces."""
     return "".join(str(value).lower().split())
-
-
-def _collapse(seq: Sequence[str]) -> list[str]:
-    """Consecutive repeats merged: A A D -> A D (a chord held over two bars is written once or twice)."""
-    return [c for i, c in enumerate(seq) if i == 0 or c != seq[i - 1]]
-
-
-def chords_in_order(wanted: Sequence[str], got: Sequence[str]) -> bool:
-    """True when the requested chords (repeats merged) occur in the answer's chord symbols in that order."""
-    want, have = _collapse(list(wanted)), _collapse(list(got))
-    it = iter(have)
-    return bool(want) and all(any(c == h for h in it) for c in want)
 
 
 def _sections(form: str) -> int:

@@ -1,4 +1,4 @@
-"""Checks for notebook 04 (supervised fine-tuning): the chat format, label masking, task compliance."""
+"""Checks for notebook 04 (supervised fine-tuning): the chat format, label masking, task compliance, the pair's hand-over."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def check_mask_labels(fn: Callable[[list[int], int], list[int]]) -> bool:
 
 
 def _obeys(meter: str, text: str) -> bool:
-    from cm_lib.evaluate import tune_attributes
+    from cm_lib.corpus.analysis import tune_attributes
     from cm_lib.generate import extract_abc
 
     abc = extract_abc(text)
@@ -84,34 +84,40 @@ def check_meter_compliance(fn: Callable[[list[tuple[str, str]]], float]) -> bool
                     f"{sum(_obeys(m, t) for m, t in COMPLIANCE_CASES)} of {len(COMPLIANCE_CASES)} obey)", "")
 
 
-READER_ANSWERS = [  # (SmolLM2's answer, the composer's prompt made from it, or None: no tune is written)
-    ("X:1\nT:My Jig\nM:6/8\nL:1/8\nK:F\n", "X:1\nM:6/8\nL:1/8\nK:F\n"),
-    ("X:1\nM: 2/4 \nL:1/16\nK:Ador", "X:1\nM:2/4\nL:1/16\nK:Ador\n"),
-    ("X:1\nM:3/4\nL:1/8\n", None),  # no K: the request's key is unknown; never fill one in
+def _plan(**fields: str) -> object:
+    from cm_lib.plan import make_plan
+
+    return make_plan(**fields)
+
+
+PLAN_CASES = [  # (the reader's plan, as fields, the composer's prompt made from it, or None: no tune is written)
+    (dict(meter="6/8", key="F"), "X:1\nM:6/8\nK:F\n"),  # no L: in the plan: none in the prompt
+    (dict(meter="2/4", unit="1/16", key="Ador", motif="A2c2 e2c2 | d2B2 c2A2 |"),
+     "X:1\nM:2/4\nL:1/16\nK:Ador\nA2c2 e2c2 | d2B2 c2A2 | "),  # the motif opens the body
+    (dict(meter="3/4", form="AABB"), None),  # no K: the request's key is unknown; never fill one in
 ]
 
 
-EXTRA_READER_ANSWERS = [  # more cases the checker adds
-    ("X:1\nK:G\nM:3/4\nL:1/8\nGAB|", None),  # K: ends the header: fields after it belong to the body
-    ("X:1\nM:\nL:1/8\nK:D\n", None),  # an empty meter is no meter
-    ("Here is the header: M:6/8 L:1/8 K:D", None),  # fields are lines of their own
-    ("X:1\nM:6/8\nM:3/4\nL:1/8\nK:Em\n", "X:1\nM:6/8\nL:1/8\nK:Em\n"),  # the first M: counts
-    ("X:1\nL:1/4\nK:C\nM:2/2\n", None),
+EXTRA_PLAN_CASES = [  # more cases the checker adds
+    (dict(key="G", chords="G C D G"), None),  # no meter
+    (dict(meter="C|", key="Bb", form="AB", chords="Bb F"), "X:1\nM:C|\nK:Bb\n"),  # a header cannot say form or chords
+    (dict(meter="9/8", unit="1/8", key="Dmix"), "X:1\nM:9/8\nL:1/8\nK:Dmix\n"),
+    (dict(), None),
 ]
 
 
-def check_composer_prompt(fn: Callable[[str], str | None]) -> bool:
-    """`fn(answer)`: the composer's prompt `X:1 / M: / L: / K:` from the reader's answer, or None when one is missing.
+def check_composer_prompt(fn: Callable[[object], str | None]) -> bool:
+    """`fn(plan)`: the composer's prompt from a reader's plan (X:1, M:, L: if planned, K:, the motif), or None without M: or K:.
 
-    The expected values are cm_lib.corpus.composer.header_text's (what notebook 04's pair hands over).
+    The expected values are cm_lib.plan.core.plan_prompt's (what notebook 04's pair hands over).
     """
     name = "composer_prompt"
-    for answer, want in READER_ANSWERS + EXTRA_READER_ANSWERS:
-        got, err = call(fn, answer)
+    for fields, want in PLAN_CASES + EXTRA_PLAN_CASES:
+        got, err = call(fn, _plan(**fields))
         if err:
             return _verdict(name, False, "", err)
         if got != want:
-            return _verdict(name, False, "", f"for the answer {answer!r} you returned {got!r}, expected {want!r}: "
-                            "read M:, L: and K: lines up to the K: line, strip their values, and return None when "
-                            "one is missing or empty (cm_lib.corpus.composer.composer_header builds the prompt)")
-    return _verdict(name, True, f"right on {len(READER_ANSWERS) + len(EXTRA_READER_ANSWERS)} answers", "")
+            return _verdict(name, False, "", f"for the plan {fields} you returned {got!r}, expected {want!r}: write "
+                            "X:1, M:, then L: only if the plan has a unit, then K:, then the motif and a space; return "
+                            "None when the meter or the key is missing (the composer cannot be told what was not read)")
+    return _verdict(name, True, f"right on {len(PLAN_CASES) + len(EXTRA_PLAN_CASES)} plans", "")

@@ -1,4 +1,4 @@
-"""Grammar-constrained ABC (notebook 05): Lark grammars of a single-voice ABC subset and the llguidance logits processor.
+"""Grammar-constrained ABC (notebook 05): Lark grammars of a single-voice ABC subset (applied by cm_lib.generate.processor).
 
 `syntax` mode admits any bar contents; `bars` mode admits only bars whose durations sum exactly to the
 meter at the tune's L: (a shorter first bar is allowed as a pickup), with one grammar per bar length.
@@ -11,15 +11,16 @@ sample ends with a full bar, `|]`, a newline and EOS. Checked against `cm_lib.ab
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
+from cm_lib.abc.check import LEVELS
+from cm_lib.abc.chords import written_symbol_pattern
 from cm_lib.abc.keys import abc_key, default_unit, parse_key, parse_meter, parse_unit
 from cm_lib.errors import CourseError
 
-MODES = ("none", "syntax", "bars")
+MODES = ("none", *LEVELS)  # no grammar, or the checker's levels (cm_lib.abc.LEVELS)
 
 # Note lengths in half units of L: (so "/" is 1), with the ways ABC writes them.
 LENGTHS: dict[int, tuple[str, ...]] = {
@@ -48,7 +49,7 @@ def valid_keys() -> list[str]:
     return out
 
 
-CHORD_SYMBOL_RE = r'"[A-G][#b]?(m|7|m7|maj7|dim|aug|sus4|6|m6|9)?"'
+CHORD_SYMBOL_RE = written_symbol_pattern()  # the chord symbols the grammar writes (cm_lib.abc.chords)
 PITCH_RE = r"[\^_=]?[A-Ga-g][,']{0,2}"
 
 
@@ -100,7 +101,7 @@ def _alts(options: list[str]) -> str:
     return " | ".join(options)
 
 
-def _elements() -> dict[int, list[str]]:
+def elements() -> dict[int, list[str]]:
     """Element alternatives by duration (half units): notes, rests, chords, ties, broken rhythm, triplets."""
     pre = "pre? "
     el: dict[int, list[str]] = {}
@@ -133,14 +134,18 @@ def _terminals() -> list[str]:
     return out
 
 
-def _body_rules(halves: int | None, el: dict[int, list[str]]) -> list[str]:
+# Bar lines between bars, and the tune's last one (grammar text), shared with cm_lib.generate.plan_grammar.
+SEP = '("|" | "||" | ":|" | "|:" | "::" | "|1" | "|2" | ":|2") ("\\n" ("|:" | "|1" | "|2" | "[1" | "[2" | "|")?)? " "?'
+FIN = '("|]" | ":|" | "||") "\\n"'
+
+
+def body_rules(halves: int | None, el: dict[int, list[str]]) -> list[str]:
     """Rules of a body whose bars last `halves` half units (any length when None): `body_{halves or 'any'}`.
 
     No literal may extend a shorter one through a byte that could start music: llguidance's lexer does not
     back off, so a literal "|[1" made "|" + "[DFA]" unwritable (hence "|" and "[1" only after a line break).
     """
-    sep = '("|" | "||" | ":|" | "|:" | "::" | "|1" | "|2" | ":|2") ("\\n" ("|:" | "|1" | "|2" | "[1" | "[2" | "|")?)? " "?'
-    fin = '("|]" | ":|" | "||") "\\n"'
+    sep, fin = SEP, FIN
     # A line that starts with a one-letter bar and ':' ("z:|", "A::") reads as a field line: bars that may be
     # a single element take only bar lines that do not start with ':'.
     sep_nc = '("|" | "||" | "|:" | "|1" | "|2") ("\\n" ("|:" | "|1" | "|2" | "[1" | "[2" | "|")?)? " "?'
@@ -221,14 +226,21 @@ def _header_combos(fixed: dict[str, str]) -> list[tuple[str, str, int | None]]:
     return [(m, u, bar_halves(m, u)) for m in meters for u in units]
 
 
-def tune_grammar(prompt: str, mode: str, chat: bool = False, header: Mapping[str, str] | None = None) -> str:
+BodyRules = Callable[[int | None, dict[int, list[str]]], list[str]]  # (bar halves, elements) -> rules of body_<h|any>
+
+
+def tune_grammar(prompt: str, mode: str, chat: bool = False, header: Mapping[str, str] | None = None,
+                 body: BodyRules | None = None, chord_symbols: bool = True) -> str:
     """The Lark grammar of what may follow `prompt` in `mode` ('syntax' or 'bars'): a tune body, or a whole tune.
 
     `header` imposes M:/L:/K: values (ABC spelling: {"M": "6/8", "K": "Em"}) on a header the model writes (a
     chat answer, or a raw prompt that stops before K:); fields the prompt already wrote must agree with it.
+    `body` replaces the body rules (cm_lib.generate.plan_grammar: a plan's bars); `chord_symbols=False` keeps
+    chord symbols out of the notes (a plan writes its own, one per bar).
     """
-    if mode not in ("syntax", "bars"):
+    if mode not in LEVELS:
         raise CourseError(f"unknown constrain mode {mode!r}; choose from {MODES}")
+    make_body = body or body_rules
     imposed = check_header(header or {})
     head = None if chat else prompt_header(prompt)
     given = head.fields if head is not None else {}
@@ -239,11 +251,11 @@ def tune_grammar(prompt: str, mode: str, chat: bool = False, header: Mapping[str
     if head is not None and head.complete and set(imposed) - set(given):
         missing = ", ".join(f"{k}:{imposed[k]}" for k in imposed if k not in given)
         raise CourseError(f"the prompt's header is complete (K: written), so {missing} cannot be imposed")
-    el = _elements()
+    el = elements()
     rules = ["el: " + _alts([f"el{d}" for d in sorted(el)])]
     rules += [f"el{d}: {_alts(opts)}" for d, opts in sorted(el.items())]
     # no "." before "(": ".(" lexes as a dotted slur, so staccato stands only right before a note (el rules)
-    rules.append('pre: "("? GCH? "~"? GRACE? | "("')
+    rules.append('pre: "("? GCH? "~"? GRACE? | "("' if chord_symbols else 'pre: "("? "~"? GRACE? | "("')
     bodies: set[int | None] = set()
     if head is not None and head.complete:
         halves = bar_halves(head.fields.get("M"), head.fields.get("L")) if mode == "bars" else None
@@ -282,177 +294,5 @@ def tune_grammar(prompt: str, mode: str, chat: bool = False, header: Mapping[str
             lead = "" if head.ends_with_newline else '"\\n" '
             rules.append(f"start: {lead}{title}combo")
     for b in sorted(bodies, key=lambda x: -1 if x is None else x):
-        rules += _body_rules(b, el)
+        rules += make_body(b, el)
     return "\n".join(rules + _terminals()) + "\n"
-
-
-# -- llguidance ---------------------------------------------------------------------------------------
-
-_LL_TOKENIZERS: dict[tuple[int, int], Any] = {}
-_COMPILED: dict[tuple[int, int, str], Any] = {}
-
-
-def _ll_tokenizer(tokenizer: Any, vocab_size: int) -> Any:
-    key = (id(tokenizer), vocab_size)
-    if key not in _LL_TOKENIZERS:
-        import llguidance.hf
-
-        _LL_TOKENIZERS[key] = llguidance.hf.from_tokenizer(tokenizer, n_vocab=vocab_size)
-    return _LL_TOKENIZERS[key]
-
-
-def matcher(tokenizer: Any, grammar: str, vocab_size: int) -> Any:
-    """A fresh llguidance LLMatcher for `grammar` (compiled once per tokenizer and grammar, then copied)."""
-    import llguidance
-
-    key = (id(tokenizer), vocab_size, grammar)
-    if key not in _COMPILED:
-        m = llguidance.LLMatcher(_ll_tokenizer(tokenizer, vocab_size), grammar, log_level=0)
-        if m.is_error():
-            raise CourseError(f"the ABC grammar does not compile: {m.get_error()}")
-        if len(_COMPILED) > 64:
-            _COMPILED.clear()
-        _COMPILED[key] = m
-    return _COMPILED[key].deep_copy()
-
-
-_CLOSING: dict[tuple[int, int], Any] = {}
-
-
-def _closing_score(t: str) -> float:
-    """How much a token helps to close a tune at once (higher is better); see GrammarLogitsProcessor."""
-    core = t.strip(" ")
-    if core.rstrip("\n").endswith("|]"):
-        return 100.0
-    if "|]" in core:
-        return 90.0
-    if core.rstrip("\n").endswith("|"):
-        return 60.0
-    if "|" in core:
-        return -1.0  # "|2", "|:": bar lines that open something rather than close
-    if core == "]":
-        return 95.0  # closes a chord, or completes "|]"
-    if "\n" in t:
-        return 30.0
-    if re.fullmatch(r"\d+", core):
-        return 10.0 + min(int(core), 16) / 2
-    if re.fullmatch(r"[A-Ga-gz]", core):
-        return 5.0
-    if core in ("'", ","):
-        return -5.0
-    if any(c in t for c in '[({"><~ '):
-        return -10.0
-    return 0.0
-
-
-def closing_scores(tokenizer: Any, vocab_size: int) -> Any:
-    """Per-token preference while closing a tune: bar lines first, then newline, then long notes; brackets last."""
-    import torch
-
-    key = (id(tokenizer), vocab_size)
-    if key not in _CLOSING:
-        n = min(vocab_size, len(tokenizer))
-        texts = tokenizer.batch_decode([[i] for i in range(n)])
-        scores = torch.zeros(vocab_size)
-        scores[:n] = torch.tensor([_closing_score(t) for t in texts])
-        _CLOSING[key] = scores
-    return _CLOSING[key]
-
-
-def unpack_bitmask(bitmask: Any, vocab_size: int) -> Any:
-    """Bool tensor (rows, vocab) from llguidance's packed int32 bitmask (bit i of word w allows token 32w+i)."""
-    import torch
-
-    words = torch.from_numpy(bitmask)
-    bits = (words.unsqueeze(-1) >> torch.arange(32, dtype=torch.int32)) & 1
-    return bits.reshape(words.shape[0], -1)[:, :vocab_size].bool()
-
-
-class GrammarLogitsProcessor:
-    """A transformers LogitsProcessor: each row may only take tokens its grammar allows; near the budget, it closes.
-
-    Once `max_new_tokens - step <= reserve`, the row is steered (deterministically) along the shortest way
-    to finish: EOS when the tune is complete, else the allowed token with the best closing score.
-    """
-
-    def __init__(self, tokenizer: Any, grammars: list[str], prompt_len: int, max_new_tokens: int,
-                 vocab_size: int, reserve: int = 24) -> None:
-        import numpy as np
-
-        self.matchers = [matcher(tokenizer, g, vocab_size) for g in grammars]
-        self.prompt_len = prompt_len
-        self.max_new_tokens = max_new_tokens
-        self.vocab_size = vocab_size
-        self.reserve = reserve
-        self.eos = tokenizer.eos_token_id
-        self.done = [False] * len(grammars)
-        self.failed = [False] * len(grammars)
-        self.closing = closing_scores(tokenizer, vocab_size)
-        self.bitmask = np.full((len(grammars), (vocab_size + 31) // 32), -1, dtype=np.int32)
-        self.mask_seconds = 0.0
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        import time
-
-        from llguidance.numpy import fill_next_token_bitmask
-
-        t0 = time.perf_counter()
-        step = input_ids.shape[1] - self.prompt_len
-        rows = range(len(self.matchers))
-        if step > 0:
-            for r in rows:
-                if self.done[r]:
-                    continue
-                m = self.matchers[r]
-                if not m.consume_token(int(input_ids[r, -1])):
-                    self.done[r] = self.failed[r] = True
-                elif m.is_stopped():
-                    self.done[r] = True
-        for r in rows:
-            if not self.done[r]:
-                fill_next_token_bitmask(self.matchers[r], self.bitmask, r)
-        allowed = unpack_bitmask(self.bitmask, scores.shape[-1])
-        for r in rows:
-            if self.done[r]:
-                allowed[r] = False
-                allowed[r, self.eos] = True
-        closing = self.max_new_tokens - step <= self.reserve
-        scores = scores.masked_fill(~allowed, float("-inf"))
-        if closing:
-            for r in rows:
-                if self.done[r]:
-                    continue
-                if allowed[r, self.eos] and self.matchers[r].is_accepting():
-                    choice = self.eos
-                else:
-                    choice = self._closing_choice(r, allowed[r], scores[r])
-                scores[r] = float("-inf")
-                scores[r, choice] = 0.0
-        self.mask_seconds += time.perf_counter() - t0
-        return scores
-
-    def _closing_choice(self, r: int, allowed: Any, logits: Any, width: int = 12) -> int:
-        """The allowed token whose closing score plus the best score it allows next is highest (logits break ties)."""
-        import numpy as np
-        import torch
-        from llguidance.numpy import fill_next_token_bitmask
-
-        ids = allowed.nonzero().flatten()
-        first = self.closing[ids] * 1e4 + logits[ids].float().clamp(min=-1e3, max=1e3)
-        order = ids[first.argsort(descending=True)][:width].tolist()
-        mask = np.full((1, self.bitmask.shape[1]), -1, dtype=np.int32)
-        best, best_value = order[0], float("-inf")
-        for tok in order:
-            m = self.matchers[r].deep_copy()
-            if not m.consume_token(tok):
-                continue
-            if m.is_accepting():
-                after = 1000.0
-            else:
-                fill_next_token_bitmask(m, mask, 0)
-                nxt = unpack_bitmask(mask, allowed.shape[0])[0]
-                after = float(self.closing[: allowed.shape[0]][nxt].max()) if bool(nxt.any()) else -1e6
-            value = (float(self.closing[tok]) + after) * 1e4 + float(logits[tok].clamp(min=-1e3, max=1e3))
-            if value > best_value:
-                best, best_value = tok, value
-        return int(torch.tensor(best))

@@ -13,9 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cm_lib.errors import CourseError
-from cm_lib.generate.constrain import MODES, GrammarLogitsProcessor, prompt_header, tune_grammar
+from cm_lib.generate.constrain import MODES, prompt_header, tune_grammar
+from cm_lib.generate.plan_grammar import plan_budget, plan_grammar
+from cm_lib.generate.processor import GrammarLogitsProcessor
 from cm_lib.generate.stopping import TuneEndCriteria, tune_end
+from cm_lib.plan.core import Plan
 
+GRAMMAR_ONLY = "grammar-only"  # the `model` of a sampler that draws uniformly among the tokens the grammar allows
 # Sampling that suits a small ABC model: no repetition penalty (ABC repeats its symbols by nature).
 ABC_SAMPLING: dict[str, float | int] = dict(temperature=0.8, top_k=40, top_p=0.95)
 
@@ -105,6 +109,7 @@ def sample_batch(
     reserve: int = 24,
     add_special_tokens: bool = False,
     headers: Sequence[Mapping[str, str] | None] | None = None,
+    plans: Sequence[Plan | None] | None = None,
 ) -> list[Sample]:
     """Sample one continuation per prompt (row) in a single left-padded `generate` call; seeds default 0..n-1.
 
@@ -113,6 +118,10 @@ def sample_batch(
     Temperature 0 is greedy. `add_special_tokens=True` lets the tokenizer add its BOS (as training did).
     `headers` (one per row, None for none) imposes M:/L:/K: values on the header a row writes, e.g.
     {"M": "6/8", "K": "F"} (`constrain.request_header`); it needs `constrain` 'syntax' or 'bars'.
+    `plans` (one per row, None for none) binds each row to a cm_lib.plan.Plan: header, sections, one chord per
+    bar, the motif as the opening (`plan_grammar`); a budget below the plan's cheapest tune is a CourseError.
+    `model=GRAMMAR_ONLY` ('grammar-only') draws each token uniformly among those the grammar allows: the same
+    grammar and plan with no model, what notebook 05 measures a model against.
     """
     import torch
     from transformers import LogitsProcessorList, StoppingCriteriaList
@@ -131,46 +140,72 @@ def sample_batch(
     rows_headers = [None] * len(prompts) if headers is None else list(headers)
     if len(rows_headers) != len(prompts):
         raise CourseError(f"{len(prompts)} prompts but {len(rows_headers)} headers")
-    if constrain == "none" and any(rows_headers):
-        raise CourseError("imposing a header needs constrained decoding: constrain='syntax' or 'bars'")
-    device = next(model.parameters()).device
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try:
-        enc = tokenizer(prompts, return_tensors="pt", padding=True,
-                        add_special_tokens=add_special_tokens).to(device)
-    finally:
-        tokenizer.padding_side = side
-    prompt_len = enc["input_ids"].shape[1]
+    rows_plans = [None] * len(prompts) if plans is None else list(plans)
+    if len(rows_plans) != len(prompts):
+        raise CourseError(f"{len(prompts)} prompts but {len(rows_plans)} plans")
+    if constrain == "none" and (any(rows_headers) or any(p is not None for p in rows_plans)):
+        raise CourseError("imposing a header or a plan needs constrained decoding: constrain='syntax' or 'bars'")
+    if any(h and p is not None for h, p in zip(rows_headers, rows_plans)):
+        raise CourseError("a row takes a header or a plan, not both (a plan holds its header)")
+    uniform = isinstance(model, str) and model == GRAMMAR_ONLY
+    if uniform and constrain == "none":
+        raise CourseError("the grammar-only sampler needs a grammar: constrain='syntax' or 'bars'")
+    if not uniform and isinstance(model, str):
+        raise CourseError(f"sample_batch takes a loaded model or {GRAMMAR_ONLY!r}, not {model!r}")
+    device = torch.device("cpu") if uniform else next(model.parameters()).device
+    if uniform:  # the sampler reads no prompt: its rows hold the new tokens only
+        enc, prompt_len, vocab = None, 0, len(tokenizer)
+    else:
+        side = tokenizer.padding_side
+        tokenizer.padding_side = "left"
+        try:
+            enc = tokenizer(prompts, return_tensors="pt", padding=True,
+                            add_special_tokens=add_special_tokens).to(device)
+        finally:
+            tokenizer.padding_side = side
+        prompt_len = enc["input_ids"].shape[1]
+        vocab = _model_vocab(model)
     header_in_prompt = [not c and (h := prompt_header(p)) is not None and h.complete for p, c in zip(prompts, chats)]
     processors: list[Any] = []
     grammar = None
     if constrain != "none":
-        grammars, modes = [], []
-        for p, c, h in zip(prompts, chats, rows_headers):
+        grammars, modes, budgets = [], [], []
+        for p, c, h, plan in zip(prompts, chats, rows_headers, rows_plans):
+            def build(mode: str, p: str = p, c: bool = c, h: Any = h, plan: Plan | None = plan) -> str:
+                return tune_grammar(p, mode, chat=c, header=h) if plan is None else plan_grammar(p, plan, mode, chat=c)
             try:
-                grammars.append(tune_grammar(p, constrain, chat=c, header=h))
+                grammars.append(build(constrain))
                 modes.append(constrain)
             except CourseError:
                 if constrain != "bars":
                     raise
                 # a meter the bar grammar cannot count (M:none, very long bars): syntax grammar for this row
-                grammars.append(tune_grammar(p, "syntax", chat=c, header=h))
+                grammars.append(build("syntax"))
                 modes.append("syntax")
-        grammar = GrammarLogitsProcessor(tokenizer, grammars, prompt_len, max_new_tokens, _model_vocab(model),
-                                         reserve=reserve)
+            budget = None if plan is None else plan_budget(tokenizer, plan, p, chat=c)
+            if budget is not None and budget.minimum > max_new_tokens:
+                raise CourseError(f"the plan needs at least {budget.minimum} new tokens ({budget.bars} bars of at "
+                                  f"least {budget.bar_tokens} tokens); max_new_tokens is {max_new_tokens}")
+            budgets.append(budget)
+        grammar = GrammarLogitsProcessor(tokenizer, grammars, prompt_len, max_new_tokens, vocab,
+                                         reserve=reserve, budgets=budgets)
         processors.append(grammar)
+    if uniform:  # every token the grammar allows is equally likely
+        temperature, top_k, top_p = 1.0, None, None
     processors.append(SeededSampler(seeds, temperature, top_k, top_p, device))
     criteria = [TuneEndCriteria(tokenizer, prompt_len, header_in_prompt)] if stop_at_tune_end else []
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     t0 = time.perf_counter()
-    with torch.no_grad():
-        out = model.generate(
-            **enc, max_new_tokens=max_new_tokens, do_sample=False, temperature=None, top_k=None, top_p=None,
-            repetition_penalty=repetition_penalty, logits_processor=LogitsProcessorList(processors),
-            stopping_criteria=StoppingCriteriaList(criteria), eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=pad, cache_implementation=CACHE_IMPLEMENTATION,
-        )
+    if uniform:
+        out = _uniform_generate(processors, criteria, len(prompts), vocab, max_new_tokens, tokenizer.eos_token_id, pad)
+    else:
+        with torch.no_grad():
+            out = model.generate(
+                **enc, max_new_tokens=max_new_tokens, do_sample=False, temperature=None, top_k=None, top_p=None,
+                repetition_penalty=repetition_penalty, logits_processor=LogitsProcessorList(processors),
+                stopping_criteria=StoppingCriteriaList(criteria), eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=pad, cache_implementation=CACHE_IMPLEMENTATION,
+            )
     seconds = (time.perf_counter() - t0) / len(prompts)
     samples = []
     for r, prompt in enumerate(prompts):
@@ -192,12 +227,33 @@ def sample_batch(
     return samples
 
 
+def _uniform_generate(processors: list[Any], criteria: list[Any], rows: int, vocab: int, max_new_tokens: int,
+                      eos: int, pad: int) -> Any:
+    """generate() without a model: all-zero logits through the processors (grammar, seeded draw), row by row to EOS."""
+    import torch
+
+    ids = torch.zeros((rows, 0), dtype=torch.long)
+    finished = torch.zeros(rows, dtype=torch.bool)
+    for _ in range(max_new_tokens):
+        scores = torch.zeros((rows, vocab))
+        for proc in processors:
+            scores = proc(ids, scores)
+        nxt = scores.argmax(-1).masked_fill(finished, pad)
+        ids = torch.cat([ids, nxt[:, None]], dim=1)
+        finished |= nxt == eos
+        for crit in criteria:
+            finished |= crit(ids, scores)
+        if bool(finished.all()):
+            break
+    return ids
+
+
 def sample_in_batches(model: Any, tokenizer: Any, prompts: Sequence[str], seeds: Sequence[int] | None = None,
                       batch_size: int = 16, headers: Sequence[Mapping[str, str] | None] | None = None,
-                      **kwargs: Any) -> list[Sample]:
+                      plans: Sequence[Plan | None] | None = None, **kwargs: Any) -> list[Sample]:
     """sample_batch over chunks of `batch_size` rows (memory stays bounded; results as if one call).
 
-    Per-row arguments (`chat` as a sequence, `headers`) are split with the rows.
+    Per-row arguments (`chat` as a sequence, `headers`, `plans`) are split with the rows.
     """
     prompts = list(prompts)
     seeds = list(range(len(prompts))) if seeds is None else list(seeds)
@@ -206,8 +262,12 @@ def sample_in_batches(model: Any, tokenizer: Any, prompts: Sequence[str], seeds:
     rows_headers = [None] * len(prompts) if headers is None else list(headers)
     if len(rows_headers) != len(prompts):
         raise CourseError(f"{len(prompts)} prompts but {len(rows_headers)} headers")
+    rows_plans = [None] * len(prompts) if plans is None else list(plans)
+    if len(rows_plans) != len(prompts):
+        raise CourseError(f"{len(prompts)} prompts but {len(rows_plans)} plans")
     out: list[Sample] = []
     for i in range(0, len(prompts), max(1, batch_size)):
         out += sample_batch(model, tokenizer, prompts[i:i + batch_size], seeds[i:i + batch_size],
-                            chat=chats[i:i + batch_size], headers=rows_headers[i:i + batch_size], **kwargs)
+                            chat=chats[i:i + batch_size], headers=rows_headers[i:i + batch_size],
+                            plans=rows_plans[i:i + batch_size], **kwargs)
     return out

@@ -9,9 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cm_lib.chat import to_prompt_completion
-
-# load_split lives in cm_lib.corpus.splits; train/trainer.py still imports it from here.
-from cm_lib.corpus.splits import load_split, split_dir  # noqa: F401
+from cm_lib.corpus.splits import split_dir
 
 
 def sft_dataset(ds: Any, tokenizer: Any) -> Any:

@@ -83,7 +83,7 @@ STEP_SECONDS: dict[tuple[str, str, str], tuple[float, str]] = {
     for r in measured_rows("step_seconds")}
 
 
-# Training throughput on GPUs, for the plan's estimates (cm_lib.plan_cost):
+# Measured or published training throughput on GPUs, for the plan's estimates (cm_lib.course.cost):
 # (GPU class, model preset, method) -> (tokens per second, where the figure comes from, measured by this project).
 # Other GPU classes scale the H100 row by dense 16-bit TFLOP/s (cm_lib.device.GPU_CLASSES): an estimate.
 # The figures are data: cm_lib/data/measured/gpu_throughput.json, written by benchmarks/gpu_train.py and
@@ -94,7 +94,7 @@ GPU_TOKENS_PER_SECOND: dict[tuple[str, str, str], tuple[float, str, bool]] = {
 
 
 def gpu_tokens_per_second(gpu: str, model: str, method: str) -> tuple[float, str, bool] | None:
-    """(tokens/s, source, measured here) of training `model` with `method` on GPU class `gpu`, or None (cm_lib.plan)."""
+    """(tokens/s, source, measured here) of training `model` with `method` on GPU class `gpu`, or None (cm_lib.course.cost)."""
     return GPU_TOKENS_PER_SECOND.get((gpu, model, method))
 
 

@@ -6,8 +6,9 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from cm_lib.corpus.splits import load_split
 from cm_lib.errors import CourseError
-from cm_lib.train.data import load_split, sft_dataset
+from cm_lib.train.data import sft_dataset
 from cm_lib.train.presets import hardware_preset
 from cm_lib.train.recipe import (
     cpu_bf16_base,
@@ -20,7 +21,7 @@ from cm_lib.train.recipe import (
 
 FULL_TRAINING_MAX_PARAMS = 50_000_000  # below this, `lora=None` trains every weight (the tiny model)
 STAGES = ("cpt", "sft")
-VIEWS = ("composer", "header")  # ways a run may rewrite its texts or answers (None: as the corpus has them)
+VIEWS = ("composer", "header", "plan")  # ways a run may rewrite its texts or answers (None: as the corpus has them)
 # Whether an SFT answer in a view keeps its T: line: the composer never wrote one in pre-training, and with
 # titles it obeyed the requested meter less often in each of three seeds (benchmarks/README.md, "The composer's SFT";
 # valid answers did not differ beyond the spread between seeds). Part of a run's fingerprint (cm_lib.train.run).
@@ -39,6 +40,10 @@ def text_view(view: str | None) -> Any:
         from cm_lib.corpus.composer import header_text
 
         return header_text
+    if view == "plan":  # reads the whole record (`reads_record`): a request's plan, not its answer's
+        from cm_lib.plan.rules import plan_answer
+
+        return plan_answer
     raise CourseError(f"unknown view {view!r}; choose one of {list(VIEWS)}")
 
 
@@ -100,7 +105,9 @@ def build_trainer(stage: str, model: str, data: Path, out: Path, hardware: str =
             rows = rows.filter(lambda r: r["task"] in tasks)
         if view is not None:  # each text (SFT: each answer) in the view; what the view leaves out is dropped
             col, title = ("text", False) if stage == "cpt" else ("output", SFT_ANSWER_TITLES)
-            rows = rows.map(lambda r: {col: _viewed(r[col], title=title) or ""}).filter(lambda r: bool(r[col]))
+            whole = getattr(_viewed, "reads_record", False)
+            rows = rows.map(lambda r: {col: (_viewed(r) if whole else _viewed(r[col], title=title)) or ""}).filter(
+                lambda r: bool(r[col]))
         return rows
 
     limit = preset.sft_seq_len

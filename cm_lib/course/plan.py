@@ -6,7 +6,7 @@ it keeps the CPU plan's corpus, models and data filters with a GPU's step counts
 (the hub answers, or the base model is in the local HF cache and its MusicPile sample under runs/) the LoRA
 track is a LLaMA-2-family model on a MusicPile sample (`_GPU`, `online`). The composer track (a character model
 from scratch, notebook 03) is the same on every plan. `CM_PLAN` and `CM_BASE_MODEL` (environment, or a
-notebook's first cell) override what is detected. cm_lib.plan_cost adds minutes, peak memory and checkpoints.
+notebook's first cell) override what is detected. cm_lib.course.cost adds minutes, peak memory and checkpoints.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from cm_lib.errors import UsageError
 from cm_lib.paths import runs_dir
 
-if TYPE_CHECKING:  # torch stays out of `import cm_lib.plan` until a plan is asked for
+if TYPE_CHECKING:  # torch stays out of `import cm_lib.course.plan` until a plan is asked for
     from cm_lib.device import DeviceSpec
 
 PLAN_ENV = "CM_PLAN"  # cpu | t4 | l4 | a100-40 | a100-80 | h100: plan for that device class, whatever is detected
@@ -51,9 +51,8 @@ class _Plan:
 # reading characters) trained from scratch on the ABC part only, each tune in the composer's view (header
 # X:1/M:/L:/K:, bar-valid tunes only; cm_lib.corpus.composer) (`scratch`), then fully fine-tuned on the
 # generation-type instructions (`scratch_sft`). The paper's recipe: SmolLM2-135M LoRA CPT on the mixed
-# corpus (`cpt`), then LoRA SFT (`sft`). The pair: SmolLM2 after CPT, LoRA-fine-tuned to answer the generation
-# requests with the composer's header alone (`reader`, view "header"), whose header the composer continues
-# (cm_lib.evaluate.read_then_write; the CPU plan measured in benchmarks/README.md, "The pair").
+# corpus (`cpt`), then LoRA SFT (`sft`). The reader: SmolLM2 after CPT, LoRA-fine-tuned to answer the generation
+# requests with their plan (`reader`, view "plan": the request plans of cm_lib.plan), which the grammar binds and the composer writes.
 # Smoke: the composer preset stands in everywhere, a few steps each.
 # Why characters and the view, and why no CPU recipe fills bars: notebook 03 and benchmarks/README.md, "Tokenizer and
 # view".
@@ -287,7 +286,7 @@ def plan_runs(plan: _Plan, corpus: Path | None, lora_corpus: Path | None = None)
                        tasks=tuple(GENERATION_TASKS), view="composer")
     reader = dict(model=cpt_model, data=data, out=runs_dir() / "sft" / f"{plan.label}-reader",
                   hardware=plan.reader_hardware, max_steps=plan.reader_steps, lora=True,
-                  tasks=tuple(GENERATION_TASKS), view="header")
+                  tasks=tuple(GENERATION_TASKS), view="plan")
     for run, every in zip((cpt, sft, reader), plan.save_every):
         if every is not None:
             run["save_steps"] = every

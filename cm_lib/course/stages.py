@@ -1,40 +1,28 @@
-"""The course as data and as a run: the plan of training runs notebooks 03/04 make (and 05/06 read), and
-executing every notebook headless into runs/notebooks with a summary."""
+"""The runs of the picked plan on disk: which are missing or stale, their estimates, and building them (notebooks 03-06).
+
+The plans themselves are data in cm_lib.course.plan (which hardware, hub state and base model pick which runs) and
+their cost is cm_lib.course.cost."""
 
 from __future__ import annotations
 
-import json
-import os
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cm_lib.config import SMOKE_ENV
-from cm_lib.errors import AssetNotFoundError, UsageError
-from cm_lib.headlines import headlines_table
-from cm_lib.measured import measured, measured_rows, provenance
-from cm_lib.paths import atomic_write_text, read_summaries, repo_root, runs_dir, stage_dir
-from cm_lib.plan import (  # noqa: F401  (re-exported: the course's plan API)
-    _ABC_ONLY,
-    _PLANS,
-    CURVE_POINTS,
+from cm_lib.course.plan import (
     RUN_STAGE,
     SCRATCH_MODEL,
     PlanChoice,
     _Plan,
     choose_plan,
     model_family,
-    plan_hardware,
     plan_runs,
 )
+from cm_lib.errors import AssetNotFoundError, UsageError
+from cm_lib.measured import measured, measured_rows
+from cm_lib.paths import runs_dir
 
 if TYPE_CHECKING:  # torch stays out of `import cm_lib.course` until a plan is asked for
     from cm_lib.device import DeviceSpec
-
-# ---------------------------------------------------------------- the plan of runs (notebooks 03 and 04)
-# The plans are data in cm_lib.plan (which hardware, hub state and base model pick which runs) and their cost in
-# cm_lib.plan_cost; here: the runs of the picked plan on disk, what is missing, and building it.
 
 # The composer's CPU plan (notebooks 03-04) trained again with other seeds and CPU kernels: label -> {measure:
 # successes}, each out of MEASURED_RUNS_OF (cm_lib/data/measured/composer_runs.json, written by
@@ -50,7 +38,7 @@ _TEACHES = {"cpt": "03_lora_continual_pretraining", "sft": "04_supervised_finetu
 def course_choice(smoke: bool, device: DeviceSpec | None = None, device_class: str | None = None,
                   online: bool | None = None, base: str | None = None) -> PlanChoice:
     """The plan for this machine (or `device`, or a class such as "t4"), the hub and $CM_PLAN/$CM_BASE_MODEL (notebooks 03-06)."""
-    from cm_lib.plan_cost import with_checkpoints
+    from cm_lib.course.cost import with_checkpoints
 
     return with_checkpoints(choose_plan(smoke, device, device_class, online, base))
 
@@ -122,7 +110,7 @@ def _precision(name: str, kw: dict, choice: PlanChoice) -> str:
 
 def _estimate(name: str, kw: dict, choice: PlanChoice) -> tuple[float | None, str]:
     """(seconds or None, text) for one run: steps x the measured (else estimated) seconds per step."""
-    from cm_lib.plan_cost import step_estimate
+    from cm_lib.course.cost import step_estimate
 
     plan = choice.plan
     if name in ("corpus", "hub_corpus"):
@@ -168,7 +156,7 @@ def course_plan_summary(smoke: bool, device: DeviceSpec | None = None) -> str:
 
 def show_plan(smoke: bool, notebook: str | None = None) -> None:
     """Print the plan this machine runs, why, and the expected minutes and peak memory (of one notebook's runs) (notebooks 03-06)."""
-    from cm_lib.plan_cost import course_plan
+    from cm_lib.course.cost import course_plan
 
     cp = course_plan(course_choice(smoke))
     text = cp.text().splitlines()
@@ -284,109 +272,14 @@ def course_model_dir(stage: str, smoke: bool) -> Path:
     )
 
 
-# ---------------------------------------------------------------- running the notebooks
-
-
-@dataclass
-class NotebookRun:
-    """Outcome of executing one notebook."""
-
-    name: str
-    ok: bool
-    seconds: float
-    output: Path
-    error: str = ""
-
-
-def course_notebooks(folder: Path | None = None) -> list[Path]:
-    """The lesson notebooks (NN_*.ipynb) in course order."""
-    if folder is None:
-        root = repo_root()
-        if root is None:
-            raise AssetNotFoundError("notebooks/ ships with the course checkout; clone the repository")
-        folder = root / "notebooks"
-    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
-
-
-def execute_notebook(path: Path, out_path: Path | None = None, smoke: bool = False, timeout: int = -1) -> NotebookRun:
-    """Execute a notebook top to bottom in a fresh kernel (cwd = its folder); save the executed copy."""
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-
-    nb = nbformat.read(path, as_version=4)
-    previous = os.environ.get(SMOKE_ENV)
-    os.environ[SMOKE_ENV] = "1" if smoke else "0"
-    if "HF_ENDPOINT" not in os.environ:  # a headless run stays offline unless asked (HF_HUB_OFFLINE=0) or pointed
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # at a hub of its own (HF_ENDPOINT: e.g. tests' simulated hub)
-    start = time.perf_counter()
-    error = ""
-    try:
-        client = NotebookClient(
-            nb, timeout=None if timeout < 0 else timeout, kernel_name="python3",
-            resources={"metadata": {"path": str(path.parent)}},
-        )
-        client.execute()
-    except CellExecutionError as err:
-        error = str(err)
-    finally:
-        if previous is None:
-            os.environ.pop(SMOKE_ENV, None)
-        else:
-            os.environ[SMOKE_ENV] = previous
-    seconds = time.perf_counter() - start
-    if out_path is not None:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, out_path)
-    return NotebookRun(path.stem, not error, seconds, out_path or path, error)
-
-
-def run_course(smoke: bool = False, only: list[str] | None = None) -> list[NotebookRun]:
-    """Execute the notebooks in order (stopping at the first failure); write runs/summary.md and runs/notebooks/course_run.json."""
-    out_dir = stage_dir("notebooks")
-    started = time.time()
-    runs: list[NotebookRun] = []
-    for nb in course_notebooks():
-        if only and not any(nb.stem.startswith(o) for o in only):
+def course_models(smoke: bool = False) -> dict[str, str]:
+    """The models to probe: the base preset, plus the CPT and SFT models of notebooks 03-04 if on disk (notebook 06)."""
+    base = course_base_preset(smoke)
+    models = {f"base ({base})": base}
+    for stage in ("cpt", "sft"):
+        try:
+            path = course_model_dir(stage, smoke)
+        except AssetNotFoundError:
             continue
-        print(f"▶ {nb.name} ({'smoke' if smoke else 'full'}) ...", flush=True)
-        run = execute_notebook(nb, out_dir / nb.name, smoke=smoke)
-        runs.append(run)
-        print(f"  {'ok' if run.ok else 'FAILED'} in {run.seconds:.1f} s -> {run.output}", flush=True)
-        if not run.ok:
-            print(run.error[-3000:])
-            break
-    _write_course_run(runs, smoke, started)
-    text = format_summary(runs, smoke)
-    atomic_write_text(runs_dir() / "summary.md", text)
-    print(text)
-    return runs
-
-
-COURSE_RUN_FILE = "course_run.json"  # in runs/notebooks/: what benchmarks/course_times.py reads
-
-
-def _write_course_run(runs: list[NotebookRun], smoke: bool, started: float) -> None:
-    """Record the run's notebook times with the machine, date and commit (benchmarks/course_times.py reads them)."""
-    from cm_lib.device import device_class, pick_device
-
-    spec = pick_device()
-    record = {"smoke": smoke, "device": device_class(spec), "plan": course_choice(smoke).device,
-              "started": started, "finished": time.time(),
-              "notebooks": [{"name": r.name, "ok": r.ok, "seconds": round(r.seconds, 1)} for r in runs],
-              **provenance(spec.name if spec.is_cuda else None)}
-    atomic_write_text(stage_dir("notebooks") / COURSE_RUN_FILE, json.dumps(record, indent=2) + "\n")
-
-
-def format_summary(runs: list[NotebookRun], smoke: bool, summaries: dict[str, dict] | None = None) -> str:
-    """Markdown a person reads (runs/summary.md): the notebooks run and their times, then one table of each stage's headline numbers."""
-    summaries = read_summaries() if summaries is None else summaries
-    lines = [f"# Course run ({'smoke' if smoke else 'full'} mode)", "", "| notebook | status | seconds |",
-             "|---|---|---|"]
-    lines += [f"| {r.name} | {'ok' if r.ok else 'FAILED'} | {r.seconds:.1f} |" for r in runs]
-    lines += ["", f"Total: {sum(r.seconds for r in runs):.1f} s", ""]
-    if summaries:
-        lines += ["## Headline numbers", "", "Rates: successes/n = % [95% interval].", "",
-                  headlines_table(summaries), "",
-                  "Every figure each notebook recorded, for programs: summary/<stage>.json beside this file.", ""]
-    return "\n".join(lines)
+        models[f"{stage.upper()} ({path.parent.name})"] = str(path)
+    return models

@@ -1,4 +1,4 @@
-"""What a plan of cm_lib.plan costs: minutes and peak GPU memory per run and per notebook, measured or estimated.
+"""What a plan of cm_lib.course.plan costs: minutes and peak GPU memory per run and per notebook, measured or estimated.
 
 Minutes come from measured seconds per step (cm_lib.train.presets.STEP_SECONDS: the CPU plans), else from GPU
 tokens per second (GPU_TOKENS_PER_SECOND: measured on an H100, or public T4 figures), else from the H100 figure
@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from cm_lib.course.plan import RUN_NOTEBOOK, RUN_STAGE, PlanChoice, _Plan, model_family, plan_runs
 from cm_lib.measured import measured_rows
-from cm_lib.plan import RUN_NOTEBOOK, RUN_STAGE, PlanChoice, _Plan, model_family, plan_runs
 
 # Tokens an SFT example takes once padded to the longest of its batch: an estimate from the CPU plan's measured steps
 # (seconds per step in cm_lib/data/measured/step_seconds.json x the CPU's training tokens/s / examples per step), for
@@ -145,8 +145,8 @@ def _tokens_per_step(name: str, plan: _Plan) -> int:
 
 def _throughput(device: str, model: str, method: str) -> tuple[float, str, bool] | None:
     """(tokens/s, basis, measured) of `model`/`method` on a GPU class: a table row, else the H100 row scaled."""
+    from cm_lib.device import GPU_CLASSES
     from cm_lib.models.presets import model_preset
-    from cm_lib.planner import GPU_CLASSES
     from cm_lib.train.presets import gpu_tokens_per_second
 
     preset = model_preset(model)
@@ -266,7 +266,7 @@ def notebook_minutes(choice: PlanChoice, runs: list[PlannedRun]) -> dict[str, di
 
         return {nb: {"minutes": round(secs[nb] / 60, 1), "estimated": choice.smoke, "basis": basis(nb)}
                 for nb in NOTEBOOKS}
-    from cm_lib.plan import _size
+    from cm_lib.course.plan import _size
 
     size = _size(choice.plan.base) if choice.plan.base else "1b"
     fast = 0.5 if choice.device in ("a100-40", "a100-80", "h100") else 1.0
@@ -308,7 +308,7 @@ RUNTIME_COLUMNS = (
 
 def runtime_table() -> str:
     """The markdown table of minutes per notebook 03-06 on each RUNTIME_COLUMNS plan (docs/TEACHING.md; a test compares)."""
-    from cm_lib.plan import choose_plan
+    from cm_lib.course.plan import choose_plan
 
     plans = [course_plan(with_checkpoints(choose_plan(False, device=d, online=o, base=b)))
              for _, d, o, b in RUNTIME_COLUMNS]
