@@ -40,7 +40,7 @@ class NLL:
         return math.exp(self.nats / max(self.tokens, 1))
 
 
-def _model_and_tokenizer(model: str | Path | Any) -> tuple[Any, Any]:
+def model_and_tokenizer(model: str | Path | Any) -> tuple[Any, Any]:
     """(model, tokenizer) from a preset name or folder (loaded), or an already loaded pair (returned as is)."""
     if isinstance(model, (str, Path)):
         from cm_lib.models import load_model
@@ -169,7 +169,7 @@ def language_model_report(model: str | Path | Any, corpus: Any, n_abc: int | Non
     `prose` defaults to english_prose() (a novel shipped in music21's wheel). Per-text bits/char are kept
     (`abc_each`, `prose_each`) so two models can be compared text by text with paired_change().
     """
-    net, tok = _model_and_tokenizer(model)
+    net, tok = model_and_tokenizer(model)
     abc_rows = text_nll_each(net, tok, held_out_texts(corpus, "scores", n_abc), max_tokens, batch_size)
     prose = list(prose) if prose is not None else english_prose(n_general)
     prose_rows = text_nll_each(net, tok, prose, max_tokens, batch_size)

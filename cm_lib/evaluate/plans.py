@@ -27,9 +27,10 @@ def reader_answers(reader: str | Path | Any, texts: Sequence[str], max_new_token
     its longest request's tokens plus 16 (a plan restates its request), at most `max_new_tokens`."""
     from tqdm.auto import tqdm
 
-    from cm_lib.evaluate import _model_and_tokenizer, answer_records
+    from cm_lib.evaluate.likelihood import model_and_tokenizer
+    from cm_lib.evaluate.sampling import answer_records
 
-    model = _model_and_tokenizer(reader)
+    model = model_and_tokenizer(reader)
     records = [{"instruction": t, "input": ""} for t in texts]
     lengths = [len(model[1](t, add_special_tokens=False)["input_ids"]) for t in texts]
     out: list[str] = []
@@ -85,10 +86,11 @@ def answer_with_plans(writer: str | Path | Any, records: Sequence[Mapping[str, A
     """The writer's chat answers to records, each bound to its plan (notebooks 04, 05); a plan the grammar cannot bind
     (a field the ABC parser rejects, e.g. a reader's M:G, or more bars than `max_new_tokens` can write) or None gets
     no answer ("": judged as no tune, never repaired)."""
-    from cm_lib.evaluate import _model_and_tokenizer, answer_records
+    from cm_lib.evaluate.likelihood import model_and_tokenizer
+    from cm_lib.evaluate.sampling import answer_records
     from cm_lib.generate.plan_grammar import plan_budget, plan_problem
 
-    net, tok = _model_and_tokenizer(writer)
+    net, tok = model_and_tokenizer(writer)
     ok = [p is not None and plan_problem(p) is None and plan_budget(tok, p, chat=True).minimum <= max_new_tokens
           for p in plans]
     todo = [r for r, k in zip(records, ok) if k]

@@ -12,7 +12,7 @@ from cm_lib.abc import split_tunes
 from cm_lib.chat import generation_prompt, record_prompt
 from cm_lib.corpus.composer import COMPOSER_FIELDS, COMPOSER_VIEW, composer_header
 from cm_lib.errors import CourseError
-from cm_lib.evaluate.likelihood import _model_and_tokenizer, _scoring, _token_nats
+from cm_lib.evaluate.likelihood import _scoring, _token_nats, model_and_tokenizer
 from cm_lib.stats import mean_interval, paired_change
 
 HEADER_VALUE_FIELDS = ("M", "K")  # the header lines whose values a key/meter request decides
@@ -57,7 +57,7 @@ def prompt_reliance(model: str | Path | Any, records: Sequence[Mapping[str, Any]
     right request saves. A model that ignores its prompt has a gain indistinguishable from 0 whatever its
     compliance rate. `view` writes each reference header as a training run did (e.g. "composer": X:1, M:, L:, K:).
     """
-    net, tok = _model_and_tokenizer(model)
+    net, tok = model_and_tokenizer(model)
     pairs = [(record_prompt(r), _reference_header(str(r["output"]), view)) for r in records]
     pairs = [(p, a) for p, a in pairs if a]
     if len(pairs) < 2:
@@ -85,7 +85,7 @@ def copy_test(model: str | Path | Any, n: int = 20, length: int = 40, seed: int 
     predicts the second copy almost perfectly; one without them pays the same twice. Reading a request is
     copying from the context, so a model that fails this test cannot obey one. `saved` = first - second.
     """
-    net, tok = _model_and_tokenizer(model)
+    net, tok = model_and_tokenizer(model)
     rng = random.Random(seed)
     head = tok("X:1\nM:4/4\nL:1/8\nK:G\n", add_special_tokens=True)["input_ids"]
     k = len(head) - 1  # nats[i] is the cost of ids[i + 1]: the first copy's costs start at k

@@ -18,7 +18,7 @@ from cm_lib.corpus.composer import header_text
 from cm_lib.corpus.splits import held_out_texts
 from cm_lib.corpus.tasks import requested
 from cm_lib.errors import CourseError
-from cm_lib.evaluate.likelihood import _model_and_tokenizer
+from cm_lib.evaluate.likelihood import model_and_tokenizer
 from cm_lib.stats import rate
 
 # Sampling for a small composer: no repetition penalty (ABC repeats symbols on purpose); temperature 0.5 (chosen on
@@ -52,7 +52,7 @@ def answer_records(model: str | Path | Any, records: Sequence[Mapping[str, Any]]
 
     if obey_header and constrain == "none":
         raise CourseError("obey_header imposes the request through the grammar: use constrain='syntax' or 'bars'")
-    net, tok = _model_and_tokenizer(model)
+    net, tok = model_and_tokenizer(model)
     prompts = [generation_prompt(tok, record_prompt(r)) for r in records]
     headers = [request_header(requested(r)) or None for r in records] if obey_header else None
     marker = eos_marker(tok)
@@ -134,7 +134,7 @@ def sample_tunes(model: str | Path | Any, n: int = 2, max_new_tokens: int = 400,
                  start: str | Sequence[str] = "X:1\nT:Sample\nM:6/8\nL:1/8\nK:D\n", batch_size: int = 16,
                  **sampling: Any) -> list[Sample]:
     """n tunes continued from a header (or one per header of a list) without the chat wrapper, checked."""
-    net, tok = _model_and_tokenizer(model)
+    net, tok = model_and_tokenizer(model)
     prompts = [start] * n if isinstance(start, str) else list(start)[:n]
     res = _sample(net, tok, prompts, max_new_tokens, seed, batch_size, **sampling)
     return [judge_sample(p, r.text, r.ended, r.tokens) for p, r in zip(prompts, res)]
