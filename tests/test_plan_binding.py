@@ -183,3 +183,11 @@ def test_a_plan_the_grammar_cannot_bind_gets_no_answer(composer) -> None:
     assert answers[0] == "" and answers[1].startswith("X:") and answers[2] == ""
     result = request_compliance([make_plan(key="D", meter="3/4"), KEY_METER], [None, answers[1]])
     assert result["rows"][0]["hits"] == {"key": False, "meter": False} and result["rows"][1]["compliant"]
+
+
+def test_a_reader_motif_that_is_not_abc_is_refused_before_the_grammar() -> None:
+    from cm_lib.generate.plan_grammar import plan_problem
+
+    garbage = make_plan(key="G", meter="6/8", motif="B2 \x01in \x85an |")  # a random reader's bytes
+    assert plan_problem(garbage).startswith("the motif is not ABC")
+    assert plan_problem(make_plan(key="G", meter="6/8", unit="1/8", motif="GAB c2d |")) is None

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cm_lib.errors import CourseError
 from cm_lib.generate.constrain import (
     FIN,
     LENGTHS,
@@ -85,14 +86,23 @@ def plan_grammar(prompt: str, plan: Plan, mode: str = "bars", chat: bool = False
 
 
 def plan_problem(plan: Plan) -> str | None:
-    """Why a plan cannot be bound (a field the ABC parser rejects, e.g. a reader's M:G), or None when it can."""
-    from cm_lib.errors import CourseError
+    """Why a plan cannot be bound (a field the ABC parser rejects, e.g. a reader's M:G or a motif that is not ABC), or None."""
+    import llguidance
 
+    from cm_lib.abc import check
+
+    if plan.motif:
+        head = "".join(f"{k}:{v}\n" for k, v in plan.header().items() if k != "K")
+        tune = f"X:1\n{head}K:{plan.key or 'C'}\n{plan.motif.rstrip().rstrip('|')}|]\n"
+        result = check(tune, "syntax")
+        if not result.ok:
+            return f"the motif is not ABC: {result.problems[0].message}"
     try:
-        plan_grammar("", plan, "syntax", chat=True)
+        grammar = plan_grammar("", plan, "syntax", chat=True)
     except CourseError as err:
         return str(err)
-    return None
+    failed, messages = llguidance.LLMatcher.validate_grammar_with_warnings(grammar)
+    return f"the plan's grammar does not compile: {messages[0] if messages else 'unknown error'}" if failed else None
 
 
 @dataclass(frozen=True)
