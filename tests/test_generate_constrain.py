@@ -168,11 +168,11 @@ def _tune_record(key: str, meter: str) -> dict:
 
 
 def test_request_header_spells_the_request_in_abc() -> None:
-    from cm_lib import widgets
     from cm_lib.abc.keys import abc_key
     from cm_lib.generate.constrain import request_header
+    from cm_lib.plan import core, studio
 
-    assert widgets.abc_key is abc_key  # one K: spelling, shared by the studio and the grammar
+    assert studio.abc_key is abc_key and core.abc_key is abc_key  # one K: spelling: the studio, its plan, the grammar
     assert request_header({"key": "F major", "meter": "6/8", "form": "AABB"}) == {"M": "6/8", "K": "F"}
     assert [request_header({"key": k})["K"] for k in ("E minor", "A dorian", "F# minor", "Bb major")] == [
         "Em", "Ador", "F#m", "Bb"]

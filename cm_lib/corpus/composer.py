@@ -19,10 +19,11 @@ COMPOSER_VIEW = "composer"  # the name a training run records (cm_lib.train, `vi
 COMPOSER_FIELDS = ("M", "L", "K")  # the header the composer sees, after X:1, in this order
 
 
-def composer_header(meter: str, unit: str, key: str, title: str | None = None) -> str:
-    """`X:1 / (T:) / M: / L: / K:` lines: the header prompts and the composer's training tunes share this one format (notebook 03)."""
+def composer_header(meter: str, unit: str | None, key: str, title: str | None = None) -> str:
+    """`X:1 / (T:) / M: / (L:) / K:` lines, the one builder of a tune's header: the composer's training tunes, its header
+    prompts (`header_prompt`), a plan's raw prompt (`cm_lib.plan.core.plan_prompt`) and the studio's share it (notebook 03)."""
     head = f"X:1\nT:{title}\n" if title else "X:1\n"
-    return f"{head}M:{meter}\nL:{unit}\nK:{key}\n"
+    return f"{head}M:{meter}\n" + (f"L:{unit}\n" if unit else "") + f"K:{key}\n"
 
 
 def composer_text(text: str, title: bool = False) -> str | None:

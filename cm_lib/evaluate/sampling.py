@@ -19,12 +19,8 @@ from cm_lib.corpus.splits import held_out_texts
 from cm_lib.corpus.tasks import requested
 from cm_lib.errors import CourseError
 from cm_lib.evaluate.likelihood import _model_and_tokenizer
+from cm_lib.generate.sampling import COMPOSER_SAMPLING
 from cm_lib.stats import rate
-
-# Sampling for a small composer: no repetition penalty (ABC repeats symbols on purpose); temperature 0.5 (chosen on
-# the earlier BPE `tiny` composer: benchmarks/README.md, "Tokenizer and view"; notebook 05 sweeps temperature for the
-# character composer).
-COMPOSER_SAMPLING: dict[str, float | int] = dict(temperature=0.5, top_k=40, top_p=0.95, repetition_penalty=1.0)
 
 
 def _sample(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: int, seed: int, batch_size: int,

@@ -20,8 +20,10 @@ from cm_lib.generate.stopping import TuneEndCriteria, tune_end
 from cm_lib.plan.core import Plan
 
 GRAMMAR_ONLY = "grammar-only"  # the `model` of a sampler that draws uniformly among the tokens the grammar allows
-# Sampling that suits a small ABC model: no repetition penalty (ABC repeats its symbols by nature).
-ABC_SAMPLING: dict[str, float | int] = dict(temperature=0.8, top_k=40, top_p=0.95)
+# The course's sampling of its composer (cm_lib.evaluate's drivers, the studio): no repetition penalty; temperature
+# 0.5 (chosen on the earlier BPE `tiny` composer: benchmarks/README.md, "Tokenizer and view"; notebook 05 sweeps
+# temperature for the character composer).
+COMPOSER_SAMPLING: dict[str, float | int] = dict(temperature=0.5, top_k=40, top_p=0.95, repetition_penalty=1.0)
 
 
 @dataclass

@@ -20,15 +20,11 @@ from typing import Any
 
 from cm_lib.abc.keys import default_unit, parse_key, parse_unit
 from cm_lib.corpus.tasks import requested as record_request
-from cm_lib.errors import CourseError
 from cm_lib.metrics.events import TuneData
 from cm_lib.metrics.key import tonic_pitch_class
+from cm_lib.plan.core import RequestError
 
 REQUEST_FIELDS = ("key", "meter", "unit", "form", "chords")
-
-
-class RequestError(CourseError, ValueError):
-    """A request that is not a JSON object of known fields with usable values."""
 
 
 def parse_request(value: str | Mapping[str, Any] | None) -> dict[str, Any]:
