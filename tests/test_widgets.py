@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cm_lib import widgets as w
-from cm_lib.bench import explore as ex
 from cm_lib.abc import check
+from cm_lib.bench import explore as ex
 
 
 def test_presets_hold_the_lesson_examples_and_every_mistake() -> None:

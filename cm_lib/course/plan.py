@@ -181,7 +181,7 @@ def hub_state(base: str, corpus: str) -> tuple[bool, str]:
             cached = isinstance(try_to_load_from_cache(hub_id, "config.json"), str)
         except (ImportError, OSError, ValueError):
             cached = False
-    from cm_lib.corpus.build import is_complete
+    from cm_lib.corpus.store import is_complete
 
     if cached and is_complete(runs_dir() / "corpus" / corpus):
         return True, f"offline, but {hub_id} is in the HF cache and the {corpus} sample under runs/"

@@ -176,7 +176,7 @@ def ensure_stages(stages: list[str] | tuple[str, ...], smoke: bool, device: Devi
     result was made with other settings (or on another preset) or what it starts from is rebuilt now.
     `build=False` only prints. Returns the names built (or, with build=False, that would be built).
     """
-    from cm_lib.corpus.build import corpus_is_current
+    from cm_lib.corpus.store import corpus_is_current
     from cm_lib.train import finished_run
 
     choice = course_choice(smoke, device)
