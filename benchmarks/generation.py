@@ -207,8 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     from cm_lib.cli.generate_cmd import resolve_model
     from cm_lib.config import smoke_mode
     from cm_lib.corpus import ensure_corpus
+    from cm_lib.corpus.composer import header_prompt
     from cm_lib.corpus.splits import held_out_texts
-    from cm_lib.generate.results import header_prompt
     from cm_lib.models import load_model
 
     corpus = Path(args.corpus) if args.corpus else ensure_corpus("smoke" if smoke_mode() else "small")

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from cm_lib.abc import check, split_tunes
+from cm_lib.corpus.composer import header_prompt
 from cm_lib.errors import CourseError
 from cm_lib.generate.constrain import bar_halves, prompt_header, tune_grammar, valid_keys
 from cm_lib.generate.processor import matcher, unpack_bitmask
-from cm_lib.generate.results import header_prompt, sample_row
+from cm_lib.generate.results import sample_row
 from cm_lib.generate.sampling import sample_batch, sample_in_batches
 from cm_lib.models import load_model
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from cm_lib.abc import check
 from cm_lib.chat import eos_marker, generation_prompt, record_prompt
-from cm_lib.corpus.composer import header_text
+from cm_lib.corpus.composer import header_prompt
 from cm_lib.corpus.splits import held_out_texts
 from cm_lib.corpus.tasks import requested
 from cm_lib.errors import CourseError
@@ -77,7 +77,7 @@ def read_then_write(reader: str | Path | Any, writer: str | Path | Any, records:
     """
     headers = answer_records(reader, records, max_new_tokens=READER_HEADER_TOKENS, seed=seed,
                              batch_size=min(batch_size, 16))
-    prompts = [header_text(head) for head in headers]
+    prompts = [header_prompt(head) for head in headers]
     todo = [p for p in prompts if p is not None]
     tunes = iter(sample_tunes(writer, n=len(todo), start=todo, max_new_tokens=max_new_tokens, seed=seed,
                               batch_size=batch_size) if todo else [])
@@ -106,7 +106,7 @@ def header_prompts(corpus: Any, n: int, split: str = "test") -> list[str]:
     """`X:1 / M: / L: / K:` header prompts taken from n held-out tunes (their meters, unit lengths and keys)."""
     prompts = []
     for text in held_out_texts(corpus, "scores", None, split):
-        prompt = header_text(text)
+        prompt = header_prompt(text)
         if prompt is not None:
             prompts.append(prompt)
         if len(prompts) >= n:
