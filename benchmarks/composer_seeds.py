@@ -79,12 +79,12 @@ def one_run(seed: int, smoke: bool, out: Path, titles: bool) -> dict:
     runs = course_runs(smoke)
     corpus = runs["corpus"]["path"]
     t0 = time.perf_counter()
-    cpt = train_cpt(**{**runs["scratch"], "out": out / "cpt", "seed": seed})
+    cpt = train_cpt(**{**runs["composer"], "out": out / "cpt", "seed": seed})
     n_tunes, per_task, max_new = (4, 1, 60) if smoke else (100, 20, 512)
     prompts = header_prompts(corpus, n_tunes)
     gen = generation_report(sample_tunes(cpt.merged_dir, n=len(prompts), start=prompts, max_new_tokens=max_new,
                                          batch_size=50))
-    sft = train_sft(**{**runs["scratch_sft"], "model": str(cpt.merged_dir), "out": out / "sft", "seed": seed})
+    sft = train_sft(**{**runs["composer_sft"], "model": str(cpt.merged_dir), "out": out / "sft", "seed": seed})
     records = pick_eval_records(corpus, GENERATION_TASKS, per_task=per_task)
     scores = sft_compliance(records, answer_records(sft.merged_dir, records, max_new_tokens=max_new, batch_size=40))
     return {"seed": seed, "kernels": torch.backends.cpu.get_cpu_capability(), "sft_titles": titles,
