@@ -9,7 +9,8 @@ the request does not ask:
 - ``meter_ok``: same M: text after removing spaces, with C = 4/4 and C| = 2/2 (6/8 is not 3/4);
 - ``unit_ok``: same L: fraction (the default unit applies when the tune has no L:);
 - ``form_ok``: the tune's form string (``structure.form``) equals the requested one.
-This is the one home for these comparisons; ``cm_lib.evaluate.compliance.sft_compliance`` compares normalised text.
+These are per-tune metrics (``cm_lib.metrics.tune_metrics``); whether answers obey their requests, with one
+denominator rule, is ``cm_lib.metrics.request``.
 """
 
 from __future__ import annotations
