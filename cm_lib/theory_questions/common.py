@@ -88,6 +88,14 @@ class TheoryQuestion:
         return asdict(self)
 
 
+def ask(rng: random.Random, *, kind: str, question: str, answer: str, pool: list[str], explanation: str = "",
+        meta: dict[str, Any] | None = None, abc: str | None = None) -> TheoryQuestion:
+    """A question of `kind` (its subject from SUBJECTS) with three wrong answers drawn from `pool` (pick_distractors)."""
+    return TheoryQuestion(kind=kind, subject=SUBJECTS[kind], question=question, answer=answer,
+                          distractors=pick_distractors(rng, answer, pool), abc=abc, explanation=explanation,
+                          meta=dict(meta or {}))
+
+
 def note_name(p: Any, octave: bool = False) -> str:
     """English spelling of a music21 pitch: 'B-4' -> 'Bb4', 'F#' -> 'F#'."""
     name = p.name.replace("-", "b")

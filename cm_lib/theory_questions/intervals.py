@@ -10,11 +10,10 @@ from cm_lib.theory_questions.common import (
     INTERVALS,
     ROOTS,
     SEVENTH_FIGURES,
-    SUBJECTS,
     TRIAD_FIGURES,
     TheoryQuestion,
+    ask,
     note_name,
-    pick_distractors,
     simple_pitch,
 )
 
@@ -32,10 +31,9 @@ def interval_question(rng: random.Random) -> TheoryQuestion:
     name = interval.Interval(noteStart=low, noteEnd=high).niceName
     semis = interval.Interval(noteStart=low, noteEnd=high).semitones
     pool = [interval.Interval(i).niceName for i in INTERVALS]
-    return TheoryQuestion(
-        kind="interval", subject=SUBJECTS["interval"],
-        question=f"What is the interval from {note_name(low, True)} up to {note_name(high, True)}?",
-        answer=name, distractors=pick_distractors(rng, name, pool),
+    return ask(
+        rng, kind="interval", question=f"What is the interval from {note_name(low, True)} up to {note_name(high, True)}?",
+        answer=name, pool=pool,
         explanation=f"{note_name(low)} to {note_name(high)} spans {semis} semitones over "
         f"{interval.Interval(noteStart=low, noteEnd=high).generic.undirected} letter names: a {name.lower()}.",
         meta={"low": note_name(low, True), "high": note_name(high, True), "semitones": semis},
@@ -70,10 +68,9 @@ def chord_question(rng: random.Random, kind: str) -> TheoryQuestion:
     root, quality, notes, r, common = draw_chord(rng, figures)
     answer = f"{r} {common}"
     pool = [f"{r} {q}" + (" triad" if kind == "triad" else "") for q in figures]
-    return TheoryQuestion(
-        kind=kind, subject=SUBJECTS[kind],
-        question=f"Which chord is formed by the notes {' '.join(notes)} (root position)?",
-        answer=answer, distractors=pick_distractors(rng, answer, pool),
+    return ask(
+        rng, kind=kind, question=f"Which chord is formed by the notes {' '.join(notes)} (root position)?",
+        answer=answer, pool=pool,
         explanation=f"Stacked in thirds from {r}: {' '.join(notes)} is a {common}.",
         meta={"notes": notes, "root": r, "quality": quality},
     )
@@ -95,10 +92,9 @@ def chord_spelling_question(rng: random.Random) -> TheoryQuestion:
                 q = pitch.Pitch(notes[i].replace("b", "-") if len(notes[i]) > 1 else notes[i]).transpose(alt)
                 if simple_pitch(q):
                     pool.append(" ".join(notes[:i] + [note_name(q)] + notes[i + 1:]))
-    return TheoryQuestion(
-        kind="chord_spelling", subject=SUBJECTS["chord_spelling"],
-        question=f"Spell the {r} {quality}{'' if 'triad' in quality else ' chord'} in root position.",
-        answer=answer, distractors=pick_distractors(rng, answer, pool),
+    return ask(
+        rng, kind="chord_spelling", question=f"Spell the {r} {quality}{'' if 'triad' in quality else ' chord'} in root position.",
+        answer=answer, pool=pool,
         explanation=f"{r} {quality}: {answer}.",
         meta={"root": r, "quality": quality},
     )
@@ -122,10 +118,9 @@ def transpose_question(rng: random.Random) -> TheoryQuestion:
         if simple_pitch(q):
             pool.append(note_name(q, True))
     direction = "down" if down else "up"
-    return TheoryQuestion(
-        kind="transpose_note", subject=SUBJECTS["transpose_note"],
-        question=f"Transpose {note_name(start, True)} {direction} by {INTERVAL_WORDS[ivl]}. Which note do you get?",
-        answer=answer, distractors=pick_distractors(rng, answer, pool),
+    return ask(
+        rng, kind="transpose_note", question=f"Transpose {note_name(start, True)} {direction} by {INTERVAL_WORDS[ivl]}. Which note do you get?",
+        answer=answer, pool=pool,
         explanation=f"{note_name(start, True)} {direction} {INTERVAL_WORDS[ivl]} is {answer}.",
         meta={"start": note_name(start, True), "interval": ivl, "direction": direction},
     )

@@ -12,11 +12,10 @@ from cm_lib.theory_questions.common import (
     METERS,
     MINOR_TONICS,
     MODES,
-    SUBJECTS,
     TheoryQuestion,
+    ask,
     key_name,
     note_name,
-    pick_distractors,
     signature_text,
 )
 
@@ -36,9 +35,9 @@ def key_signature_question(rng: random.Random) -> TheoryQuestion:
         others = [key.KeySignature(s).asKey(mode) for s in (k.sharps - 1, k.sharps + 1, -k.sharps, k.sharps + 2)]
         pool = [key_name(o) for o in others if abs(o.sharps) <= 7]
         question = f"Which {mode} key has {signature_text(k.sharps)} in its key signature?"
-    return TheoryQuestion(
-        kind="key_signature", subject=SUBJECTS["key_signature"], question=question,
-        answer=answer, distractors=pick_distractors(rng, answer, pool),
+    return ask(
+        rng, kind="key_signature", question=question,
+        answer=answer, pool=pool,
         explanation=f"{key_name(k)} has {signature_text(k.sharps)}.",
         meta={"key": key_name(k), "sharps": k.sharps},
     )
@@ -60,10 +59,9 @@ def related_key_question(rng: random.Random, kind: str) -> TheoryQuestion:
     near = key.Key(rel.tonic.transpose("m2").name, wrong_mode)
     pool = [key_name(other), key_name(dominant), key_name(near), key_name(key.Key(k.tonic.transpose("-m3").name, rel.mode))]
     word = "relative" if kind == "relative_key" else "parallel"
-    return TheoryQuestion(
-        kind=kind, subject=SUBJECTS[kind],
-        question=f"What is the {word} {rel.mode} of {key_name(k)}?",
-        answer=answer, distractors=pick_distractors(rng, answer, pool),
+    return ask(
+        rng, kind=kind, question=f"What is the {word} {rel.mode} of {key_name(k)}?",
+        answer=answer, pool=pool,
         explanation=(f"The {word} {rel.mode} of {key_name(k)} is {answer}"
                      + (" (same key signature)." if kind == "relative_key" else " (same tonic).")),
         meta={"key": key_name(k)},
@@ -82,10 +80,9 @@ def scale_degree_question(rng: random.Random) -> TheoryQuestion:
     pool.append(note_name(k.pitchFromDegree(degree).transpose("A1" if mode == "minor" else "-A1")))
     pool = [p for p in pool if "##" not in p and "bb" not in p]
     minor_note = " (natural minor)" if mode == "minor" else ""
-    return TheoryQuestion(
-        kind="scale_degree", subject=SUBJECTS["scale_degree"],
-        question=f"What is scale degree {degree} (the {DEGREE_NAMES[degree]}) of {key_name(k)}{minor_note}?",
-        answer=answer, distractors=pick_distractors(rng, answer, pool),
+    return ask(
+        rng, kind="scale_degree", question=f"What is scale degree {degree} (the {DEGREE_NAMES[degree]}) of {key_name(k)}{minor_note}?",
+        answer=answer, pool=pool,
         explanation=f"The scale of {key_name(k)}{minor_note}: "
         f"{' '.join(note_name(k.pitchFromDegree(d)) for d in range(1, 8))}; degree {degree} is {answer}.",
         meta={"key": key_name(k), "degree": degree},
@@ -110,10 +107,9 @@ def mode_question(rng: random.Random) -> TheoryQuestion:
             break
     answer = f"{note_name(pitches[0])} {mode}"
     pool = [f"{note_name(pitches[0])} {m}" for m in MODES]
-    return TheoryQuestion(
-        kind="mode", subject=SUBJECTS["mode"],
-        question=f"Which mode is this scale: {' '.join(notes)}?",
-        answer=answer, distractors=pick_distractors(rng, answer, pool),
+    return ask(
+        rng, kind="mode", question=f"Which mode is this scale: {' '.join(notes)}?",
+        answer=answer, pool=pool,
         explanation=f"Its pattern of whole and half steps from {notes[0]} is that of the {mode} mode.",
         meta={"notes": notes, "mode": mode},
     )
@@ -141,9 +137,9 @@ def meter_question(rng: random.Random) -> TheoryQuestion:
         answer = f"{t.beatCount} beats, each divided into {t.beatDivisionCount}"
         question = f"In {ts}, how many beats are in a bar, and how is each beat divided?"
         pool = [f"{b} beats, each divided into {d}" for b in (2, 3, 4, 6) for d in (2, 3)]
-    return TheoryQuestion(
-        kind="meter", subject=SUBJECTS["meter"], question=question, answer=answer,
-        distractors=pick_distractors(rng, answer, pool),
+    return ask(
+        rng, kind="meter", question=question, answer=answer,
+        pool=pool,
         explanation=f"{ts} has {t.beatCount} beats per bar, each divided into {t.beatDivisionCount}: "
         f"{meter_class(ts)}.",
         meta={"meter": ts},

@@ -10,11 +10,10 @@ from cm_lib.theory_questions.common import (
     MAJOR_TONICS,
     METERS,
     MINOR_TONICS,
-    SUBJECTS,
     TheoryQuestion,
+    ask,
     key_name,
     note_name,
-    pick_distractors,
     signature_text,
 )
 
@@ -101,8 +100,8 @@ def tune_question(rng: random.Random, kind: str) -> TheoryQuestion:
         pool = [m for m in METERS if m != answer]
         question = "What is the time signature of this tune?"
         expl = f"The M: field says {answer}; each bar holds that many beats."
-    return TheoryQuestion(
-        kind=kind, subject=SUBJECTS[kind], question=question, answer=answer,
-        distractors=pick_distractors(rng, answer, pool), abc=abc, explanation=expl,
+    return ask(
+        rng, kind=kind, question=question, answer=answer,
+        pool=pool, abc=abc, explanation=expl,
         meta={"key": key_name(k), "meter": ts_text},
     )
