@@ -249,3 +249,27 @@ def test_the_size_check_fails_on_a_long_module(tmp_path: Path) -> None:
     (tmp_path / "short.py").write_text("x = 1\n" * MAX_MODULE_LINES)
     lines = module_lines(tmp_path)
     assert {n for n, k in lines.items() if k > MAX_MODULE_LINES and n not in STATE_MACHINES} == {"long.py"}
+
+
+# Modules that load nothing heavy: imported at module level, never inside a function (docs/CONVENTIONS.md).
+LIGHT_MODULES = ("cm_lib.errors", "cm_lib.paths", "cm_lib.config", "cm_lib.stats")
+
+
+def local_light_imports(package: Path = PACKAGE) -> list[str]:
+    """'file:line module' for every import of a LIGHT_MODULES module inside a function."""
+    out = []
+    for path in sorted(package.rglob("*.py")):
+        for func in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(func):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+                out += [f"{path.relative_to(package)}:{node.lineno} {n}" for n in names if n in LIGHT_MODULES]
+    return sorted(set(out))
+
+
+def test_light_modules_are_imported_at_module_level(tmp_path: Path) -> None:
+    assert local_light_imports() == []
+    (tmp_path / "m.py").write_text("from cm_lib.paths import runs_dir\n\ndef f():\n    from cm_lib.errors import UsageError\n")
+    assert local_light_imports(tmp_path) == ["m.py:4 cm_lib.errors"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cm_lib.errors import CourseError
 from cm_lib.generate.constrain import (
     FIN,
     LENGTHS,
@@ -86,8 +87,6 @@ def plan_grammar(prompt: str, plan: Plan, mode: str = "bars", chat: bool = False
 
 def plan_problem(plan: Plan) -> str | None:
     """Why a plan cannot be bound (a field the ABC parser rejects, e.g. a reader's M:G), or None when it can."""
-    from cm_lib.errors import CourseError
-
     try:
         plan_grammar("", plan, "syntax", chat=True)
     except CourseError as err:
