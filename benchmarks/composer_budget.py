@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from cm_lib.corpus import ensure_corpus
-    from cm_lib.course import SCRATCH_MODEL
+    from cm_lib.course import COMPOSER_MODEL
     from cm_lib.evaluate import checkpoint_steps, header_prompts
     from cm_lib.metrics.reference import training_index
     from cm_lib.paths import atomic_write_text, runs_dir
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus = ensure_corpus("small")
     out = Path(args.out) if args.out else runs_dir() / "benchmarks" / f"composer-{args.hardware}-{args.steps}"
     t0 = time.perf_counter()
-    res = train_cpt(SCRATCH_MODEL, corpus, out=out, hardware=args.hardware, max_steps=args.steps, lora=False,
+    res = train_cpt(COMPOSER_MODEL, corpus, out=out, hardware=args.hardware, max_steps=args.steps, lora=False,
                     categories=("scores",), view="composer", save_steps=max(1, args.steps // args.points))
     print(f"trained {res.steps} steps in {res.seconds:.0f} s ({'reused' if res.skipped else 'this run'}); "
           f"{time.perf_counter() - t0:.0f} s with set-up", flush=True)

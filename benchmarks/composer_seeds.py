@@ -3,7 +3,9 @@
 For each --seeds value it runs the composer's path exactly as notebooks 03 and 04 do (cm_lib.course.course_runs:
 400 pre-training steps, then 120 SFT steps), but with that seed for both stages, and judges each run as the
 notebooks do: syntax/bars/ended on 100 held-out header prompts (512 new tokens), then validity and key, meter,
-form and chord compliance on the 77 held-out tune instructions. One row per run. With --record it writes the rows
+form and chord compliance on the 77 held-out tune instructions (cm_lib.metrics.request.request_compliance, as
+notebook 04; rows recorded before it replaced evaluate.sft_compliance counted a form obeyed by its number of
+sections and compared keys as text). One row per run. With --record it writes the rows
 (with this machine, today's date and the checkout's commit) into cm_lib/data/measured/composer_runs.json, which
 notebooks 03 and 04 put beside the student's own run (cm_lib.course.MEASURED_COMPOSER_RUNS); a rerun of a label
 replaces its row. --table prints benchmarks/README.md's "Seeds" table from that file.
@@ -68,8 +70,10 @@ def one_run(seed: int, smoke: bool, out: Path, titles: bool) -> dict:
         header_prompts,
         pick_eval_records,
         sample_tunes,
-        sft_compliance,
     )
+    from cm_lib.generate import extract_abc
+    from cm_lib.metrics.request import request_compliance
+    from cm_lib.plan import record_plan
     from cm_lib.train import train_cpt, train_sft
 
     # --sft-titles: the answers keep their T: line (the earlier plan). The trainer reads this constant when it builds
@@ -79,14 +83,16 @@ def one_run(seed: int, smoke: bool, out: Path, titles: bool) -> dict:
     runs = course_runs(smoke)
     corpus = runs["corpus"]["path"]
     t0 = time.perf_counter()
-    cpt = train_cpt(**{**runs["scratch"], "out": out / "cpt", "seed": seed})
+    cpt = train_cpt(**{**runs["composer"], "out": out / "cpt", "seed": seed})
     n_tunes, per_task, max_new = (4, 1, 60) if smoke else (100, 20, 512)
     prompts = header_prompts(corpus, n_tunes)
     gen = generation_report(sample_tunes(cpt.merged_dir, n=len(prompts), start=prompts, max_new_tokens=max_new,
                                          batch_size=50))
-    sft = train_sft(**{**runs["scratch_sft"], "model": str(cpt.merged_dir), "out": out / "sft", "seed": seed})
+    sft = train_sft(**{**runs["composer_sft"], "model": str(cpt.merged_dir), "out": out / "sft", "seed": seed})
     records = pick_eval_records(corpus, GENERATION_TASKS, per_task=per_task)
-    scores = sft_compliance(records, answer_records(sft.merged_dir, records, max_new_tokens=max_new, batch_size=40))
+    answers = answer_records(sft.merged_dir, records, max_new_tokens=max_new, batch_size=40)
+    scores = request_compliance([record_plan(r) for r in records], [extract_abc(a) for a in answers])
+    scores["valid"] = scores["syntax"]  # "SFT valid": answers holding a syntax-valid tune
     return {"seed": seed, "kernels": torch.backends.cpu.get_cpu_capability(), "sft_titles": titles,
             "cpt_seconds": cpt.seconds, "sft_seconds": sft.seconds, "seconds": round(time.perf_counter() - t0),
             **{k: gen[k] for k in ("syntax", "bars", "ended")}, **{m: scores[m] for m in MEASURES}}

@@ -8,8 +8,8 @@ and `smollm2-135m` presets; the first column is the base the others are compared
      tokens/s and the constrained/unconstrained time-per-token ratio; the bits/char of each mode's tunes
      under the (unconstrained) model;
   2. conditioned: held-out chat instructions of the generation task types (key/meter, form, chord,
-     motif): key obeyed, meter obeyed, form (sections) obeyed, chord symbols in order (cm_lib.evaluate's
-     sft_compliance, which also checks the chords), unconstrained and bars-constrained;
+     motif): key obeyed, meter obeyed, form (sections and repeats) obeyed, chord symbols in order
+     (cm_lib.metrics.request.request_compliance, as notebooks 04 and 05), unconstrained and bars-constrained;
   3. speed: samples/s of 16 header prompts batched (one generate call) vs one at a time.
 
 With --reader R --writer W the conditioned table gains a column for the pair of notebook 04, section 6: R (e.g.
@@ -105,7 +105,7 @@ def unconditioned(model: Any, tok: Any, prompts: list[str], max_new: int, batch:
 
 
 def conditioned(model: Any, tok: Any, corpus: Path, per_task: int, max_new: int, batch: int, sampling: dict) -> dict:
-    """Per constrain mode (none, bars): key/meter/form obeyed and chords in order (evaluate.sft_compliance)."""
+    """Per constrain mode (none, bars): key/meter/form obeyed and chords in order (metrics.request.request_compliance)."""
     from cm_lib.generate.results import chat_prompts, sample_tune
     from cm_lib.generate.sampling import sample_in_batches
 
@@ -133,22 +133,14 @@ def gen_records(corpus: Path, per_task: int) -> list[dict]:
 
 
 def counted(records: list[dict], tunes: list[str]) -> dict:
-    """The conditioned table's counts [hits, n] for key/meter/form/chords and bars-valid tunes (tune tasks only)."""
-    from cm_lib.evaluate import sft_compliance
+    """The conditioned table's counts [hits, n] for key/meter/form/chords and bars-valid tunes, by the one rule of
+    cm_lib.metrics.request: every request that asks for a field counts in that field ("" or None: no tune)."""
+    from cm_lib.metrics.request import request_compliance
+    from cm_lib.plan import record_plan
 
-    comp = sft_compliance(records, tunes, level="bars")
-    counts = {k: [0, 0] for k in ("key", "meter", "form", "chords")}
-    valid = [0, 0]
-    for row in comp["rows"]:
-        if not row.get("tune_task"):
-            continue
-        valid[0] += row["valid"]
-        valid[1] += 1
-        for k, hit in row["hits"].items():
-            if k in counts:  # the table's columns (sft_compliance also scores motifs)
-                counts[k][0] += hit
-                counts[k][1] += 1
-    return {"counts": counts, "bars_valid": valid, "n": len(records)}
+    comp = request_compliance([record_plan(r) for r in records], [t or None for t in tunes])
+    counts = {k: [comp[k]["k"], comp[k]["n"]] for k in ("key", "meter", "form", "chords")}  # motifs: not a column
+    return {"counts": counts, "bars_valid": [comp["bars"]["k"], comp["bars"]["n"]], "n": len(records)}
 
 
 def paired(reader: str, writer: str, corpus: Path, per_task: int, max_new: int, batch: int) -> dict:
@@ -207,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     from cm_lib.cli.generate_cmd import resolve_model
     from cm_lib.config import smoke_mode
     from cm_lib.corpus import ensure_corpus
+    from cm_lib.corpus.composer import header_prompt
     from cm_lib.corpus.splits import held_out_texts
-    from cm_lib.generate.results import header_prompt
     from cm_lib.models import load_model
 
     corpus = Path(args.corpus) if args.corpus else ensure_corpus("smoke" if smoke_mode() else "small")

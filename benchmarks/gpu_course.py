@@ -156,7 +156,7 @@ def course_smoke(notebooks: bool) -> dict:
         return {"what": "notebooks 03-06, smoke mode", "ok": bool(runs) and all(r.ok for r in runs),
                 "seconds": {r.name: round(r.seconds, 1) for r in runs}, "total_s": round(time.perf_counter() - t0, 1)}
     summary = course_plan_summary(True)
-    built = ensure_stages(["scratch", "cpt", "scratch_sft", "sft", "reader"], smoke=True)
+    built = ensure_stages(["composer", "cpt", "composer_sft", "sft", "reader"], smoke=True)
     return {"what": "every run of the smoke plan (ensure_stages)", "plan": summary, "built": built, "ok": True,
             "total_s": round(time.perf_counter() - t0, 1)}
 

@@ -86,7 +86,7 @@ def _change(before_after: Any, change: Any) -> str | None:
 
 
 def _cpt(s: Mapping[str, Any]) -> list[tuple[str, str | None]]:
-    loss = s.get("scratch_loss")
+    loss = s.get("composer_loss")
     return [
         ("composer's samples", _rates(s.get("composer_generation") or {}, ("syntax", "bars", "ended"),
                                       {"syntax": "syntax-valid", "bars": "bars-valid"})),
@@ -96,7 +96,7 @@ def _cpt(s: Mapping[str, Any]) -> list[tuple[str, str | None]]:
          else None),
         ("SmolLM2 bits/char on held-out ABC", _change(s.get("abc_bits_per_char"), s.get("abc_change"))),
         ("SmolLM2 bits/char on English prose (forgetting)", _change(s.get("prose_bits_per_char"), s.get("prose_change"))),
-        ("training", _runs(s, (("scratch", "composer"), ("cpt", "SmolLM2 LoRA")))),
+        ("training", _runs(s, (("composer", "composer"), ("cpt", "SmolLM2 LoRA")))),
     ]
 
 
@@ -119,7 +119,7 @@ def _sft(s: Mapping[str, Any]) -> list[tuple[str, str | None]]:
     copies = [f"{label} {format_mean(m['copy_test_saved'])}" for label, m in by_label.items()
               if _is_mean(m.get("copy_test_saved"))]
     rows.append(("copy test: nats saved on a repeated string", "; ".join(copies) or None))
-    rows.append(("training", _runs(s, (("scratch_sft", "composer SFT"), ("sft", "SmolLM2 LoRA SFT"),
+    rows.append(("training", _runs(s, (("composer_sft", "composer SFT"), ("sft", "SmolLM2 LoRA SFT"),
                                        ("reader", "SmolLM2 header SFT")))))
     return rows
 

@@ -86,6 +86,20 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def fresh_sibling_dir(folder: str | Path) -> Path:
+    """An empty temporary folder beside `folder` (.<name>.tmp-<pid>), where a build is written before it is moved into
+    place; our own leftover from an interrupted build with this pid is removed first."""
+    import shutil
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    return tmp
+
+
 def write_summary(stage: str, summary: dict) -> Path:
     """Record a stage's headline figures in runs/summary/<stage>.json for the course summary (notebooks 01-06)."""
     path = stage_dir("summary") / f"{stage}.json"

@@ -217,3 +217,59 @@ def test_the_matrix_fails_on_a_planted_upward_import(tmp_path: Path) -> None:
     (pkg / "corpus" / "__init__.py").write_text("from cm_lib import abc\nfrom cm_lib import render\n")
     (pkg / "render.py").write_text("")
     assert "cm_lib.corpus (layer 3) imports cm_lib.render (layer 3): sideways" in layer_violations(import_graph(pkg))
+
+
+# One concern per module, at most MAX_MODULE_LINES lines (docs/CONVENTIONS.md), unless it is one state machine: these
+# are kept whole, each with the reason. A module that shrinks under the limit must leave the list.
+MAX_MODULE_LINES = 400
+STATE_MACHINES: dict[str, str] = {
+    "abc/check.py": "the checker: one pass over the walker's events, a handler per event kind sharing the pass's state",
+    "abc/walk.py": "the walker: one dispatch over the lexer's tokens with each voice's meter, unit, key and accidentals,"
+                   " and the event types it yields",
+}
+
+
+def module_lines(package: Path = PACKAGE) -> dict[str, int]:
+    """Lines of every cm_lib module, by its path inside the package (abc/check.py)."""
+    return {p.relative_to(package).as_posix(): len(p.read_text().splitlines()) for p in sorted(package.rglob("*.py"))}
+
+
+def test_no_module_over_the_limit_unless_one_state_machine() -> None:
+    lines = module_lines()
+    long = {name: n for name, n in lines.items() if n > MAX_MODULE_LINES and name not in STATE_MACHINES}
+    assert long == {}, f"modules over {MAX_MODULE_LINES} lines: split them by concern: {long}"
+    stale = [name for name in STATE_MACHINES if lines.get(name, 0) <= MAX_MODULE_LINES]
+    assert stale == [], f"STATE_MACHINES lists modules that are gone or within {MAX_MODULE_LINES} lines: {stale}"
+
+
+def test_the_size_check_fails_on_a_long_module(tmp_path: Path) -> None:
+    (tmp_path / "abc").mkdir()
+    (tmp_path / "abc" / "check.py").write_text("x = 1\n" * (MAX_MODULE_LINES + 1))
+    (tmp_path / "long.py").write_text("x = 1\n" * (MAX_MODULE_LINES + 1))
+    (tmp_path / "short.py").write_text("x = 1\n" * MAX_MODULE_LINES)
+    lines = module_lines(tmp_path)
+    assert {n for n, k in lines.items() if k > MAX_MODULE_LINES and n not in STATE_MACHINES} == {"long.py"}
+
+
+# Modules that load nothing heavy: imported at module level, never inside a function (docs/CONVENTIONS.md).
+LIGHT_MODULES = ("cm_lib.errors", "cm_lib.paths", "cm_lib.config", "cm_lib.stats")
+
+
+def local_light_imports(package: Path = PACKAGE) -> list[str]:
+    """'file:line module' for every import of a LIGHT_MODULES module inside a function."""
+    out = []
+    for path in sorted(package.rglob("*.py")):
+        for func in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(func):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+                out += [f"{path.relative_to(package)}:{node.lineno} {n}" for n in names if n in LIGHT_MODULES]
+    return sorted(set(out))
+
+
+def test_light_modules_are_imported_at_module_level(tmp_path: Path) -> None:
+    assert local_light_imports() == []
+    (tmp_path / "m.py").write_text("from cm_lib.paths import runs_dir\n\ndef f():\n    from cm_lib.errors import UsageError\n")
+    assert local_light_imports(tmp_path) == ["m.py:4 cm_lib.errors"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cm_lib.abc import check, split_tunes
-from cm_lib.corpus.composer import composer_header, composer_text, header_text
+from cm_lib.corpus.composer import composer_header, composer_text, header_prompt
 from cm_lib.paths import data_samples_dir
 
 
@@ -42,12 +42,12 @@ def test_header_view_is_the_composers_header_alone() -> None:
     from cm_lib.train.trainer import text_view
 
     tune = split_tunes((data_samples_dir() / "basics.abc").read_text(encoding="utf-8"))[0]
-    assert header_text(tune.text) == "X:1\nM:4/4\nL:1/8\nK:G\n"
-    assert composer_text(tune.text).startswith(header_text(tune.text))
+    assert header_prompt(tune.text) == "X:1\nM:4/4\nL:1/8\nK:G\n"
+    assert composer_text(tune.text).startswith(header_prompt(tune.text))
     # a tune the composer's view leaves out (a bar too short) still has a header a request can be answered with
-    assert header_text("X:1\nT:Air\nM:3/4\nL:1/4\nK:Dmix\nD2|D3|\n") == "X:1\nM:3/4\nL:1/4\nK:Dmix\n"
-    assert header_text("X:1\nT:No unit\nM:4/4\nK:G\nG8|\n") is None and header_text("no tune here") is None
-    assert text_view("header") is header_text
+    assert header_prompt("X:1\nT:Air\nM:3/4\nL:1/4\nK:Dmix\nD2|D3|\n") == "X:1\nM:3/4\nL:1/4\nK:Dmix\n"
+    assert header_prompt("X:1\nT:No unit\nM:4/4\nK:G\nG8|\n") is None and header_prompt("no tune here") is None
+    assert text_view("header") is header_prompt
     with pytest.raises(CourseError, match="'composer', 'header'"):
         text_view("bars")
 

@@ -15,7 +15,7 @@ def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-SCRATCH_STEPS, SCRATCH_SFT_STEPS = 400, 120  # the composer's full-mode budget (cm_lib.course.plan._PLANS)
+COMPOSER_STEPS, COMPOSER_SFT_STEPS = 400, 120  # the composer's full-mode budget (cm_lib.course.plan._PLANS)
 
 
 def test_plan_is_the_one_notebooks_03_and_04_train(runs: Path) -> None:
@@ -24,26 +24,26 @@ def test_plan_is_the_one_notebooks_03_and_04_train(runs: Path) -> None:
 
     corpus = runs / "corpus" / "smoke"
     smoke = _runs(True, corpus)
-    assert smoke["scratch"] == dict(model="composer", data=corpus, out=runs / "cpt" / "composer", hardware="cpu-smoke",
+    assert smoke["composer"] == dict(model="composer", data=corpus, out=runs / "cpt" / "composer", hardware="cpu-smoke",
                                     max_steps=12, lora=False, categories=("scores",), eval_rows=8, view="composer",
                                     save_steps=3)
     assert smoke["cpt"] == dict(model=str(runs / "cpt" / "composer" / "model"), data=corpus,
                                 out=runs / "cpt" / "composer-lora", hardware="cpu-smoke", max_steps=3, lora=True)
     assert smoke["sft"] == dict(model=str(runs / "cpt" / "composer-lora" / "merged"), data=corpus,
                                 out=runs / "sft" / "composer-lora", hardware="cpu-smoke", max_steps=3, lora=True)
-    assert smoke["scratch_sft"] == dict(model=str(runs / "cpt" / "composer" / "model"), data=corpus,
+    assert smoke["composer_sft"] == dict(model=str(runs / "cpt" / "composer" / "model"), data=corpus,
                                         out=runs / "sft" / "composer", hardware="cpu-smoke", max_steps=3, lora=False,
                                         tasks=tuple(GENERATION_TASKS), view="composer")
     assert smoke["base"] == {"model": str(runs / "cpt" / "composer" / "model")} and smoke["corpus"] == {"path": corpus}
     full = _runs(False, corpus)
-    assert full["scratch"] == dict(model="composer", data=corpus, out=runs / "cpt" / "composer", hardware="cpu-scratch",
-                                   max_steps=SCRATCH_STEPS, lora=False, categories=("scores",), eval_rows=64,
-                                   view="composer", save_steps=SCRATCH_STEPS // 4)
+    assert full["composer"] == dict(model="composer", data=corpus, out=runs / "cpt" / "composer", hardware="cpu-scratch",
+                                   max_steps=COMPOSER_STEPS, lora=False, categories=("scores",), eval_rows=64,
+                                   view="composer", save_steps=COMPOSER_STEPS // 4)
     assert full["cpt"] == dict(model="smollm2-135m", data=corpus, out=runs / "cpt" / "smollm2-135m", hardware="cpu",
                                max_steps=16, lora=True)
     assert full["sft"]["out"] == runs / "sft" / "smollm2-135m" and full["sft"]["max_steps"] == 8
-    assert (full["scratch_sft"]["max_steps"], full["scratch_sft"]["hardware"]) == (SCRATCH_SFT_STEPS, "cpu-scratch")
-    assert full["scratch_sft"]["tasks"] == tuple(GENERATION_TASKS) and full["scratch_sft"]["lora"] is False
+    assert (full["composer_sft"]["max_steps"], full["composer_sft"]["hardware"]) == (COMPOSER_SFT_STEPS, "cpu-scratch")
+    assert full["composer_sft"]["tasks"] == tuple(GENERATION_TASKS) and full["composer_sft"]["lora"] is False
     assert full["base"] == {"model": "smollm2-135m"}
     # SmolLM2's plan SFT (notebook 04, section 6): from the CPT model, the four generation tasks, each answered with its plan
     assert full["reader"] == dict(model=str(runs / "cpt" / "smollm2-135m" / "merged"), data=corpus,
@@ -110,17 +110,17 @@ def test_hardware_picks_the_presets_and_the_cpu_plan_is_unchanged(runs: Path) ->
         assert _runs(True, corpus, specs["t4"]) == _runs(True, corpus)
     t4 = _runs(False, corpus, specs["t4"])
     cpu = _runs(False, corpus)
-    assert (t4["scratch"]["hardware"], t4["cpt"]["hardware"], t4["sft"]["hardware"]) == ("gpu-scratch", "colab-t4", "colab-t4")
-    for name in ("scratch", "cpt", "sft", "scratch_sft", "reader"):  # same folders, models and data filters; more steps
+    assert (t4["composer"]["hardware"], t4["cpt"]["hardware"], t4["sft"]["hardware"]) == ("gpu-scratch", "colab-t4", "colab-t4")
+    for name in ("composer", "cpt", "sft", "composer_sft", "reader"):  # same folders, models and data filters; more steps
         assert t4[name]["max_steps"] > cpu[name]["max_steps"], name
         assert {k: v for k, v in t4[name].items() if k not in ("hardware", "max_steps", "save_steps")} == \
                {k: v for k, v in cpu[name].items() if k not in ("hardware", "max_steps", "save_steps")}, name
     h = _runs(False, corpus, specs["h100"])
-    assert (h["cpt"]["hardware"], h["scratch_sft"]["hardware"]) == ("h100", "gpu-scratch")
+    assert (h["cpt"]["hardware"], h["composer_sft"]["hardware"]) == ("h100", "gpu-scratch")
     for plan in (cpu, t4, h):  # notebook 03's validity curve reads every saved checkpoint of the composer's run
-        scratch = plan["scratch"]
-        assert scratch["max_steps"] // scratch["save_steps"] == CURVE_POINTS
-        assert hardware_preset(scratch["hardware"]).keep_checkpoints is None, scratch["hardware"]
+        composer = plan["composer"]
+        assert composer["max_steps"] // composer["save_steps"] == CURVE_POINTS
+        assert hardware_preset(composer["hardware"]).keep_checkpoints is None, composer["hardware"]
     assert _runs(False, corpus, specs["a100"])["sft"]["hardware"] == "a100"
 
 
@@ -130,13 +130,13 @@ def test_plan_summary_names_preset_steps_and_precision_per_run(runs: Path) -> No
     specs = _specs()
     t4 = course_plan_summary(False, specs["t4"]).splitlines()
     assert len(t4) == 6 and t4[0].startswith("full plan: Tesla T4 (14.6 GB) has no bf16")
-    assert t4[1].split()[:7] == ["scratch", "model", "composer", "preset", "gpu-scratch", "600", "steps"]
+    assert t4[1].split()[:7] == ["composer", "model", "composer", "preset", "gpu-scratch", "600", "steps"]
     assert "fp16 autocast + loss scaling, fp32 master weights" in t4[1]
     assert t4[2].split()[:5] == ["cpt", "model", "smollm2-135m", "preset", "colab-t4"]
     assert "LoRA, fp16 autocast" in t4[2] and "fp32 LoRA adapters" in t4[2]
     cpu = course_plan_summary(False, specs["cpu"]).splitlines()
     assert "no CUDA GPU" in cpu[0] and all(line.endswith("fp32") for line in cpu[1:])
-    assert [line.split()[5] for line in cpu[1:]] == [str(SCRATCH_STEPS), "16", str(SCRATCH_SFT_STEPS), "8", "24"]
+    assert [line.split()[5] for line in cpu[1:]] == [str(COMPOSER_STEPS), "16", str(COMPOSER_SFT_STEPS), "8", "24"]
     assert t4[5].split()[:5] == ["reader", "model", "smollm2-135m", "preset", "colab-t4"]
     assert "bf16 autocast, fp32 master weights" in course_plan_summary(False, specs["h100"]).splitlines()[1]
     assert course_plan_summary(True, specs["t4"]).splitlines()[0].startswith("smoke plan: smoke mode")
@@ -148,9 +148,9 @@ def test_ensure_stages_lists_what_is_missing_with_an_estimate(runs: Path, capsys
     from cm_lib.errors import UsageError
 
     specs = _specs()
-    assert ensure_stages(["cpt"], smoke=True, device=specs["cpu"], build=False) == ["corpus", "scratch", "cpt"]
+    assert ensure_stages(["cpt"], smoke=True, device=specs["cpu"], build=False) == ["corpus", "composer", "cpt"]
     out = capsys.readouterr().out
-    assert "scratch: composer, 12 steps on preset cpu-smoke x 0.28 s/step" in out and "not built" in out
+    assert "composer: composer, 12 steps on preset cpu-smoke x 0.28 s/step" in out and "not built" in out
     assert ensure_stages(["sft"], smoke=False, device=specs["cpu"], build=False) == ["corpus", "cpt", "sft"]
     out = capsys.readouterr().out
     assert "cpt: smollm2-135m, 16 steps on preset cpu x 13.6 s/step = ~3.6 min" in out
@@ -170,20 +170,20 @@ def test_ensure_stages_builds_only_what_is_missing(runs: Path, capsys: pytest.Ca
     from cm_lib.train import load_result
 
     cpu = _specs()["cpu"]
-    assert ensure_stages(["scratch"], smoke=True, device=cpu) == ["corpus", "scratch"]
+    assert ensure_stages(["composer"], smoke=True, device=cpu) == ["corpus", "composer"]
     first = load_result(runs / "cpt" / "composer")
     assert first is not None and first.steps == 12
-    assert ensure_stages(["scratch"], smoke=True, device=cpu) == []
+    assert ensure_stages(["composer"], smoke=True, device=cpu) == []
     assert "nothing to build" in capsys.readouterr().out
-    assert ensure_stages(["scratch_sft"], smoke=True, device=cpu) == ["scratch_sft"]  # the composer is reused
+    assert ensure_stages(["composer_sft"], smoke=True, device=cpu) == ["composer_sft"]  # the composer is reused
     assert load_result(runs / "cpt" / "composer").seconds == first.seconds
-    assert load_result(_runs(True, None)["scratch_sft"]["out"]).steps == 3
+    assert load_result(_runs(True, None)["composer_sft"]["out"]).steps == 3
     from cm_lib.train import finished_run
 
-    kw = _runs(True, runs / "corpus" / "smoke")["scratch"]
+    kw = _runs(True, runs / "corpus" / "smoke")["composer"]
     assert finished_run("cpt", **kw) is not None and finished_run("cpt", **{**kw, "max_steps": 13}) is None  # stale
     (runs / "cpt" / "composer" / "train_result.json").unlink()  # the composer is gone: what starts from it is rebuilt too
-    assert ensure_stages(["scratch_sft"], smoke=True, device=cpu, build=False) == ["scratch", "scratch_sft"]
+    assert ensure_stages(["composer_sft"], smoke=True, device=cpu, build=False) == ["composer", "composer_sft"]
 
 
 def test_run_estimate_is_steps_times_the_measured_step_time(runs: Path) -> None:
@@ -196,8 +196,8 @@ def test_run_estimate_is_steps_times_the_measured_step_time(runs: Path) -> None:
     from cm_lib.train.presets import STEP_SECONDS
 
     per_step = STEP_SECONDS[("cpu-scratch", "composer", "sft")][0]
-    assert run_estimate("scratch_sft", smoke=False, device=specs["cpu"]).startswith(
-        f"scratch_sft: composer, {SCRATCH_SFT_STEPS} steps on preset cpu-scratch x {per_step:g} s/step = ")
+    assert run_estimate("composer_sft", smoke=False, device=specs["cpu"]).startswith(
+        f"composer_sft: composer, {COMPOSER_SFT_STEPS} steps on preset cpu-scratch x {per_step:g} s/step = ")
     t4 = run_estimate("sft", smoke=False, device=specs["t4"])
     assert t4.startswith("sft: smollm2-135m, 300 steps on preset colab-t4 x ~") and "(estimate: " in t4
     with pytest.raises(UsageError, match="unknown course run"):

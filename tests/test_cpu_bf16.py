@@ -91,7 +91,7 @@ def test_training_flags_and_the_printed_plan(monkeypatch: pytest.MonkeyPatch, tm
     by_run = {line.split()[0]: line for line in lines[1:]}
     assert by_run["cpt"].endswith("LoRA, bf16 autocast, frozen base in bfloat16, fp32 LoRA adapters")
     assert by_run["sft"].endswith("LoRA, bf16 autocast, frozen base in bfloat16, fp32 LoRA adapters")
-    assert by_run["scratch"].endswith("full, fp32") and by_run["scratch_sft"].endswith("full, fp32")
+    assert by_run["composer"].endswith("full, fp32") and by_run["composer_sft"].endswith("full, fp32")
     assert all(line.endswith("fp32") for line in course_plan_summary(True, CPU).splitlines()[1:])  # smoke: small models
     monkeypatch.setenv(CPU_BF16_ENV, "0")
     assert "the CPU plan in fp32" in course_plan_summary(False, CPU).splitlines()[0]

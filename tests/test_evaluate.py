@@ -1,4 +1,5 @@
-"""cm_lib.evaluate: bits per character and perplexity (exact on a uniform model), SFT compliance on real tunes."""
+"""cm_lib.evaluate: bits per character and perplexity (exact on a uniform model); request compliance (cm_lib.metrics.request)
+on real tunes."""
 
 from __future__ import annotations
 
@@ -12,12 +13,10 @@ import torch
 
 from cm_lib.corpus.analysis import tune_attributes
 from cm_lib.corpus.tasks import requested
-from cm_lib.evaluate import (
-    bits_per_character,
-    perplexity,
-    sft_compliance,
-    text_nll,
-)
+from cm_lib.evaluate import bits_per_character, perplexity, text_nll
+from cm_lib.generate import extract_abc
+from cm_lib.metrics.request import compliance_row, request_compliance
+from cm_lib.plan import record_plan
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +82,8 @@ def test_a_model_that_knows_the_text_scores_better(tok, tunes: list[str]) -> Non
     assert model.training  # text_nll restores the training flag
 
 
-def test_sft_compliance_on_real_tunes(tunes: list[str]) -> None:
+def test_request_compliance_on_real_tunes(tunes: list[str]) -> None:
+    """The kept request compliance (cm_lib.metrics.request) on corpus-style records whose answers are real tunes."""
     from cm_lib.abc import check
 
     good = [t for t in tunes if check(t).ok and tune_attributes(t)][:6]
@@ -93,20 +93,24 @@ def test_sft_compliance_on_real_tunes(tunes: list[str]) -> None:
         attrs = tune_attributes(t)
         records.append({"task": "generate", "output": t,
                         "meta": json.dumps({"key": attrs["key"], "meter": attrs["meter"], "form": attrs["form"]})})
-    records.append({"task": "analysis", "output": "The key is G major.", "meta": json.dumps({"key": "G major"})})
-    perfect = sft_compliance(records, [r["output"] for r in records])
-    assert perfect["tune_tasks"] == len(good) and perfect["n"] == len(good) + 1
-    assert perfect["valid_rate"] == perfect["key_rate"] == perfect["meter_rate"] == perfect["compliance_rate"] == 1.0
+    plans = [record_plan(r) for r in records]
+    perfect = request_compliance(plans, [r["output"] for r in records], [r["task"] for r in records])
+    assert perfect["n"] == len(good) and perfect["per_task"]["generate"]["n"] == len(good)
+    assert [perfect[m]["rate"] for m in ("syntax", "key", "meter", "form", "compliant")] == [1.0] * 5
     # wrong key: the K: line of every tune replaced by a key none of them is in
     wrong_key = [re.sub(r"^K:.*$", "K:C#m", r["output"], flags=re.M) for r in records]
-    res = sft_compliance(records, wrong_key)
-    assert res["key_rate"] == 0.0 and res["meter_rate"] == 1.0 and res["compliance_rate"] == 0.0
-    prose = sft_compliance(records, ["I like music."] * len(records))
-    assert prose["valid_rate"] == 0.0 and prose["compliance_rate"] == 0.0
-    assert prose["per_task"]["generate"]["n"] == len(good)
+    res = request_compliance(plans, wrong_key)
+    assert res["key"]["rate"] == 0.0 and res["meter"]["rate"] == 1.0 and res["compliant"]["rate"] == 0.0
+    prose = request_compliance(plans, [extract_abc("I like music.")] * len(records))
+    assert prose["syntax"]["rate"] == 0.0 and prose["compliant"]["rate"] == 0.0 and prose["key"]["n"] == len(good)
+    # one denominator rule: a request that asks for a key counts in the key rate whatever was answered (here prose)
+    analysis = {"task": "analysis", "output": "The key is G major.", "meta": json.dumps({"key": "G major"})}
+    both = request_compliance([*plans, record_plan(analysis)], [*[r["output"] for r in records], None])
+    assert (both["key"]["k"], both["key"]["n"], both["meter"]["n"], both["syntax"]["n"]) == (
+        len(good), len(good) + 1, len(good), len(good) + 1)
     assert requested({"meta": "not json"}) == {} and requested({"meta": json.dumps({"meter": "6/8"})}) == {"meter": "6/8"}
     with pytest.raises(ValueError):
-        sft_compliance(records, [])
+        request_compliance(plans, [])
 
 
 def test_chords_in_order() -> None:
@@ -122,21 +126,20 @@ def test_chords_in_order() -> None:
 
 
 def test_compliance_on_chord_and_motif_requests() -> None:
-    from cm_lib.evaluate import compliance_table, sft_compliance
-
     tune = 'X:1\nM:3/4\nL:1/8\nK:A\n"A"E2 AG F2 | "D"F2 EF AG | "A"A6 |]\n'
     recs = [{"task": "chord_conditioned", "output": tune,
              "meta": json.dumps({"chords": ["A", "D", "A"], "key": "A major", "meter": "3/4"})},
             {"task": "motif_continuation", "output": tune,
              "meta": json.dumps({"motif": '"A"E2 AG F2 |', "meter": "3/4"})}]
-    res = sft_compliance(recs, [tune, tune])
+    plans, tasks = [record_plan(r) for r in recs], [r["task"] for r in recs]
+    res = request_compliance(plans, [tune, tune], tasks)
     assert res["chords"]["k"] == 1 and res["chords"]["n"] == 1 and res["motif"]["k"] == 1
     plain = re.sub(r'"[^"]*"', "", tune)
-    res = sft_compliance(recs, [plain, 'X:1\nM:3/4\nL:1/8\nK:A\nc6 |]\n'])
-    assert res["chords_rate"] == 0.0 and res["motif_rate"] == 0.0 and res["meter_rate"] == 1.0
-    rows = compliance_table({"m": res})
-    assert {r["task"] for r in rows} == {"chord_conditioned", "motif_continuation"}
-    assert rows[0]["chords"].startswith("0/1 = 0%")
+    res = request_compliance(plans, [plain, 'X:1\nM:3/4\nL:1/8\nK:A\nc6 |]\n'], tasks)
+    assert res["chords"]["rate"] == 0.0 and res["motif"]["rate"] == 0.0 and res["meter"]["rate"] == 1.0
+    rows = {task: compliance_row(r) for task, r in res["per_task"].items()}
+    assert set(rows) == {"chord_conditioned", "motif_continuation"}
+    assert rows["chord_conditioned"]["chords"].startswith("0/1 = 0%")
 
 
 def test_english_prose_is_real_held_out_text() -> None:

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from cm_lib.abc import check, split_tunes
+from cm_lib.corpus.composer import header_prompt
 from cm_lib.errors import CourseError
 from cm_lib.generate.constrain import bar_halves, prompt_header, tune_grammar, valid_keys
 from cm_lib.generate.processor import matcher, unpack_bitmask
-from cm_lib.generate.results import header_prompt, sample_row
+from cm_lib.generate.results import sample_row
 from cm_lib.generate.sampling import sample_batch, sample_in_batches
 from cm_lib.models import load_model
 
@@ -168,11 +169,11 @@ def _tune_record(key: str, meter: str) -> dict:
 
 
 def test_request_header_spells_the_request_in_abc() -> None:
-    from cm_lib import widgets
     from cm_lib.abc.keys import abc_key
     from cm_lib.generate.constrain import request_header
+    from cm_lib.plan import core, studio
 
-    assert widgets.abc_key is abc_key  # one K: spelling, shared by the studio and the grammar
+    assert studio.abc_key is abc_key and core.abc_key is abc_key  # one K: spelling: the studio, its plan, the grammar
     assert request_header({"key": "F major", "meter": "6/8", "form": "AABB"}) == {"M": "6/8", "K": "F"}
     assert [request_header({"key": k})["K"] for k in ("E minor", "A dorian", "F# minor", "Bb major")] == [
         "Em", "Ador", "F#m", "Bb"]
@@ -218,8 +219,9 @@ def test_imposed_header_the_parser_rejects_is_a_course_error(bad: dict, message:
 @pytest.mark.parametrize("header, key", [({"M": "6/8", "K": "F"}, "F major"), ({"M": "3/4", "K": "Em"}, "E minor")])
 def test_untrained_tiny_model_obeys_an_imposed_header_in_chat_mode(tiny, header: dict, key: str) -> None:
     from cm_lib.chat import generation_prompt
-    from cm_lib.evaluate import sft_compliance
     from cm_lib.generate import extract_abc
+    from cm_lib.metrics.request import request_compliance
+    from cm_lib.plan import record_plan
 
     model, tok = tiny
     record = _tune_record(key, header["M"])
@@ -232,20 +234,24 @@ def test_untrained_tiny_model_obeys_an_imposed_header_in_chat_mode(tiny, header:
         fields = split_tunes(t)[0]
         assert (fields.get("M"), fields.get("K")) == (header["M"], header["K"])
         assert t.index("M:") < t.index("L:") < t.index("K:")  # the header's order; L: chosen by the model
-    scores = sft_compliance([record] * 16, [s.text for s in samples], level="bars")
-    assert scores["valid_rate"] == scores["key_rate"] == scores["meter_rate"] == 1.0
+    asked = [record_plan(record)] * 16
+    scores = request_compliance(asked, tunes)
+    assert scores["bars"]["rate"] == scores["key"]["rate"] == scores["meter"]["rate"] == 1.0
     free = sample_batch(model, tok, prompts, seeds=range(200, 216), max_new_tokens=128, constrain="bars", chat=True)
-    free_scores = sft_compliance([record] * 16, [s.text for s in free], level="bars")
-    assert free_scores["valid_rate"] == 1.0 and free_scores["key_rate"] < 1.0  # without it, any key of ~100
+    free_scores = request_compliance(asked, [extract_abc(s.text) for s in free])
+    assert free_scores["bars"]["rate"] == 1.0 and free_scores["key"]["rate"] < 1.0  # without it, any key of ~100
 
 
 def test_answer_records_obeys_the_request(tiny) -> None:
-    from cm_lib.evaluate import answer_records, sft_compliance
+    from cm_lib.evaluate import answer_records
+    from cm_lib.generate import extract_abc
+    from cm_lib.metrics.request import request_compliance
+    from cm_lib.plan import record_plan
 
     records = [_tune_record("G major", "6/8"), _tune_record("A dorian", "4/4"), _tune_record("D minor", "3/4")] * 2
     answers = answer_records(tiny, records, max_new_tokens=96, batch_size=6, constrain="bars", obey_header=True)
-    scores = sft_compliance(records, answers, level="bars")
-    assert scores["valid_rate"] == scores["key_rate"] == scores["meter_rate"] == 1.0
+    scores = request_compliance([record_plan(r) for r in records], [extract_abc(a) for a in answers])
+    assert scores["bars"]["rate"] == scores["key"]["rate"] == scores["meter"]["rate"] == 1.0
     assert [split_tunes(a)[0].get("K") for a in answers[:3]] == ["G", "Ador", "Dm"]
     with pytest.raises(CourseError, match="constrain='syntax' or 'bars'"):
         answer_records(tiny, records, obey_header=True)

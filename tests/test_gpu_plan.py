@@ -57,8 +57,8 @@ def test_t4_online_trains_tinyllama_in_fp16_on_musicpile(musicpile: None, capsys
     assert "course generation tasks" in runs["sft"]["data"][1]["source"]
     assert runs["cpt"]["stage"] == "cpt" and runs["sft"]["stage"] == runs["reader"]["stage"] == "sft"
     # the composer track as on every plan: from scratch, full-parameter, on the offline corpus
-    assert (runs["scratch"]["model"], runs["scratch"]["method"], runs["scratch"]["steps"]) == ("composer", "full", 600)
-    assert "course corpus 'small'" in runs["scratch"]["data"][0]["source"]
+    assert (runs["composer"]["model"], runs["composer"]["method"], runs["composer"]["steps"]) == ("composer", "full", 600)
+    assert "course corpus 'small'" in runs["composer"]["data"][0]["source"]
     # a free Colab session: notebooks 03-06 under an hour by the estimate (<= 90 min hard limit)
     assert set(plan["notebooks"]) == {"03", "04", "05", "06"} and plan["total_estimated"]
     assert plan["total_minutes"] <= 60
@@ -77,8 +77,8 @@ def test_offline_and_cpu_are_todays_plan(musicpile: None, capsys: pytest.Capture
 
     t4 = _runs(_plan(capsys, "--device", "t4", "--offline"))
     assert {n: (r["model"], r["steps"], r["hardware"]) for n, r in t4.items()} == {
-        "scratch": ("composer", 600, "gpu-scratch"), "cpt": ("smollm2-135m", 200, "colab-t4"),
-        "scratch_sft": ("composer", 300, "gpu-scratch"), "sft": ("smollm2-135m", 300, "colab-t4"),
+        "composer": ("composer", 600, "gpu-scratch"), "cpt": ("smollm2-135m", 200, "colab-t4"),
+        "composer_sft": ("composer", 300, "gpu-scratch"), "sft": ("smollm2-135m", 300, "colab-t4"),
         "reader": ("smollm2-135m", 60, "colab-t4")}
     assert all("course corpus 'small'" in r["data"][0]["source"] for r in t4.values())
     spec = DeviceSpec("cuda", torch.float16, bf16=False, fp16=True, name="Tesla T4", memory_gb=14.6)
@@ -89,8 +89,8 @@ def test_offline_and_cpu_are_todays_plan(musicpile: None, capsys: pytest.Capture
         plan = _plan(capsys, *args)
         cpu = _runs(plan)
         cpu_plan = _PLANS[False]
-        assert [cpu[n]["steps"] for n in ("scratch", "cpt", "scratch_sft", "sft", "reader")] == [
-            cpu_plan.scratch_steps, cpu_plan.cpt_steps, cpu_plan.scratch_sft_steps, cpu_plan.sft_steps,
+        assert [cpu[n]["steps"] for n in ("composer", "cpt", "composer_sft", "sft", "reader")] == [
+            cpu_plan.composer_steps, cpu_plan.cpt_steps, cpu_plan.composer_sft_steps, cpu_plan.sft_steps,
             cpu_plan.reader_steps]
         assert {r["precision"] for r in cpu.values()} == {"fp32"} and cpu["cpt"]["model"] == "smollm2-135m"
         assert not cpu["cpt"]["minutes_estimated"] and cpu["cpt"]["peak_gib"] is None  # measured on this CPU
@@ -174,7 +174,7 @@ def test_smoke_t4_plan_runs_on_this_cpu_in_fp32(musicpile: None, monkeypatch: py
     runs = course_runs(True, tmp_path / "corpus" / "smoke")
     assert runs["cpt"]["model"] == "tinyllama-1.1b" and runs["cpt"]["data"] == tmp_path / "corpus" / "musicpile-smoke"
     assert runs["sft"]["model"] == str(tmp_path / "cpt" / "tinyllama-1.1b" / "merged")
-    assert runs["scratch"]["data"] == tmp_path / "corpus" / "smoke"  # the composer keeps the offline corpus
+    assert runs["composer"]["data"] == tmp_path / "corpus" / "smoke"  # the composer keeps the offline corpus
     assert runs["hub_corpus"] == {"path": tmp_path / "corpus" / "musicpile-smoke", "preset": "musicpile-smoke"}
     here = pick_device()
     assert not here.is_cuda
@@ -228,7 +228,7 @@ def test_a_kept_adapter_is_continued_by_sft_and_loads_on_its_base(musicpile: Non
     from cm_lib.models.adapter import adapter_root, is_adapter_folder
     from cm_lib.train import train_cpt, train_sft
 
-    ensure_stages(["scratch"], smoke=True)
+    ensure_stages(["composer"], smoke=True)
     corpus, base = tmp_path / "corpus" / "smoke", str(tmp_path / "cpt" / "composer" / "model")
     cpt = train_cpt(base, corpus, out=tmp_path / "cpt" / "composer-lora", hardware="cpu-smoke", max_steps=2,
                     lora=True, merge_model=False)

@@ -206,7 +206,7 @@ def test_course_times_records_what_a_course_run_timed(tmp_path: Path, monkeypatc
     (runs / "notebooks").mkdir(parents=True)
     (runs / "notebooks" / COURSE_RUN_FILE).write_text(json.dumps(record))
     kw = plan_runs(course_choice(True).plan, None, None)
-    for name, steps, seconds, when in (("scratch", 12, 3.6, started + 10), ("cpt", 3, 1.2, started + 20),
+    for name, steps, seconds, when in (("composer", 12, 3.6, started + 10), ("cpt", 3, 1.2, started + 20),
                                        ("sft", 3, 0.9, started - 50)):  # sft: trained before this run
         out = Path(kw[name]["out"])
         out.mkdir(parents=True)

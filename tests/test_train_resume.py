@@ -167,20 +167,20 @@ def test_ensure_stages_reuses_a_run_and_extends_it_for_a_longer_plan(env: dict,
     from cm_lib.train import load_result
 
     cpu = pick_device("cpu")
-    assert course.ensure_stages(["scratch"], smoke=True, device=cpu) == ["scratch"]  # the corpus is built already
-    folder = Path(stages._runs(True, None, cpu)["scratch"]["out"])
+    assert course.ensure_stages(["composer"], smoke=True, device=cpu) == ["composer"]  # the corpus is built already
+    folder = Path(stages._runs(True, None, cpu)["composer"]["out"])
     steps = load_result(folder).steps
-    assert course.ensure_stages(["scratch"], smoke=True, device=cpu) == []  # same length: reused
+    assert course.ensure_stages(["composer"], smoke=True, device=cpu) == []  # same length: reused
     warnings: list[str] = []
     handler = logging.Handler(logging.WARNING)
     handler.emit = lambda record: warnings.append(record.getMessage())  # type: ignore[method-assign]
     logging.getLogger("transformers").addHandler(handler)
-    monkeypatch.setitem(plan._PLANS, True, replace(plan._PLANS[True], scratch_steps=steps + 4))
+    monkeypatch.setitem(plan._PLANS, True, replace(plan._PLANS[True], composer_steps=steps + 4))
     try:
-        assert course.ensure_stages(["scratch"], smoke=True, device=cpu) == ["scratch"]
+        assert course.ensure_stages(["composer"], smoke=True, device=cpu) == ["composer"]
     finally:
         logging.getLogger("transformers").removeHandler(handler)
     longer = load_result(folder)
     assert longer.steps == steps + 4 and longer.settings["resumed_from_step"] == steps  # extended, not started over
     assert not warnings, warnings  # no library warnings: the intervals are the checkpoint's, tied weights are not missing
-    assert course.ensure_stages(["scratch"], smoke=True, device=cpu) == []
+    assert course.ensure_stages(["composer"], smoke=True, device=cpu) == []

@@ -6,6 +6,7 @@ import pytest
 
 from cm_lib import widgets as w
 from cm_lib.abc import check
+from cm_lib.bench import explore as ex
 
 
 def test_presets_hold_the_lesson_examples_and_every_mistake() -> None:
@@ -66,17 +67,17 @@ def test_playground_widget_updates_on_edit() -> None:
     assert "unclosed-chord" in verdict.value
 
 
-def _view(options: dict[str, str], pred: str, order: int) -> w.ExplorerView:
-    return w.ExplorerView("p", options, [0.0] * 4, pred, "A", "ppl", order)
+def _view(options: dict[str, str], pred: str, order: int) -> ex.ExplorerView:
+    return ex.ExplorerView("p", options, [0.0] * 4, pred, "A", "ppl", order)
 
 
 def test_follows_content_or_letter() -> None:
     a = _view({"A": "C", "B": "D", "C": "E", "D": "F"}, "A", 0)
     b = _view({"A": "D", "B": "C", "C": "F", "D": "E"}, "B", 1)
-    assert w.follows(a, b) == "the content"
-    assert w.follows(a, _view(b.options, "A", 1)) == "the letter"
-    assert w.follows(a, _view(b.options, "D", 1)) == "neither"
-    assert w.follows(a, _view(a.options, "A", 1)).startswith("both")
+    assert ex.follows(a, b) == "the content"
+    assert ex.follows(a, _view(b.options, "A", 1)) == "the letter"
+    assert ex.follows(a, _view(b.options, "D", 1)) == "neither"
+    assert ex.follows(a, _view(a.options, "A", 1)).startswith("both")
 
 
 @pytest.mark.slow
@@ -88,10 +89,10 @@ def test_explorer_scores_a_sample_question_as_the_benchmark_does() -> None:
 
     model, tok = load_model("tiny", device=pick_device("cpu"))
     q = load_sample()[0]
-    view = w.explore_question(model, tok, q, "ppl", 0)
+    view = ex.explore_question(model, tok, q, "ppl", 0)
     assert view.prompt == build_prompt(q) and view.answer == q.answer and len(view.scores) == 4
     assert view.pred == "ABCD"[min(range(4), key=view.scores.__getitem__)]
-    flipped = w.explore_question(model, tok, q, "ppl", 2)
+    flipped = ex.explore_question(model, tok, q, "ppl", 2)
     assert flipped.options == shuffle_question(q, 2).options
     page = w.explorer_html(flipped, view)
     assert "follows <b>" in page and q.stem[:30] in page.replace("&#x27;", "'")

@@ -79,6 +79,14 @@ def quoted_chord_names(text: str) -> list[str]:
     return [q for q in QUOTED_RE.findall(text) if parse_chord_symbol(q) is not None]
 
 
+def split_chords(text: str | Sequence[str] | None) -> list[str]:
+    """The chord symbols of a request: text such as 'D G A7 D' or 'D | G | A7 | D' (commas too), or a list; quotes dropped."""
+    if text is None:
+        return []
+    items = re.split(r"[\s|,;]+", text) if isinstance(text, str) else [str(c) for c in text]
+    return [c for c in (item.replace('"', "").strip() for item in items) if c]
+
+
 def chord_symbols(abc: str) -> list[str]:
     """The chord symbols ("Am", "D7") of a tune's body (after its first K: line), in order (notebooks 04, 05)."""
     return quoted_chord_names(abc.split("K:", 1)[-1])

@@ -14,6 +14,9 @@ number within the voice; bars with no note or rest are not counted). Notes, rest
 tuplets, fields and voice changes carry more (their own dataclasses below). Lengths are written
 multipliers (`Fraction`, None when written as zero); durations are whole notes (length x unit
 length), before tuplets and broken rhythm, which the reader applies (a Tuplet event says how).
+
+The module is the event types and one state machine (`Walker`: a dispatch over the lexer's tokens that carries
+each voice's state); it is kept whole although it passes ~400 lines (tests/test_architecture.py, STATE_MACHINES).
 """
 
 from __future__ import annotations

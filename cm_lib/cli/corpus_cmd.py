@@ -11,8 +11,9 @@ from cm_lib.paths import stage_dir
 
 
 def _build(args: argparse.Namespace) -> int:
-    from cm_lib.corpus.build import build_corpus, check_out_dir
+    from cm_lib.corpus.build import build_corpus
     from cm_lib.corpus.sources import check_licence
+    from cm_lib.corpus.store import check_out_dir
 
     out = Path(args.out) if args.out else stage_dir("corpus") / args.preset
     check_out_dir(out, args.overwrite)  # exit 2 before anything else: a file, or someone else's folder

@@ -1,13 +1,6 @@
 """Build a MusicPile-style corpus: score sources, cleaning, dedup, augmentation, tasks, mixing; MusicPile samples (hub)."""
 
-from cm_lib.corpus.build import (
-    build_corpus,
-    build_records,
-    ensure_corpus,
-    is_complete,
-    load_corpus,
-    read_stats,
-)
+from cm_lib.corpus.build import build_corpus, build_records, ensure_corpus
 from cm_lib.corpus.hub import HubSample, sample_hub_dataset
 from cm_lib.corpus.mix import count_tokens, mix_table
 from cm_lib.corpus.sources import SOURCES, SourceInfo, check_licence, source_info
@@ -20,6 +13,7 @@ from cm_lib.corpus.spec import (
     corpus_preset,
     default_sources,
 )
+from cm_lib.corpus.store import is_complete, load_corpus, read_stats
 from cm_lib.corpus.tasks import TASKS
 
 __all__ = [

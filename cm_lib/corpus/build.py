@@ -1,10 +1,10 @@
-"""Build a MusicPile-style corpus: sources -> clean -> dedup -> augment -> tasks -> mix -> save_to_disk."""
+"""Build a MusicPile-style corpus: sources -> clean -> dedup -> augment -> tasks -> mix -> save_to_disk (the folder it
+writes, its marker and reading it back: cm_lib.corpus.store)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import shutil
 from collections import Counter
@@ -25,8 +25,9 @@ from cm_lib.corpus.spec import (
     corpus_preset,
     default_sources,
 )
-from cm_lib.errors import AssetNotFoundError, UsageError
-from cm_lib.paths import stage_dir
+from cm_lib.corpus.store import check_out_dir, corpus_is_current, publish_build
+from cm_lib.errors import UsageError
+from cm_lib.paths import fresh_sibling_dir, stage_dir
 
 
 def public_name(name: str) -> str:
@@ -289,55 +290,6 @@ def _save(records: dict[str, list[dict]], columns: list[str], path: Path, progre
             datasets.enable_progress_bars()
 
 
-def is_complete(path: Path) -> bool:
-    """True when `path` holds a finished build: its completion marker exists (written last); notebook 02."""
-    return (Path(path) / MARKER).is_file()
-
-
-def _is_legacy_build(path: Path) -> bool:
-    """A build written before the marker existed (builder_version <= 3): stats.json with our settings."""
-    try:
-        settings = json.loads((path / "stats.json").read_text())["settings"]
-        return isinstance(settings.get("builder_version"), int) and (path / "pretrain").is_dir()
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False
-
-
-OUTPUTS = ("pretrain", "sft", "stats.json", "README.md")  # what a build writes (besides MARKER)
-
-
-def check_out_dir(out_dir: Path, overwrite: bool = False) -> Path:
-    """Refuse an output that is a file, or a non-empty folder that is not one of our builds (unless overwrite)."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file, not a folder: choose a folder for the corpus")
-    if out.is_dir() and any(out.iterdir()) and not overwrite and not is_complete(out) and not _is_legacy_build(out):
-        raise UsageError(
-            f"--out {out} is not empty and is not a corpus built by cm_lib (no {MARKER}); choose an empty or new "
-            f"folder, or pass --overwrite to replace {', '.join(OUTPUTS)} there (other files are kept)"
-        )
-    return out
-
-
-def _publish(tmp: Path, out: Path) -> None:
-    """Move a finished build from its sibling temporary folder into `out`, entry by entry, marker last.
-
-    Only the entries a build writes are replaced (other files in `out` are kept); the marker is removed
-    first and written last, so an interruption in between leaves a folder that no reader takes as complete.
-    """
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).unlink(missing_ok=True)
-    trash = out.parent / f".{out.name}.old-{os.getpid()}"
-    trash.mkdir(exist_ok=True)
-    for name in OUTPUTS:
-        if (out / name).exists() or (out / name).is_symlink():
-            os.replace(out / name, trash / name)
-        os.replace(tmp / name, out / name)
-    os.replace(tmp / MARKER, out / MARKER)
-    shutil.rmtree(trash)
-    shutil.rmtree(tmp, ignore_errors=True)
-
-
 def build_corpus(
     out_dir: Path, preset: str = "small", seed: int = 0, sources: list[str] | None = None,
     allow_restricted: bool = False, progress: bool = True, overwrite: bool = False,
@@ -352,33 +304,18 @@ def build_corpus(
     p = corpus_preset(preset)
     out = check_out_dir(Path(out_dir), overwrite)  # before any work
     pretrain, sft, stats = build_records(p, seed, sources, allow_restricted, progress)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)  # our own leftover from an interrupted build with this pid
-    tmp.mkdir()
+    tmp = fresh_sibling_dir(out)
     try:
         _save(pretrain, PRETRAIN_COLUMNS, tmp / "pretrain")  # no bar: saving takes a second (six
         _save(sft, SFT_COLUMNS, tmp / "sft")  # splits would print six "Saving the dataset" bars)
         (tmp / "stats.json").write_text(json.dumps(stats.as_dict(), indent=2, sort_keys=True) + "\n")
         write_card(tmp / "README.md", stats)
         (tmp / MARKER).write_text(json.dumps(stats.settings, indent=2, sort_keys=True) + "\n")
-        _publish(tmp, out)
+        publish_build(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return stats
-
-
-def read_stats(path: Path) -> dict[str, Any]:
-    """stats.json of a finished corpus build (AssetNotFoundError if the folder is not one); notebook 02."""
-    path = Path(path)
-    if not is_complete(path):
-        raise AssetNotFoundError(
-            f"{path} is not a finished corpus build (no {MARKER}: missing, interrupted or built before the "
-            f"marker existed); rebuild it with `python -m cm_lib corpus build --out {path}`"
-        )
-    return json.loads((path / "stats.json").read_text())
 
 
 def ensure_corpus(preset: str = "small", seed: int = 0, out_dir: Path | None = None) -> Path:
@@ -387,23 +324,3 @@ def ensure_corpus(preset: str = "small", seed: int = 0, out_dir: Path | None = N
     if not corpus_is_current(out, preset, seed):
         build_corpus(out, preset=preset, seed=seed)
     return out
-
-
-def corpus_is_current(out: Path, preset: str = "small", seed: int = 0) -> bool:
-    """True when `out` holds a finished corpus of (preset, seed) from this builder version (what ensure_corpus reuses)."""
-    try:
-        s = read_stats(out)["settings"]
-        return (s.get("preset") == preset and s.get("seed") == seed and s.get("builder_version") == BUILDER_VERSION
-                and (out / "pretrain").is_dir() and (out / "sft").is_dir())
-    except (OSError, ValueError, KeyError):
-        return False
-
-
-def load_corpus(path: Path) -> tuple[Any, Any]:
-    """(pretrain, sft) DatasetDicts of a built corpus folder; notebook 02."""
-    from datasets import load_from_disk
-
-    path = Path(path)
-    if not is_complete(path) or not (path / "pretrain").is_dir() or not (path / "sft").is_dir():
-        raise AssetNotFoundError(f"{path} is not a built corpus (run `python -m cm_lib corpus build --out {path}`)")
-    return load_from_disk(str(path / "pretrain")), load_from_disk(str(path / "sft"))

@@ -1,12 +1,21 @@
 """The composer's view of a tune: what the from-scratch composer of notebook 03 pre-trains on, and the form of
 the answers notebook 04 fine-tunes it on (cm_lib.train.trainer.SFT_ANSWER_TITLES says whether they keep a title);
-also the header alone (`header_text`). (A request's plan, the answer SmolLM2 learns to give as notebook 04's
+also the header alone (`header_prompt`). (A request's plan, the answer SmolLM2 learns to give as notebook 04's
 reader, is cm_lib.plan.rules.plan_answer.)
 
-The composer is prompted with `X:1`, `M:`, `L:` and `K:` alone (cm_lib.evaluate.header_prompts), so it
-learns from tunes written the same way: the header reduced to those four fields in that order and the
-body unchanged. Tunes that fail the bar check (cm_lib.abc.check at level "bars"), that have several
-voices, or that lack M:, L: or K: are left out: a small model copies what it sees, mistakes included.
+The composer is prompted with `X:1`, `M:`, `L:` and `K:` alone, so it learns from tunes written the same way: the
+header reduced to those four fields in that order and the body unchanged. Tunes that fail the bar check
+(cm_lib.abc.check at level "bars"), that have several voices, or that lack M:, L: or K: are left out: a small model
+copies what it sees, mistakes included.
+
+A tune's header, who builds what (one builder of the text, `composer_header`; the rest call it or build fields):
+- `composer_header(meter, unit, key)`: the header lines (X:1, T:, M:, L:, K:), the only code that writes them;
+- `header_fields(text)`: the M:, L:, K: a text states; `header_prompt(text)`: those as the composer's prompt;
+- `cm_lib.evaluate.header_prompts(corpus, n)`: header prompts of n held-out tunes;
+- `cm_lib.plan.core.plan_prompt(plan)`: a plan's header and motif, for a writer without a grammar (the studio's raw
+  prompt too, `cm_lib.plan.studio.studio_prompt`);
+- `cm_lib.plan.core.Plan.header()`: the fields a plan imposes on the grammar, a dict ({"M": "6/8", "K": "G"});
+  `cm_lib.generate.constrain.request_header(request)`: a request's, through its plan.
 """
 
 from __future__ import annotations
@@ -19,10 +28,11 @@ COMPOSER_VIEW = "composer"  # the name a training run records (cm_lib.train, `vi
 COMPOSER_FIELDS = ("M", "L", "K")  # the header the composer sees, after X:1, in this order
 
 
-def composer_header(meter: str, unit: str, key: str, title: str | None = None) -> str:
-    """`X:1 / (T:) / M: / L: / K:` lines: the header prompts and the composer's training tunes share this one format (notebook 03)."""
+def composer_header(meter: str, unit: str | None, key: str, title: str | None = None) -> str:
+    """`X:1 / (T:) / M: / (L:) / K:` lines, the one builder of a tune's header: the composer's training tunes, its header
+    prompts (`header_prompt`), a plan's raw prompt (`cm_lib.plan.core.plan_prompt`) and the studio's share it (notebook 03)."""
     head = f"X:1\nT:{title}\n" if title else "X:1\n"
-    return f"{head}M:{meter}\nL:{unit}\nK:{key}\n"
+    return f"{head}M:{meter}\n" + (f"L:{unit}\n" if unit else "") + f"K:{key}\n"
 
 
 def composer_text(text: str, title: bool = False) -> str | None:
@@ -58,7 +68,7 @@ def header_fields(text: str) -> dict[str, str]:
     return fields
 
 
-def header_text(text: str, title: bool = False) -> str | None:
+def header_prompt(text: str, title: bool = False) -> str | None:
     """The `X:1 / M: / L: / K:` lines of a tune or an answer as the composer's prompts have them, or None when one is missing (notebook 04).
 
     SmolLM2's header SFT learns to answer with this alone; the composer's prompt is then this, made from SmolLM2's

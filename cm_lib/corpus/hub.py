@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cm_lib.errors import LicenceError, UsageError
-from cm_lib.paths import runs_dir
+from cm_lib.paths import fresh_sibling_dir, runs_dir
 
 # The revision each dataset is read at when none is given (a branch or a commit sha). The sha actually read is
 # resolved through the hub API at sample time and recorded in the sample's card; reruns reuse that sample.
@@ -325,11 +325,7 @@ def _write(folder: Path, rows: list[dict], counts: dict[str, Any]) -> None:
     """Write the sample into a sibling temporary folder (marker last), then rename it into place."""
     from cm_lib.corpus.card import render_sample_card
 
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)  # our own leftover from an interrupted sample with this pid
-    tmp.mkdir()
+    tmp = fresh_sibling_dir(folder)
     try:
         with (tmp / "records.jsonl").open("w", encoding="utf-8") as f:
             for row in rows:

@@ -14,7 +14,7 @@ from cm_lib.course.notebooks import (
     format_summary,
     run_course,
 )
-from cm_lib.course.plan import CURVE_POINTS, SCRATCH_MODEL, PlanChoice, choose_plan, plan_hardware
+from cm_lib.course.plan import COMPOSER_MODEL, CURVE_POINTS, PlanChoice, choose_plan, plan_hardware
 from cm_lib.course.stages import (
     MEASURED_COMPOSER_RUNS,
     MEASURED_RUNS_OF,
@@ -31,7 +31,7 @@ from cm_lib.course.stages import (
 )
 
 __all__ = [
-    "COURSE_RUN_FILE", "CURVE_POINTS", "MEASURED_COMPOSER_RUNS", "MEASURED_RUNS_OF", "SCRATCH_MODEL", "NotebookRun", "PlanChoice",
+    "COURSE_RUN_FILE", "CURVE_POINTS", "MEASURED_COMPOSER_RUNS", "MEASURED_RUNS_OF", "COMPOSER_MODEL", "NotebookRun", "PlanChoice",
     "choose_plan", "course_base_preset", "course_choice", "course_model_dir", "course_models", "course_notebooks", "course_plan_summary",
     "course_runs", "ensure_stages", "execute_notebook", "format_summary", "lora_track_label", "plan_hardware",
     "run_course", "run_estimate", "show_plan",

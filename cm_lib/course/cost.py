@@ -20,7 +20,7 @@ from cm_lib.measured import measured_rows
 # Tokens an SFT example takes once padded to the longest of its batch: an estimate from the CPU plan's measured steps
 # (seconds per step in cm_lib/data/measured/step_seconds.json x the CPU's training tokens/s / examples per step), for
 # other tokenizers and data, capped by the preset's sft_seq_len.
-SFT_TOKENS_PER_EXAMPLE = {"sft": 556, "reader": 100, "scratch_sft": 710}
+SFT_TOKENS_PER_EXAMPLE = {"sft": 556, "reader": 100, "composer_sft": 710}
 _SMALL_MODEL_PARAMS = 100_000_000  # below this a GPU step is launch-bound: the H100 figure is not scaled by TFLOP/s
 # Whole notebooks on the CPU plan: {smoke: {notebook: seconds}} from cm_lib/data/measured/notebook_seconds.json
 # (written by benchmarks/course_times.py; the smoke rows are the runtime tables' upper bounds, marked estimates).
@@ -116,7 +116,7 @@ class CoursePlan:
 
 def _hardware(name: str, plan: _Plan) -> str:
     """The hardware preset a run of `plan` trains with."""
-    return {"scratch": plan.scratch_hardware, "scratch_sft": plan.scratch_hardware,
+    return {"composer": plan.composer_hardware, "composer_sft": plan.composer_hardware,
             "reader": plan.reader_hardware}.get(name, plan.hardware)
 
 
@@ -125,7 +125,7 @@ def run_method(name: str, plan: _Plan, device: str) -> str:
     from cm_lib.models.presets import model_preset
     from cm_lib.train.presets import hardware_preset
 
-    if name in ("scratch", "scratch_sft"):
+    if name in ("composer", "composer_sft"):
         return "full"
     quant = hardware_preset(_hardware(name, plan)).quantize_4bit
     model = model_family(name, plan)
@@ -216,8 +216,8 @@ def _data(name: str, plan: _Plan) -> list[dict]:
     from cm_lib.corpus.spec import corpus_preset
 
     offline = f"course corpus '{plan.corpus}' (offline: music21 ABC and generated tasks; counts in its stats.json)"
-    if name in ("scratch", "scratch_sft") or not plan.lora_corpus:
-        what = {"scratch": "ABC part, composer's view", "scratch_sft": "generation tasks, composer's view",
+    if name in ("composer", "composer_sft") or not plan.lora_corpus:
+        what = {"composer": "ABC part, composer's view", "composer_sft": "generation tasks, composer's view",
                 "reader": "generation tasks, answers cut to the header"}.get(name)
         return [{"source": offline + (f" [{what}]" if what else ""), "records": None}]
     tasks = {"source": f"course generation tasks in '{plan.lora_corpus}'"
@@ -238,7 +238,7 @@ def course_plan(choice: PlanChoice) -> CoursePlan:
     plan = choice.plan
     kwargs = plan_runs(plan, Path(plan.corpus), Path(plan.lora_corpus) if plan.lora_corpus else None)
     runs = []
-    for name in ("scratch", "cpt", "scratch_sft", "sft", "reader"):
+    for name in ("composer", "cpt", "composer_sft", "sft", "reader"):
         kw = kwargs[name]
         model = model_family(name, plan)
         method = run_method(name, plan, choice.device)

@@ -32,12 +32,13 @@ class _Plan:
 
     corpus: str  # the offline corpus (notebook 02): the composer's data, and the LoRA track's when lora_corpus is None
     hardware: str  # the LoRA runs (smoke: composer) cpt and sft
-    scratch_hardware: str  # the composer: the composer preset from scratch and its full SFT
-    scratch_steps: int  # the composer from scratch (full-parameter, ABC part only, composer view)
-    scratch_eval_rows: int  # validation rows for the composer's held-out loss curve
-    scratch_sft_steps: int  # the composer's full SFT on the generation task types
+    composer_hardware: str  # the composer: the composer preset from scratch and its full SFT
+    composer_steps: int  # the composer from scratch (full-parameter, ABC part only, composer view)
+    composer_eval_rows: int  # validation rows for the composer's held-out loss curve
+    composer_sft_steps: int  # the composer's full SFT on the generation task types
     base: str | None  # the model LoRA CPT starts from; None: the composer just trained from scratch
-    label: str  # run folder of the CPT and SFT runs: runs/{cpt,sft}/<label>
+    label: str  # run folder of the LoRA CPT and SFT runs, runs/{cpt,sft}/<label>: the base's name (smoke: composer-lora,
+    #   LoRA on the composer, whose own runs `composer` and `composer_sft` hold runs/cpt/composer and runs/sft/composer)
     cpt_steps: int
     sft_steps: int
     reader_hardware: str  # the header SFT of the CPT model (smoke: the composer's)
@@ -49,22 +50,22 @@ class _Plan:
 
 # Two tracks. The composer ("student-scale ChatMusician"): the `composer` preset (a 0.84M-parameter Llama
 # reading characters) trained from scratch on the ABC part only, each tune in the composer's view (header
-# X:1/M:/L:/K:, bar-valid tunes only; cm_lib.corpus.composer) (`scratch`), then fully fine-tuned on the
-# generation-type instructions (`scratch_sft`). The paper's recipe: SmolLM2-135M LoRA CPT on the mixed
+# X:1/M:/L:/K:, bar-valid tunes only; cm_lib.corpus.composer) (`composer`), then fully fine-tuned on the
+# generation-type instructions (`composer_sft`). The paper's recipe: SmolLM2-135M LoRA CPT on the mixed
 # corpus (`cpt`), then LoRA SFT (`sft`). The reader: SmolLM2 after CPT, LoRA-fine-tuned to answer the generation
 # requests with their plan (`reader`, view "plan": the request plans of cm_lib.plan), which the grammar binds and the composer writes.
 # Smoke: the composer preset stands in everywhere, a few steps each.
 # Why characters and the view, and why no CPU recipe fills bars: notebook 03 and benchmarks/README.md, "Tokenizer and
 # view".
 _PLANS = {
-    True: _Plan(corpus="smoke", hardware="cpu-smoke", scratch_hardware="cpu-smoke", scratch_steps=12,
-                scratch_eval_rows=8, scratch_sft_steps=3, base=None, label="composer-lora", cpt_steps=3, sft_steps=3,
+    True: _Plan(corpus="smoke", hardware="cpu-smoke", composer_hardware="cpu-smoke", composer_steps=12,
+                composer_eval_rows=8, composer_sft_steps=3, base=None, label="composer-lora", cpt_steps=3, sft_steps=3,
                 reader_hardware="cpu-smoke", reader_steps=2),
-    False: _Plan(corpus="small", hardware="cpu", scratch_hardware="cpu-scratch", scratch_steps=400,
-                 scratch_eval_rows=64, scratch_sft_steps=120, base="smollm2-135m", label="smollm2-135m",
+    False: _Plan(corpus="small", hardware="cpu", composer_hardware="cpu-scratch", composer_steps=400,
+                 composer_eval_rows=64, composer_sft_steps=120, base="smollm2-135m", label="smollm2-135m",
                  cpt_steps=16, sft_steps=8, reader_hardware="cpu-reader", reader_steps=24),
 }
-SCRATCH_MODEL = "composer"  # the model preset the composer track starts from (random weights)
+COMPOSER_MODEL = "composer"  # the model preset the composer track starts from (random weights); also its runs' folder
 
 # The GPU plans, one row per device class. `hardware`: the LoRA track's hardware preset; the composer track's
 # numbers are the same offline and online. `offline`: SmolLM2 on the offline corpus (the CPU plan's models and data
@@ -75,19 +76,19 @@ SCRATCH_MODEL = "composer"  # the model preset the composer track starts from (r
 # 600-1,000 steps of 64 x 384 characters (gpu-scratch), 6-10x the CPU plan's; what that buys was measured on a CPU
 # (benchmarks/README.md, "Budget"). `corpus`: the MusicPile sample (hub corpus preset) of the online track.
 _GPU: dict[str, dict] = {
-    "t4": dict(hardware="colab-t4", scratch_steps=600, scratch_sft_steps=300, corpus="musicpile-t4",
+    "t4": dict(hardware="colab-t4", composer_steps=600, composer_sft_steps=300, corpus="musicpile-t4",
                offline=dict(cpt_steps=200, sft_steps=300, reader_steps=60),
                online={"1b": (40, 40, 40), "7b": (12, 12, 12)}),
-    "l4": dict(hardware="colab-t4", scratch_steps=600, scratch_sft_steps=300, corpus="musicpile-t4",
+    "l4": dict(hardware="colab-t4", composer_steps=600, composer_sft_steps=300, corpus="musicpile-t4",
                offline=dict(cpt_steps=200, sft_steps=300, reader_steps=60),
                online={"1b": (80, 80, 40), "7b": (16, 16, 16)}),
-    "a100-40": dict(hardware="a100", scratch_steps=1000, scratch_sft_steps=300, corpus="musicpile-a100",
+    "a100-40": dict(hardware="a100", composer_steps=1000, composer_sft_steps=300, corpus="musicpile-a100",
                     offline=dict(cpt_steps=200, sft_steps=600, reader_steps=60),
                     online={"1b": (200, 200, 60), "7b": (30, 30, 30)}),
-    "a100-80": dict(hardware="h100", scratch_steps=1000, scratch_sft_steps=300, corpus="musicpile-a100",
+    "a100-80": dict(hardware="h100", composer_steps=1000, composer_sft_steps=300, corpus="musicpile-a100",
                     offline=dict(cpt_steps=200, sft_steps=600, reader_steps=60),
                     online={"1b": (200, 200, 60), "7b": (30, 30, 30)}),
-    "h100": dict(hardware="h100", scratch_steps=1000, scratch_sft_steps=300, corpus="musicpile-a100",
+    "h100": dict(hardware="h100", composer_steps=1000, composer_sft_steps=300, corpus="musicpile-a100",
                  offline=dict(cpt_steps=200, sft_steps=600, reader_steps=60),
                  online={"1b": (300, 300, 60), "7b": (100, 100, 60)}),
 }
@@ -181,7 +182,7 @@ def hub_state(base: str, corpus: str) -> tuple[bool, str]:
             cached = isinstance(try_to_load_from_cache(hub_id, "config.json"), str)
         except (ImportError, OSError, ValueError):
             cached = False
-    from cm_lib.corpus.build import is_complete
+    from cm_lib.corpus.store import is_complete
 
     if cached and is_complete(runs_dir() / "corpus" / corpus):
         return True, f"offline, but {hub_id} is in the HF cache and the {corpus} sample under runs/"
@@ -231,8 +232,8 @@ def choose_plan(smoke: bool, spec: DeviceSpec | None = None, device: str | None 
         if smoke:
             return PlanChoice(True, device, target, False, cpu, f"smoke mode: the same few small steps on every device "
                               f"({target.name}); {hub_why}", tuple(notes))
-        plan = replace(cpu, hardware=preset, scratch_hardware="gpu-scratch", scratch_steps=row["scratch_steps"],
-                       scratch_sft_steps=row["scratch_sft_steps"], reader_hardware=preset, **row["offline"])
+        plan = replace(cpu, hardware=preset, composer_hardware="gpu-scratch", composer_steps=row["composer_steps"],
+                       composer_sft_steps=row["composer_sft_steps"], reader_hardware=preset, **row["offline"])
         return PlanChoice(False, device, target, False, plan, f"{why}; {hub_why}", tuple(notes))
     qlora = _size(base) == "7b"
     if smoke:
@@ -241,8 +242,8 @@ def choose_plan(smoke: bool, spec: DeviceSpec | None = None, device: str | None 
         plan = replace(cpu, base=base, label=base, lora_corpus=corpus, merge=not qlora, **steps)
     else:
         c, s, r = row["online"][_size(base)]
-        plan = replace(cpu, hardware=preset, scratch_hardware="gpu-scratch", scratch_steps=row["scratch_steps"],
-                       scratch_sft_steps=row["scratch_sft_steps"], reader_hardware=preset, base=base, label=base,
+        plan = replace(cpu, hardware=preset, composer_hardware="gpu-scratch", composer_steps=row["composer_steps"],
+                       composer_sft_steps=row["composer_sft_steps"], reader_hardware=preset, base=base, label=base,
                        cpt_steps=c, sft_steps=s, reader_steps=r, lora_corpus=corpus, merge=not qlora)
     method = "under QLoRA (4-bit NF4 base; the adapter is kept, not merged)" if qlora else "with LoRA"
     track = f"the LoRA track trains {base} {method} on a MusicPile sample ({corpus}); the composer as on every plan"
@@ -255,15 +256,15 @@ def choose_plan(smoke: bool, spec: DeviceSpec | None = None, device: str | None 
 
 
 # The runs in build order: each with its trainer stage and the notebook that trains it.
-RUN_STAGE = {"scratch": "cpt", "cpt": "cpt", "scratch_sft": "sft", "sft": "sft", "reader": "sft"}
-RUN_NOTEBOOK = {"scratch": "03", "cpt": "03", "scratch_sft": "04", "sft": "04", "reader": "04"}
+RUN_STAGE = {"composer": "cpt", "cpt": "cpt", "composer_sft": "sft", "sft": "sft", "reader": "sft"}
+RUN_NOTEBOOK = {"composer": "03", "cpt": "03", "composer_sft": "04", "sft": "04", "reader": "04"}
 _ABC_ONLY = ("scores",)  # the composer pre-trains on the ABC part of the corpus only
 CURVE_POINTS = 4  # checkpoints of the composer run, for notebook 03's validity-against-steps curve
 
 
 def model_family(name: str, plan: _Plan) -> str:
     """The model preset a run trains (the composer or the plan's base), the key of its measured step time."""
-    return SCRATCH_MODEL if name in ("scratch", "scratch_sft") else (plan.base or SCRATCH_MODEL)
+    return COMPOSER_MODEL if name in ("composer", "composer_sft") else (plan.base or COMPOSER_MODEL)
 
 
 def plan_runs(plan: _Plan, corpus: Path | None, lora_corpus: Path | None = None) -> dict[str, dict]:
@@ -271,19 +272,19 @@ def plan_runs(plan: _Plan, corpus: Path | None, lora_corpus: Path | None = None)
     from cm_lib.corpus.tasks import GENERATION_TASKS
 
     data = lora_corpus if plan.lora_corpus else corpus
-    scratch_out = runs_dir() / "cpt" / SCRATCH_MODEL
-    scratch = dict(model=SCRATCH_MODEL, data=corpus, out=scratch_out, hardware=plan.scratch_hardware,
-                   max_steps=plan.scratch_steps, lora=False, categories=_ABC_ONLY, eval_rows=plan.scratch_eval_rows,
-                   view="composer", save_steps=max(1, plan.scratch_steps // CURVE_POINTS))
-    base = plan.base or str(scratch_out / "model")
+    composer_out = runs_dir() / "cpt" / COMPOSER_MODEL
+    composer = dict(model=COMPOSER_MODEL, data=corpus, out=composer_out, hardware=plan.composer_hardware,
+                    max_steps=plan.composer_steps, lora=False, categories=_ABC_ONLY, eval_rows=plan.composer_eval_rows,
+                    view="composer", save_steps=max(1, plan.composer_steps // CURVE_POINTS))
+    base = plan.base or str(composer_out / "model")
     cpt = dict(model=base, data=data, out=runs_dir() / "cpt" / plan.label, hardware=plan.hardware,
                max_steps=plan.cpt_steps, lora=True)
     cpt_model = str(Path(cpt["out"]) / ("merged" if plan.merge else "adapter"))
     sft = dict(model=cpt_model, data=data, out=runs_dir() / "sft" / plan.label, hardware=plan.hardware,
                max_steps=plan.sft_steps, lora=True)
-    scratch_sft = dict(model=str(scratch_out / "model"), data=corpus, out=runs_dir() / "sft" / SCRATCH_MODEL,
-                       hardware=plan.scratch_hardware, max_steps=plan.scratch_sft_steps, lora=False,
-                       tasks=tuple(GENERATION_TASKS), view="composer")
+    composer_sft = dict(model=str(composer_out / "model"), data=corpus, out=runs_dir() / "sft" / COMPOSER_MODEL,
+                        hardware=plan.composer_hardware, max_steps=plan.composer_sft_steps, lora=False,
+                        tasks=tuple(GENERATION_TASKS), view="composer")
     reader = dict(model=cpt_model, data=data, out=runs_dir() / "sft" / f"{plan.label}-reader",
                   hardware=plan.reader_hardware, max_steps=plan.reader_steps, lora=True,
                   tasks=tuple(GENERATION_TASKS), view="plan")
@@ -294,7 +295,7 @@ def plan_runs(plan: _Plan, corpus: Path | None, lora_corpus: Path | None = None)
             run["merge_model"] = False  # QLoRA: keep the adapter (train_cpt/train_sft's merge_model)
     if plan.lora_corpus:  # the hub track merges only CPT, which SFT and the reader start from; they keep their adapters
         sft["merge_model"] = reader["merge_model"] = False  # (loaded on their base exactly; a merged fp32 1.1B is 4.4 GB)
-    runs = {"corpus": {"path": corpus}, "scratch": scratch, "cpt": cpt, "sft": sft, "scratch_sft": scratch_sft,
+    runs = {"corpus": {"path": corpus}, "composer": composer, "cpt": cpt, "sft": sft, "composer_sft": composer_sft,
             "reader": reader, "base": {"model": base}}
     if plan.lora_corpus:
         runs["hub_corpus"] = {"path": lora_corpus, "preset": plan.lora_corpus}

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cm_lib.course.plan import (
+    COMPOSER_MODEL,
     RUN_STAGE,
-    SCRATCH_MODEL,
     PlanChoice,
     _Plan,
     choose_plan,
@@ -68,15 +68,15 @@ def course_runs(smoke: bool, device: DeviceSpec | None = None) -> dict[str, dict
 
 # The runs in build order; what each needs comes from the plan (_needs). hub_corpus: the online plans' MusicPile sample.
 _RUN_STAGE = RUN_STAGE
-_ORDER = ("corpus", "hub_corpus", "scratch", "cpt", "scratch_sft", "sft", "reader")
+_ORDER = ("corpus", "hub_corpus", "composer", "cpt", "composer_sft", "sft", "reader")
 
 
 def _needs(name: str, plan: _Plan) -> tuple[str, ...]:
     """The runs `name` starts from: the corpus, and the model it continues."""
     data = "hub_corpus" if plan.lora_corpus else "corpus"
-    return {"corpus": (), "hub_corpus": (), "scratch": ("corpus",),
-            "cpt": (data,) if plan.base else (data, "scratch"),
-            "scratch_sft": ("corpus", "scratch"), "sft": (data, "cpt"), "reader": (data, "cpt")}[name]
+    return {"corpus": (), "hub_corpus": (), "composer": ("corpus",),
+            "cpt": (data,) if plan.base else (data, "composer"),
+            "composer_sft": ("corpus", "composer"), "sft": (data, "cpt"), "reader": (data, "cpt")}[name]
 
 
 _model_family = model_family
@@ -133,7 +133,7 @@ def _duration(seconds: float) -> str:
 
 
 def run_estimate(name: str, smoke: bool, device: DeviceSpec | None = None) -> str:
-    """How long one run of the plan (scratch, cpt, scratch_sft, sft, reader) should train on `device`, from measured step times (notebook 04)."""
+    """How long one run of the plan (composer, cpt, composer_sft, sft, reader) should train on `device`, from measured step times (notebook 04)."""
     if name not in _RUN_STAGE:
         raise UsageError(f"unknown course run {name!r}: choose from {sorted(_RUN_STAGE)}")
     choice = course_choice(smoke, device)
@@ -172,11 +172,11 @@ def ensure_stages(stages: list[str] | tuple[str, ...], smoke: bool, device: Devi
                   build: bool = True) -> list[str]:
     """Build only the missing or stale runs of `stages` (and what they start from), after printing them with a time estimate (notebooks 04, 06).
 
-    `stages` names runs of the plan: corpus, scratch, cpt, scratch_sft, sft, reader. A run is stale when its finished
+    `stages` names runs of the plan: corpus, composer, cpt, composer_sft, sft, reader. A run is stale when its finished
     result was made with other settings (or on another preset) or what it starts from is rebuilt now.
     `build=False` only prints. Returns the names built (or, with build=False, that would be built).
     """
-    from cm_lib.corpus.build import corpus_is_current
+    from cm_lib.corpus.store import corpus_is_current
     from cm_lib.train import finished_run
 
     choice = course_choice(smoke, device)
@@ -246,7 +246,7 @@ def _build(name: str, kw: dict, plan: _Plan, fresh: bool) -> None:
 
 def course_base_preset(smoke: bool) -> str:
     """The model preset the LoRA track starts from on this machine's plan (offline: 'composer' in smoke mode, 'smollm2-135m' in full)."""
-    return _plan(smoke, None)[0].base or SCRATCH_MODEL
+    return _plan(smoke, None)[0].base or COMPOSER_MODEL
 
 
 def lora_track_label(smoke: bool) -> str:

@@ -1,19 +1,18 @@
-"""Numbers for notebooks 03-05: likelihood, SFT compliance, sampling drivers, probes, and sentences read from them.
+"""Numbers for notebooks 03-05: likelihood, sampling drivers, probes, and sentences read from them.
 
-likelihood: bits per character, perplexity, the forgetting check on English prose; compliance: SFT answers
-against their requests (`sft_compliance`, `compliance_table`); sampling: answers to records, tunes from
-headers, validity per checkpoint; probes: does a model read its request, can it copy; readings: sentences for
-notebooks. Interval statistics are `cm_lib.stats`; requests and held-out splits are the corpus's
-(`cm_lib.corpus.tasks.requested`, `cm_lib.corpus.splits`); chord symbols are `cm_lib.abc.chords`.
-`from cm_lib.evaluate import X` works for every name below (notebooks 03-05, widgets, benchmarks).
+likelihood: bits per character, perplexity, the forgetting check on English prose; sampling: answers to records,
+tunes from headers, validity per checkpoint; plans: requests read into plans and answered under them; probes: does
+a model read its request, can it copy; readings: sentences for notebooks. How answers obey their requests is
+`cm_lib.metrics.request` (`request_compliance`); interval statistics are `cm_lib.stats`; requests and held-out
+splits are the corpus's (`cm_lib.corpus.tasks.requested`, `cm_lib.corpus.splits`); chord symbols are
+`cm_lib.abc.chords`. `from cm_lib.evaluate import X` works for every name below (notebooks 03-05, benchmarks).
 """
 
-# Re-exported from their homes below this package (notebooks 03-05 and cm_lib.widgets import them from here).
-from cm_lib.abc.chords import chord_symbols
+# Re-exported from their homes below this package (notebooks 03-05 import them from here).
+from cm_lib.abc.chords import chord_symbols, chords_in_order
 from cm_lib.corpus.analysis import tune_attributes
 from cm_lib.corpus.splits import pick_eval_records
 from cm_lib.corpus.tasks import requested
-from cm_lib.evaluate.compliance import COMPLIANCE_FIELDS, chords_in_order, compliance_table, sft_compliance
 from cm_lib.evaluate.likelihood import (
     NLL,
     PROSE_SOURCE,
@@ -52,12 +51,12 @@ from cm_lib.stats import (
 )
 
 __all__ = [
-    "COMPLIANCE_FIELDS", "COMPOSER_SAMPLING", "COPY_ALPHABET", "HEADER_VALUE_FIELDS", "NLL", "PROSE_SOURCE",
+    "COMPOSER_SAMPLING", "COPY_ALPHABET", "HEADER_VALUE_FIELDS", "NLL", "PROSE_SOURCE",
     "READER_HEADER_TOKENS", "ReadWrite", "Sample", "answer_records", "bits_per_character", "checkpoint_steps",
-    "chord_symbols", "chords_in_order", "compare_rates", "compliance_table", "copy_reading", "copy_test",
+    "chord_symbols", "chords_in_order", "compare_rates", "copy_reading", "copy_test",
     "english_prose", "format_mean", "format_rate", "generation_report", "header_prompts",
     "interval_sign", "judge_sample", "language_model_report", "mean_interval", "paired_change", "perplexity",
     "pick_eval_records", "prompt_reliance", "rate", "read_then_write", "reliance_reading", "requested",
-    "runs_reading", "sample_tunes", "sft_compliance", "text_nll", "text_nll_each", "tune_attributes",
+    "runs_reading", "sample_tunes", "text_nll", "text_nll_each", "tune_attributes",
     "validity_curve", "versus_target",
 ]

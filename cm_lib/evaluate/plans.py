@@ -11,6 +11,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from cm_lib.errors import CourseError
+from cm_lib.evaluate.likelihood import model_and_tokenizer
+from cm_lib.evaluate.sampling import answer_records, sample_tunes
+from cm_lib.generate.plan_grammar import plan_budget, plan_problem
 from cm_lib.plan.core import Plan, parse_plan_text, plan_prompt
 from cm_lib.plan.rules import request_text, rules_plan
 
@@ -26,9 +30,6 @@ def reader_answers(reader: str | Path | Any, texts: Sequence[str], max_new_token
     (request i seeded seed + i; `progress` names a progress bar over the batches). A batch may write up to 1.5 times
     its longest request's tokens plus 16 (a plan restates its request), at most `max_new_tokens`."""
     from tqdm.auto import tqdm
-
-    from cm_lib.evaluate.likelihood import model_and_tokenizer
-    from cm_lib.evaluate.sampling import answer_records
 
     model = model_and_tokenizer(reader)
     records = [{"instruction": t, "input": ""} for t in texts]
@@ -49,8 +50,6 @@ def read_plans(texts: Sequence[str], by: str = "rules", reader: str | Path | Any
 
     `progress` names a progress bar over the reader model's batches.
     """
-    from cm_lib.errors import CourseError
-
     if by not in READERS:
         raise CourseError(f"unknown plan reader {by!r}; choose from {', '.join(READERS)}")
     if by == "none":
@@ -72,8 +71,6 @@ def write_from_plans(writer: str | Path | Any, plans: Sequence[Plan | None], max
                      batch_size: int = 40) -> list[str]:
     """The pair without a grammar (notebook 04): the writer (notebook 03's composer) continues each plan's header and motif
     (`plan_prompt`); a plan without M: or K: gets no tune ("" is returned, judged as no tune)."""
-    from cm_lib.evaluate import sample_tunes
-
     prompts = [plan_prompt(p) if p is not None else None for p in plans]
     todo = [p for p in prompts if p is not None]
     tunes = iter(sample_tunes(writer, n=len(todo), start=todo, max_new_tokens=max_new_tokens, seed=seed,
@@ -86,10 +83,6 @@ def answer_with_plans(writer: str | Path | Any, records: Sequence[Mapping[str, A
     """The writer's chat answers to records, each bound to its plan (notebooks 04, 05); a plan the grammar cannot bind
     (a field the ABC parser rejects, e.g. a reader's M:G, or more bars than `max_new_tokens` can write) or None gets
     no answer ("": judged as no tune, never repaired)."""
-    from cm_lib.evaluate.likelihood import model_and_tokenizer
-    from cm_lib.evaluate.sampling import answer_records
-    from cm_lib.generate.plan_grammar import plan_budget, plan_problem
-
     net, tok = model_and_tokenizer(writer)
     ok = [p is not None and plan_problem(p) is None and plan_budget(tok, p, chat=True).minimum <= max_new_tokens
           for p in plans]

@@ -14,17 +14,13 @@ from typing import Any
 
 from cm_lib.abc import check
 from cm_lib.chat import eos_marker, generation_prompt, record_prompt
-from cm_lib.corpus.composer import header_text
+from cm_lib.corpus.composer import header_prompt
 from cm_lib.corpus.splits import held_out_texts
 from cm_lib.corpus.tasks import requested
 from cm_lib.errors import CourseError
 from cm_lib.evaluate.likelihood import model_and_tokenizer
+from cm_lib.generate.sampling import COMPOSER_SAMPLING
 from cm_lib.stats import rate
-
-# Sampling for a small composer: no repetition penalty (ABC repeats symbols on purpose); temperature 0.5 (chosen on
-# the earlier BPE `tiny` composer: benchmarks/README.md, "Tokenizer and view"; notebook 05 sweeps temperature for the
-# character composer).
-COMPOSER_SAMPLING: dict[str, float | int] = dict(temperature=0.5, top_k=40, top_p=0.95, repetition_penalty=1.0)
 
 
 def _sample(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: int, seed: int, batch_size: int,
@@ -81,7 +77,7 @@ def read_then_write(reader: str | Path | Any, writer: str | Path | Any, records:
     """
     headers = answer_records(reader, records, max_new_tokens=READER_HEADER_TOKENS, seed=seed,
                              batch_size=min(batch_size, 16))
-    prompts = [header_text(head) for head in headers]
+    prompts = [header_prompt(head) for head in headers]
     todo = [p for p in prompts if p is not None]
     tunes = iter(sample_tunes(writer, n=len(todo), start=todo, max_new_tokens=max_new_tokens, seed=seed,
                               batch_size=batch_size) if todo else [])
@@ -110,7 +106,7 @@ def header_prompts(corpus: Any, n: int, split: str = "test") -> list[str]:
     """`X:1 / M: / L: / K:` header prompts taken from n held-out tunes (their meters, unit lengths and keys)."""
     prompts = []
     for text in held_out_texts(corpus, "scores", None, split):
-        prompt = header_text(text)
+        prompt = header_prompt(text)
         if prompt is not None:
             prompts.append(prompt)
         if len(prompts) >= n:

@@ -19,6 +19,7 @@ from cm_lib.abc.check import LEVELS
 from cm_lib.abc.chords import written_symbol_pattern
 from cm_lib.abc.keys import abc_key, default_unit, parse_key, parse_meter, parse_unit
 from cm_lib.errors import CourseError
+from cm_lib.plan.core import make_plan
 
 MODES = ("none", *LEVELS)  # no grammar, or the checker's levels (cm_lib.abc.LEVELS)
 
@@ -35,8 +36,6 @@ KEY_MODES = ("", "m", "min", "maj", "dor", "mix", "phr", "lyd", "loc", "aeo")
 
 def valid_keys() -> list[str]:
     """Every K: value of the grammar (tonic, accidental, mode) that cm_lib.abc's key parser accepts."""
-    from cm_lib.abc.keys import parse_key
-
     out = []
     for tonic in "ABCDEFG":
         for acc in ("", "#", "b"):
@@ -183,18 +182,16 @@ _SAFE_VALUE_RE = re.compile(r"^[A-Za-z0-9#/+()|=^_ -]{1,40}$")  # what may stand
 def request_header(request: Mapping[str, str]) -> dict[str, str]:
     """The header fields a request imposes, in ABC spelling: {"key": "F major", "meter": "6/8"} -> {"M": "6/8", "K": "F"}.
 
-    Used by `cm_lib.evaluate.answer_records(obey_header=True)`, `generate --obey-request` and the studio;
-    a key the key parser cannot read is a CourseError.
+    The request's key and meter as a plan holds them (`cm_lib.plan.core.Plan.header`, the one builder of imposed
+    header fields). Used by `cm_lib.evaluate.answer_records(obey_header=True)` and `generate --obey-request`; a key
+    the key parser cannot read is a CourseError.
     """
-    out: dict[str, str] = {}
-    if request.get("meter"):
-        out["M"] = str(request["meter"]).strip()
     if request.get("key"):
         try:
-            out["K"] = abc_key(str(request["key"]))
+            abc_key(str(request["key"]))
         except ValueError as e:
             raise CourseError(f"requested key {request['key']!r} is not a key: {e}") from None
-    return out
+    return make_plan(key=request.get("key"), meter=request.get("meter")).header()
 
 
 def check_header(header: Mapping[str, str]) -> dict[str, str]:

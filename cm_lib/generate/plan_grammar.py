@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cm_lib.abc import check
 from cm_lib.errors import CourseError
 from cm_lib.generate.constrain import (
     FIN,
@@ -88,8 +89,6 @@ def plan_grammar(prompt: str, plan: Plan, mode: str = "bars", chat: bool = False
 def plan_problem(plan: Plan) -> str | None:
     """Why a plan cannot be bound (a field the ABC parser rejects, e.g. a reader's M:G or a motif that is not ABC), or None."""
     import llguidance
-
-    from cm_lib.abc import check
 
     if plan.motif:
         head = "".join(f"{k}:{v}\n" for k, v in plan.header().items() if k != "K")

@@ -67,10 +67,3 @@ def chat_prompts(tokenizer: Any, records: Sequence[dict]) -> list[str]:
     from cm_lib.chat import generation_prompt, record_prompt
 
     return [generation_prompt(tokenizer, record_prompt(r)) for r in records]
-
-
-def header_prompt(abc: str) -> str | None:
-    """'X:1' plus the M:, L: and K: of a tune: the prompt of an unconditioned sample like it (None if it lacks one)."""
-    from cm_lib.corpus.composer import header_text
-
-    return header_text(abc)

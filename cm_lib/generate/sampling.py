@@ -20,8 +20,18 @@ from cm_lib.generate.stopping import TuneEndCriteria, tune_end
 from cm_lib.plan.core import Plan
 
 GRAMMAR_ONLY = "grammar-only"  # the `model` of a sampler that draws uniformly among the tokens the grammar allows
-# Sampling that suits a small ABC model: no repetition penalty (ABC repeats its symbols by nature).
-ABC_SAMPLING: dict[str, float | int] = dict(temperature=0.8, top_k=40, top_p=0.95)
+# The course's sampling of its composer (cm_lib.evaluate's drivers, the studio): no repetition penalty; temperature
+# 0.5 (chosen on the earlier BPE `tiny` composer: benchmarks/README.md, "Tokenizer and view"; notebook 05 sweeps
+# temperature for the character composer).
+COMPOSER_SAMPLING: dict[str, float | int] = dict(temperature=0.5, top_k=40, top_p=0.95, repetition_penalty=1.0)
+
+
+def per_row(values: Sequence[Any] | None, n: int, what: str) -> list[Any]:
+    """One value per prompt (None for each when `values` is None); CourseError when there are not n of them."""
+    rows = [None] * n if values is None else list(values)
+    if len(rows) != n:
+        raise CourseError(f"{n} prompts but {len(rows)} {what}")
+    return rows
 
 
 @dataclass
@@ -137,12 +147,7 @@ def sample_batch(
     if len(seeds) != len(prompts):
         raise CourseError(f"{len(prompts)} prompts but {len(seeds)} seeds")
     chats = [bool(chat)] * len(prompts) if isinstance(chat, bool) else [bool(c) for c in chat]
-    rows_headers = [None] * len(prompts) if headers is None else list(headers)
-    if len(rows_headers) != len(prompts):
-        raise CourseError(f"{len(prompts)} prompts but {len(rows_headers)} headers")
-    rows_plans = [None] * len(prompts) if plans is None else list(plans)
-    if len(rows_plans) != len(prompts):
-        raise CourseError(f"{len(prompts)} prompts but {len(rows_plans)} plans")
+    rows_headers, rows_plans = per_row(headers, len(prompts), "headers"), per_row(plans, len(prompts), "plans")
     if constrain == "none" and (any(rows_headers) or any(p is not None for p in rows_plans)):
         raise CourseError("imposing a header or a plan needs constrained decoding: constrain='syntax' or 'bars'")
     if any(h and p is not None for h, p in zip(rows_headers, rows_plans)):
@@ -259,12 +264,7 @@ def sample_in_batches(model: Any, tokenizer: Any, prompts: Sequence[str], seeds:
     seeds = list(range(len(prompts))) if seeds is None else list(seeds)
     chat = kwargs.pop("chat", False)
     chats = [chat] * len(prompts) if isinstance(chat, bool) else list(chat)
-    rows_headers = [None] * len(prompts) if headers is None else list(headers)
-    if len(rows_headers) != len(prompts):
-        raise CourseError(f"{len(prompts)} prompts but {len(rows_headers)} headers")
-    rows_plans = [None] * len(prompts) if plans is None else list(plans)
-    if len(rows_plans) != len(prompts):
-        raise CourseError(f"{len(prompts)} prompts but {len(rows_plans)} plans")
+    rows_headers, rows_plans = per_row(headers, len(prompts), "headers"), per_row(plans, len(prompts), "plans")
     out: list[Sample] = []
     for i in range(0, len(prompts), max(1, batch_size)):
         out += sample_batch(model, tokenizer, prompts[i:i + batch_size], seeds[i:i + batch_size],

@@ -9,7 +9,8 @@ the request does not ask:
 - ``meter_ok``: same M: text after removing spaces, with C = 4/4 and C| = 2/2 (6/8 is not 3/4);
 - ``unit_ok``: same L: fraction (the default unit applies when the tune has no L:);
 - ``form_ok``: the tune's form string (``structure.form``) equals the requested one.
-This is the one home for these comparisons; ``cm_lib.evaluate.compliance.sft_compliance`` compares normalised text.
+These are per-tune metrics (``cm_lib.metrics.tune_metrics``); whether answers obey their requests, with one
+denominator rule, is ``cm_lib.metrics.request``.
 """
 
 from __future__ import annotations
@@ -20,15 +21,11 @@ from typing import Any
 
 from cm_lib.abc.keys import default_unit, parse_key, parse_unit
 from cm_lib.corpus.tasks import requested as record_request
-from cm_lib.errors import CourseError
 from cm_lib.metrics.events import TuneData
 from cm_lib.metrics.key import tonic_pitch_class
+from cm_lib.plan.core import RequestError
 
 REQUEST_FIELDS = ("key", "meter", "unit", "form", "chords")
-
-
-class RequestError(CourseError, ValueError):
-    """A request that is not a JSON object of known fields with usable values."""
 
 
 def parse_request(value: str | Mapping[str, Any] | None) -> dict[str, Any]:

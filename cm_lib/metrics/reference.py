@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from cm_lib.corpus.build import corpus_is_current, load_corpus
+from cm_lib.corpus.store import corpus_is_current, load_corpus
 from cm_lib.errors import AssetNotFoundError
 from cm_lib.metrics.novelty import INDEX_VERSION, NGRAM, NoveltyIndex
 from cm_lib.paths import stage_dir

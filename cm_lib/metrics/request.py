@@ -18,9 +18,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cm_lib.abc import check, split_tunes
 from cm_lib.abc.chords import chord_symbols, chords_in_order
+from cm_lib.corpus.analysis import STRUCTURAL, split_bars
+from cm_lib.metrics.validity import valid_bars
 from cm_lib.plan.core import Plan, form_sections, same_key
-from cm_lib.stats import format_rate, rate
+from cm_lib.stats import compare_rates, format_rate, rate
 
 HIT_FIELDS = ("key", "meter", "form", "chords", "motif")  # what a request may ask of a tune, in table order
 PLAN_FIELDS_READ = ("key", "meter", "unit", "form", "chords", "motif")  # what a reader's plan is judged on
@@ -28,9 +31,6 @@ PLAN_FIELDS_READ = ("key", "meter", "unit", "form", "chords", "motif")  # what a
 
 def tune_sections(abc: str) -> list[tuple[int, bool]]:
     """(bars, repeated) per section of a tune's first voice, read from its bar lines; sections under 2 bars dropped."""
-    from cm_lib.abc import split_tunes
-    from cm_lib.corpus.analysis import STRUCTURAL, split_bars
-
     tunes = split_tunes(abc)
     if not tunes:
         return []
@@ -48,8 +48,7 @@ def tune_sections(abc: str) -> list[tuple[int, bool]]:
 
 
 def _header(abc: str) -> dict[str, str]:
-    from cm_lib.abc import split_tunes
-
+    """The M:, L: and K: values of a text's first tune (empty strings where missing; {} without a tune)."""
     tunes = split_tunes(abc)
     return {k: (tunes[0].get(k) or "").strip() for k in ("M", "L", "K")} if tunes else {}
 
@@ -87,9 +86,6 @@ def request_compliance(wants: Sequence[Plan], tunes: Sequence[str | None], tasks
 
     `tunes` are the answers' ABC (None: no tune). `compliant` = bars-valid and every requested field obeyed.
     """
-    from cm_lib.abc import check
-    from cm_lib.metrics.validity import valid_bars
-
     if len(wants) != len(tunes):
         raise ValueError(f"{len(wants)} requests but {len(tunes)} answers")
     names = list(tasks) if tasks is not None else ["request"] * len(wants)
@@ -149,8 +145,6 @@ def plan_accuracy(read: Sequence[Plan], truth: Sequence[Plan]) -> dict:
 def compliance_reading(results: Mapping[str, Mapping[str, Any]], bound: str, alone: str) -> str:
     """Markdown lines read from request_compliance results: which rows obey each field in every answer, and how the
     plan-bound row `bound` stands to the model alone (`alone`) by their 95% intervals (notebook 04)."""
-    from cm_lib.stats import compare_rates
-
     lines = []
     for name in HIT_FIELDS:
         asked = {label: r[name] for label, r in results.items() if r[name]["n"]}
@@ -175,8 +169,6 @@ def accuracy_row(acc: Mapping[str, Any]) -> dict[str, str]:
 
 def accuracy_reading(before: Mapping[str, Any], after: Mapping[str, Any], what: str) -> str:
     """One markdown line per field: the reader's accuracy after SFT against before, by their 95% intervals (notebook 04)."""
-    from cm_lib.stats import compare_rates
-
     parts = [f"{name} {format_rate(after[name])} ({compare_rates(after[name], before[name])} "
              f"{format_rate(before[name])} before)" for name in (*PLAN_FIELDS_READ, "exact") if after[name]["n"]]
     return f"- **{what}**: " + "; ".join(parts) + "."

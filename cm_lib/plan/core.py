@@ -21,13 +21,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+from cm_lib.abc.chords import split_chords
 from cm_lib.abc.keys import abc_key, parse_key
+from cm_lib.corpus.composer import composer_header
+from cm_lib.errors import CourseError
 
 SECTION_BARS = 8  # bars of a planned section (as most of the corpus' repeated sections)
 SHORT_SECTION_BARS = 4  # ... when SECTION_BARS would make the tune longer than MAX_PLANNED_BARS
 MAX_PLANNED_BARS = 32
 PLAN_FIELDS = ("key", "meter", "unit", "form", "chords", "motif")  # what a plan may fix, in request words
 SLOT = "…"  # a bar left for the writer, in plan_skeleton
+
+
+class RequestError(CourseError, ValueError):
+    """A request that is not a JSON object of known fields with usable values (cm_lib.metrics.parse_request, the studio)."""
 
 
 def normalise_key(value: str | None) -> str | None:
@@ -82,14 +89,12 @@ class Plan:
 def make_plan(key: str | None = None, meter: str | None = None, unit: str | None = None, form: str | None = None,
               chords: str | list[str] | tuple[str, ...] | None = None, motif: str | None = None) -> Plan:
     """A Plan from request values in words or ABC (key 'G major' or 'G', chords 'A D E7' or a list); blanks stay free."""
-    if isinstance(chords, str):
-        chords = [c for c in re.split(r"[\s|,;]+", chords.replace('"', "")) if c]
     form = "".join(str(form or "").split()).upper() or None
     opening = " ".join(str(motif or "").split()) or None
     if opening and not opening.endswith(("|", "]", ":")):
         opening += " |"  # the motif's last bar ends where the writer's first bar starts
     return Plan(meter=(meter or "").strip() or None, unit=(unit or "").strip() or None, key=normalise_key(key),
-                form=form, chords=tuple(str(c).strip() for c in chords or ()), motif=opening)
+                form=form, chords=tuple(split_chords(chords)), motif=opening)
 
 
 # -- the layout the grammar binds --------------------------------------------------------------------
@@ -239,11 +244,11 @@ def plan_skeleton(plan: Plan, per_line: int = 4) -> str:
 
 def plan_prompt(plan: Plan) -> str | None:
     """The header a writer continues without a grammar: X:1, the plan's M:, its L: if it has one, K:, then its motif;
-    None when the plan lacks M: or K: (nothing is filled in; notebook 04's pair, exercise 4)."""
+    None when the plan lacks M: or K: (nothing is filled in; notebook 04's pair, exercise 4). The header is the
+    composer's own (`cm_lib.corpus.composer.composer_header`), the one builder of a tune's header lines."""
     if not plan.meter or not plan.key:
         return None
-    head = f"X:1\nM:{plan.meter}\n" + (f"L:{plan.unit}\n" if plan.unit else "") + f"K:{plan.key}\n"
-    return head + (f"{plan.motif} " if plan.motif else "")
+    return composer_header(plan.meter, plan.unit, plan.key) + (f"{plan.motif} " if plan.motif else "")
 
 
 SOURCE_PARTS = (("key", "key"), ("meter", "meter"), ("unit", "unit length"), ("form", "sections and repeats"),

@@ -15,9 +15,13 @@ import json
 import re
 from collections.abc import Mapping
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from cm_lib.plan.core import Plan, make_plan, plan_text
+from cm_lib.chat import record_prompt
+from cm_lib.corpus.tasks import GENERATION_TASKS, TEMPLATES, record_meta
+from cm_lib.errors import UsageError
+from cm_lib.plan.core import PLAN_FIELDS, Plan, make_plan, plan_text
 
 _MODES = "major|minor|dorian|mixolydian|phrygian|lydian|locrian|aeolian|ionian"
 _GROUPS = {
@@ -27,16 +31,13 @@ _GROUPS = {
     "chords": r"(?P<chords>.+?)",
     "title": r"(?P<title>.*?)",
 }
-_GENERATION_TASKS = ("chord_conditioned", "form_conditioned", "motif_continuation", "key_meter_conditioned")
 
 
 @lru_cache(maxsize=1)
 def template_patterns() -> list[tuple[str, re.Pattern[str]]]:
     """(task, compiled pattern) for every template of the generation tasks: the template text, each {field} a group."""
-    from cm_lib.corpus.tasks import TEMPLATES
-
     out = []
-    for task in _GENERATION_TASKS:
+    for task in GENERATION_TASKS:
         for template in TEMPLATES[task]:
             pattern = re.escape(template)
             for name, group in _GROUPS.items():
@@ -120,16 +121,6 @@ def rules_plan(text: str) -> Plan:
                      chords=_chords_in_words(prose), motif=body)
 
 
-def _meta(record: Mapping[str, Any]) -> dict:
-    meta = record.get("meta") or {}
-    if isinstance(meta, str):
-        try:
-            meta = json.loads(meta) if meta.strip() else {}
-        except json.JSONDecodeError:
-            meta = {}
-    return meta if isinstance(meta, dict) else {}
-
-
 def record_plan(record: Mapping[str, Any]) -> Plan:
     """The plan a corpus record asks for, from its `meta` (the truth a reader is judged against); notebook 04.
 
@@ -138,7 +129,7 @@ def record_plan(record: Mapping[str, Any]) -> Plan:
     the first word of a key field ("K:E Minor" -> "K:E", `TuneInfo.fragment_header`), so for 31 of 581 motif
     records this differs from `meta["key"]`: the request is judged by what it says.
     """
-    meta = _meta(record)
+    meta = record_meta(record)
     key, meter, unit = meta.get("key"), meta.get("meter"), None
     if meta.get("motif"):  # "the same key and meter" as the opening: its header as the request shows it
         head = _fragment(str(record.get("input") or ""))[0]
@@ -149,8 +140,6 @@ def record_plan(record: Mapping[str, Any]) -> Plan:
 
 def request_text(record: Mapping[str, Any]) -> str:
     """The request as a reader sees it: the instruction, then the input (cm_lib.chat.record_prompt)."""
-    from cm_lib.chat import record_prompt
-
     return record_prompt(record)
 
 
@@ -163,10 +152,6 @@ def load_requests(path: Any) -> list[dict[str, Any]]:
     Returns {"request", "task", "expected"} dicts ("expected": a Plan via make_plan, or None); a line that is not
     such an object is a UsageError naming the line.
     """
-    from pathlib import Path
-
-    from cm_lib.errors import UsageError
-
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"no requests file at {p}")
@@ -182,7 +167,7 @@ def load_requests(path: Any) -> list[dict[str, Any]]:
             raise UsageError(f'{p}:{n}: each line must be an object with a "request" text, e.g. {{"request": "..."}}')
         expected = row.get("expected")
         if expected is not None:
-            unknown = sorted(set(expected) - {"key", "meter", "unit", "form", "chords", "motif"}) if isinstance(
+            unknown = sorted(set(expected) - set(PLAN_FIELDS)) if isinstance(
                 expected, dict) else ["(not an object)"]
             if unknown:
                 raise UsageError(f"{p}:{n}: unknown expected plan field(s) {unknown}")

@@ -70,6 +70,23 @@ def load_result(out: Path) -> TrainResult | None:
     return result_from_json(json.loads(path.read_text())) if path.exists() else None
 
 
+def trained_stage(folder: str | Path) -> str | None:
+    """The stage ('cpt' or 'sft') of the finished cm_lib run that wrote a model folder: the run folder itself or a
+    folder inside it (its model/, merged/, adapter/ or a checkpoint); None for anything else (a preset, a hub model).
+
+    An 'sft' model was trained on the chat format (cm_lib.chat), so that is how it is asked (notebook 05's studio)."""
+    path = Path(folder)
+    if not path.is_dir():
+        return None
+    for run in (path, path.parent):
+        try:
+            stage = json.loads((run / RESULT_FILE).read_text()).get("stage")
+        except (OSError, ValueError, AttributeError):
+            continue
+        return stage if isinstance(stage, str) else None
+    return None
+
+
 def checkpoints(out: Path) -> list[Path]:
     """checkpoint-N folders of a run, oldest first (complete or not)."""
     found = [p for p in Path(out).glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]

@@ -37,9 +37,9 @@ def text_view(view: str | None) -> Any:
 
         return composer_text
     if view == "header":
-        from cm_lib.corpus.composer import header_text
+        from cm_lib.corpus.composer import header_prompt
 
-        return header_text
+        return header_prompt
     if view == "plan":  # reads the whole record (`reads_record`): a request's plan, not its answer's
         from cm_lib.plan.rules import plan_answer
 
